@@ -1,0 +1,130 @@
+"""Gateway configuration: one `Settings` object, every field from a `LENDGATE_` variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_NAMES = ("social_insurance", "housing_fund", "credit_bureau")
+
+DEVELOPMENT_SOURCE_CREDENTIALS = {
+    "social_insurance": "dev-social-insurance-key",
+    "housing_fund": "dev-housing-fund-key",
+    "credit_bureau": "dev-credit-bureau-key",
+}
+
+
+def _default_source_urls() -> dict[str, str]:
+    return {
+        "social_insurance": "http://127.0.0.1:8101",
+        "housing_fund": "http://127.0.0.1:8102",
+        "credit_bureau": "http://127.0.0.1:8103",
+    }
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; read from the environment (and `.env`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LENDGATE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="`development` generates missing keys and accepts development "
+        "credentials; anything else refuses to start without real ones.",
+    )
+    data_dir: Path = Field(Path("var"), description="Where the embedded database and keys live.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default is a SQLite file `lendgate.db` in the data "
+        "directory. PostgreSQL: `postgresql+asyncpg://user@host/db`.",
+    )
+    key_dir: Path | None = Field(
+        None, description="Folder of the gateway's private keys; default `<data_dir>/keys`."
+    )
+    issuer: str = Field(
+        "http://127.0.0.1:8000",
+        description="The gateway's public base URL: token `iss`/`aud` and the token endpoint.",
+    )
+    host: str = Field("127.0.0.1", description="Address `lendgate serve` binds.")
+    port: int = Field(8000, description="Port `lendgate serve` binds.")
+    portal_url: str | None = Field(
+        None, description="Base URL of the borrower portal in approval links; default the issuer."
+    )
+    source_urls: dict[str, str] = Field(
+        default_factory=_default_source_urls,
+        description="Base URL of each source system, by source name (JSON object).",
+    )
+    source_credentials: dict[str, str] = Field(
+        default_factory=lambda: dict(DEVELOPMENT_SOURCE_CREDENTIALS),
+        description="The gateway's credential (API key) at each source, by source name.",
+    )
+    source_timeout_seconds: float = Field(
+        5.0, description="How long one source may take to answer before the release fails."
+    )
+    sms_outbox: Path | None = Field(
+        None,
+        description="Development SMS sender: append every message to this file as a JSON line.",
+    )
+    otp_ttl_seconds: int = Field(300, description="How long a one-time code stays valid.")
+    otp_max_attempts: int = Field(5, description="Wrong tries before a one-time code is void.")
+    access_token_ttl_seconds: int = Field(300, description="Lifetime of lender access tokens.")
+    borrower_session_ttl_seconds: int = Field(1800, description="Lifetime of borrower sessions.")
+    client_assertion_max_lifetime_seconds: int = Field(
+        300, description="Latest `exp` a client assertion may carry, counted from now."
+    )
+    clock_skew_seconds: int = Field(30, description="Clock difference tolerated on tokens.")
+    policy_dir: Path | None = Field(
+        None, description="Folder with this deployment's `purposes.yaml` and `features.yaml`."
+    )
+    simulator_seed: int = Field(20261123, description="Seed of the simulators' population.")
+    simulator_population: int = Field(
+        2000, description="How many seeded people each simulator holds (plus sandbox identities)."
+    )
+    simulator_ports: dict[str, int] = Field(
+        default_factory=lambda: {"social_insurance": 8101, "housing_fund": 8102, "credit_bureau": 8103},
+        description="Loopback port of each simulator.",
+    )
+    log_level: str = Field("INFO", description="Lowest level written to the log.")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            for source, credential in self.source_credentials.items():
+                if credential == DEVELOPMENT_SOURCE_CREDENTIALS.get(source):
+                    raise ValueError(
+                        f"source credential for {source} is the development default; "
+                        "set LENDGATE_SOURCE_CREDENTIALS"
+                    )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'lendgate.db').resolve()}"
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        """The folder holding private keys."""
+        return self.key_dir or self.data_dir / "keys"
+
+    @property
+    def token_endpoint(self) -> str:
+        """The token endpoint URL, an accepted `aud` of client assertions."""
+        return self.issuer.rstrip("/") + "/oauth/token"
+
+    @property
+    def is_development(self) -> bool:
+        """Whether missing keys may be generated and development credentials accepted."""
+        return self.environment in ("development", "test")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
