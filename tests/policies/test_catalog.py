@@ -1,0 +1,619 @@
+"""Loading the shipped catalogs, and every problem the checker names by file and line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from connectors.schemas import IDENTITY_FIELDS
+from gateway.errors import PurposeViolation
+from policies.catalog import (
+    DEFAULT_DIRECTORY,
+    Catalog,
+    CatalogError,
+    Frequency,
+    check_catalog,
+    load_catalog,
+)
+from policies.derivation import DERIVATIONS
+
+REQUIRED_FEATURES = {
+    "si_active",
+    "si_paid_months",
+    "si_contribution_base_band",
+    "hf_status",
+    "hf_continuous_months",
+    "hf_deposit_base_band",
+    "income_proxy_band",
+    "cb_overdue_accounts_24m",
+    "cb_hard_inquiries_6m",
+    "cb_card_utilization",
+    "cb_open_loan_count",
+}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+# -- the shipped catalogs --------------------------------------------------------------
+
+
+def test_shipped_catalogs_have_no_problems() -> None:
+    assert check_catalog() == []
+
+
+def test_shipped_features_include_the_public_names(catalog: Catalog) -> None:
+    assert set(catalog.features) >= REQUIRED_FEATURES
+
+
+def test_shipped_purposes(catalog: Catalog) -> None:
+    assert set(catalog.purposes) == {
+        "consumer_installment_underwriting",
+        "credit_line_assessment",
+        "housing_fund_loan",
+        "post_loan_monitoring",
+    }
+
+
+def test_consumer_installment_underwriting_ceilings(catalog: Catalog) -> None:
+    purpose = catalog.purpose("consumer_installment_underwriting")
+    assert purpose.fetch_types == ("ONETIME",)
+    assert purpose.max_validity_days == 30
+    assert purpose.max_data_range_months == 24
+    assert purpose.max_data_life_days == 30
+    assert purpose.max_frequency == Frequency("MONTH", 1)
+    # The example consent request of DESIGN.md.
+    example = {"si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"}
+    assert example <= set(purpose.features)
+
+
+def test_post_loan_monitoring_ceilings(catalog: Catalog) -> None:
+    purpose = catalog.purpose("post_loan_monitoring")
+    assert purpose.fetch_types == ("PERIODIC",)
+    assert purpose.max_frequency == Frequency("MONTH", 1)
+    assert purpose.max_validity_days >= 3 * 365
+    assert purpose.max_data_range_months == 36
+
+
+def test_every_purpose_tells_the_borrower_how_to_withdraw(catalog: Catalog) -> None:
+    for purpose in catalog.purposes.values():
+        assert "撤回" in purpose.notice.zh
+        assert "withdraw" in purpose.notice.en
+        assert purpose.title.zh and purpose.title.en and purpose.legal_basis
+
+
+@pytest.mark.parametrize(
+    ("feature", "fields"),
+    [
+        ("si_active", {"social_insurance": ("insured_status", "contribution_records.paid")}),
+        ("si_paid_months", {"social_insurance": ("contribution_records.paid",)}),
+        ("hf_status", {"housing_fund": ("account_status",)}),
+        (
+            "cb_overdue_accounts_24m",
+            {
+                "credit_bureau": (
+                    "loan_accounts.repayment_history",
+                    "card_accounts.repayment_history",
+                )
+            },
+        ),
+        ("cb_hard_inquiries_6m", {"credit_bureau": ("inquiries.reason",)}),
+        (
+            "cb_card_utilization",
+            {"credit_bureau": ("card_accounts.credit_limit", "card_accounts.used_amount")},
+        ),
+        ("cb_open_loan_count", {"credit_bureau": ("loan_accounts.balance",)}),
+        (
+            "income_proxy_band",
+            {
+                "social_insurance": ("contribution_records.base", "contribution_records.paid"),
+                "housing_fund": ("account_status", "deposit_base"),
+            },
+        ),
+    ],
+)
+def test_features_read_the_minimum_fields(
+    catalog: Catalog, feature: str, fields: dict[str, tuple[str, ...]]
+) -> None:
+    assert dict(catalog.features[feature].source_fields) == fields
+
+
+def test_no_shipped_feature_reads_an_identifier(catalog: Catalog) -> None:
+    for feature in catalog.features.values():
+        for paths in feature.source_fields.values():
+            assert not {path.split(".")[-1] for path in paths} & IDENTITY_FIELDS
+
+
+def test_band_labels(catalog: Catalog) -> None:
+    assert catalog.features["income_proxy_band"].output.labels == (
+        "0-3000",
+        "3000-5000",
+        "5000-8000",
+        "8000-12000",
+        "12000-20000",
+        "20000+",
+    )
+
+
+def test_public_view_is_json_ready_and_complete(catalog: Catalog) -> None:
+    view = json.loads(json.dumps(catalog.public_view(), ensure_ascii=False))
+    assert view["policy_version"] == catalog.version
+    purposes = {purpose["code"]: purpose for purpose in view["purposes"]}
+    installment = purposes["consumer_installment_underwriting"]
+    assert installment["max_frequency"] == {"unit": "MONTH", "value": 1}
+    assert installment["title"]["zh"] and installment["notice"]["en"]
+    features = {feature["name"]: feature for feature in view["features"]}
+    income = features["income_proxy_band"]
+    assert income["sources"] == ["social_insurance", "housing_fund"]
+    assert income["output"]["labels"][-1] == "20000+"
+    assert income["output"]["edges"] == [0, 3000, 5000, 8000, 12000, 20000]
+    assert features["cb_card_utilization"]["output"]["step"] == 0.1
+    assert features["hf_status"]["output"]["values"] == ["NORMAL", "SEALED", "CLOSED", "NONE"]
+    assert features["cb_overdue_accounts_24m"]["params"] == {"window_months": 24}
+    assert {"description", "source_fields", "data_class"} <= set(income)
+
+
+def test_unknown_purpose_is_a_purpose_violation(catalog: Catalog) -> None:
+    with pytest.raises(PurposeViolation) as raised:
+        catalog.purpose("identity_match")
+    assert raised.value.code == "PurposeViolation"
+    assert "identity_match" in raised.value.detail
+
+
+def test_an_unknown_purpose_that_is_not_a_name_is_not_echoed(catalog: Catalog) -> None:
+    with pytest.raises(PurposeViolation) as raised:
+        catalog.purpose("张三 13800138000")
+    assert "13800138000" not in raised.value.detail
+
+
+# -- version ---------------------------------------------------------------------------
+
+
+def test_version_is_the_sha256_of_both_files(catalog: Catalog) -> None:
+    data = (DEFAULT_DIRECTORY / "features.yaml").read_bytes()
+    data += (DEFAULT_DIRECTORY / "purposes.yaml").read_bytes()
+    assert catalog.version == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert load_catalog().version == catalog.version
+
+
+@pytest.mark.parametrize("changed", ["features.yaml", "purposes.yaml"])
+def test_version_changes_when_a_file_changes(tmp_path: Path, changed: str) -> None:
+    for name in ("features.yaml", "purposes.yaml"):
+        shutil.copy(DEFAULT_DIRECTORY / name, tmp_path / name)
+    before = load_catalog(tmp_path).version
+    with (tmp_path / changed).open("a", encoding="utf-8") as file:
+        file.write("# reviewed\n")
+    assert load_catalog(tmp_path).version != before
+
+
+# -- the checker, on small catalogs ----------------------------------------------------
+
+FEATURES = """\
+features:
+  - name: si_active
+    description: {zh: 社保正常, en: Insured}
+    sources: [social_insurance]
+    source_fields:
+      social_insurance: [insured_status, contribution_records.paid]
+    derivation: si_active
+    output: {type: boolean}
+    data_class: C2
+  - name: income_band
+    description: {zh: 收入区间, en: Income band}
+    sources: [social_insurance, housing_fund]
+    source_fields:
+      social_insurance: [contribution_records.base, contribution_records.paid]
+      housing_fund: [account_status, deposit_base]
+    derivation: income_proxy
+    output: {type: band, edges: [0, 5000, 10000], nullable: true}
+    data_class: C2
+  - name: overdue_12m
+    description: {zh: 逾期账户数, en: Overdue accounts}
+    sources: [credit_bureau]
+    source_fields:
+      credit_bureau: [loan_accounts.repayment_history, card_accounts.repayment_history]
+    derivation: cb_overdue_accounts
+    params: {window_months: 12}
+    output: {type: integer}
+    data_class: C2
+"""
+
+PURPOSES = """\
+purposes:
+  - code: small_loan
+    title: {zh: 小额贷款, en: Small loan}
+    notice: {zh: 说明, en: Notice}
+    legal_basis: PIPL Art. 13(1)(1)
+    features: [si_active, income_band, overdue_12m]
+    fetch_types: [ONETIME]
+    max_validity_days: 30
+    max_frequency: {unit: MONTH, value: 1}
+    max_data_range_months: 24
+    max_data_life_days: 30
+"""
+
+
+def write(directory: Path, features: str = FEATURES, purposes: str = PURPOSES) -> Path:
+    (directory / "features.yaml").write_text(features, encoding="utf-8")
+    (directory / "purposes.yaml").write_text(purposes, encoding="utf-8")
+    return directory
+
+
+def edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def test_a_small_catalog_loads(tmp_path: Path) -> None:
+    catalog = load_catalog(write(tmp_path))
+    assert set(catalog.features) == {"si_active", "income_band", "overdue_12m"}
+    assert catalog.purpose("small_loan").features == ("si_active", "income_band", "overdue_12m")
+    assert catalog.features["overdue_12m"].params == {"window_months": 12}
+
+
+FEATURE_PROBLEMS = [
+    pytest.param(
+        "sources: [social_insurance]\n",
+        "sources: [social_insurance, tax_bureau]\n",
+        4,
+        "unknown source `tax_bureau`",
+        id="unknown-source",
+    ),
+    pytest.param(
+        "      social_insurance: [insured_status, contribution_records.paid]\n",
+        "      social_insurance: [insured_status, contribution_records.paid]\n"
+        "      tax_bureau: [income]\n",
+        7,
+        "unknown source `tax_bureau`",
+        id="unknown-source-in-fields",
+    ),
+    pytest.param(
+        "[insured_status, contribution_records.paid]",
+        "[insured_state, contribution_records.paid]",
+        6,
+        "unknown field `social_insurance.insured_state`",
+        id="unknown-field",
+    ),
+    pytest.param(
+        "[insured_status, contribution_records.paid]",
+        "[insured_status, contribution_records.paid, name]",
+        6,
+        "identifier `social_insurance.name`",
+        id="identity-field",
+    ),
+    pytest.param(
+        "derivation: si_active\n",
+        "derivation: passthrough\n",
+        7,
+        "raw derivation `passthrough`",
+        id="passthrough-derivation",
+    ),
+    pytest.param(
+        "derivation: si_active\n",
+        "derivation: identity\n",
+        7,
+        "must never output a raw identifier",
+        id="identity-derivation",
+    ),
+    pytest.param(
+        "derivation: si_active\n",
+        "derivation: crystal_ball\n",
+        7,
+        "unknown derivation `crystal_ball`",
+        id="unknown-derivation",
+    ),
+    pytest.param(
+        "[insured_status, contribution_records.paid]",
+        "[insured_status, contribution_records.paid, contribution_records.base]",
+        6,
+        "`social_insurance.contribution_records.base`, which derivation `si_active` does not read",
+        id="over-collection",
+    ),
+    pytest.param(
+        "[insured_status, contribution_records.paid]",
+        "[insured_status]",
+        6,
+        "must declare `social_insurance.contribution_records.paid`",
+        id="missing-field",
+    ),
+    pytest.param(
+        "edges: [0, 5000, 10000]",
+        "edges: [0, 10000, 5000]",
+        17,
+        "strictly increasing (5000 follows 10000)",
+        id="band-edges-decreasing",
+    ),
+    pytest.param(
+        "edges: [0, 5000, 10000]",
+        "edges: [0, 5000, 5000]",
+        17,
+        "strictly increasing",
+        id="band-edges-repeated",
+    ),
+    pytest.param(
+        "edges: [0, 5000, 10000]",
+        "edges: [5000]",
+        17,
+        "at least two numbers",
+        id="band-one-edge",
+    ),
+    pytest.param(
+        "description: {zh: 社保正常, en: Insured}",
+        "description: {zh: 社保正常}",
+        3,
+        "lacks its en text",
+        id="missing-en",
+    ),
+    pytest.param(
+        "description: {zh: 社保正常, en: Insured}",
+        "description: {zh: '', en: Insured}",
+        3,
+        "lacks its zh text",
+        id="empty-zh",
+    ),
+    pytest.param(
+        "output: {type: boolean}",
+        "output: {type: integer}",
+        8,
+        "needs output type `boolean`",
+        id="output-type-mismatch",
+    ),
+    pytest.param(
+        "output: {type: boolean}",
+        "output: {type: text}",
+        8,
+        "output `type` must be one of",
+        id="unknown-output-type",
+    ),
+    pytest.param(
+        "params: {window_months: 12}",
+        "params: {window_months: 0}",
+        25,
+        "must be a positive whole number",
+        id="non-positive-param",
+    ),
+    pytest.param(
+        "    params: {window_months: 12}\n",
+        "",
+        19,
+        "needs `params.window_months`",
+        id="missing-param",
+    ),
+    pytest.param(
+        "    derivation: si_active\n",
+        "    derivaton: si_active\n",
+        7,
+        "unknown key `derivaton`",
+        id="typo-key",
+    ),
+    pytest.param(
+        "    data_class: C2\n  - name: income_band",
+        "    data_class: C9\n  - name: income_band",
+        9,
+        "`data_class` must be one of C1, C2, C3",
+        id="data-class",
+    ),
+    pytest.param(
+        "name: income_band",
+        "name: si_active",
+        10,
+        "feature `si_active` is declared twice",
+        id="duplicate-feature",
+    ),
+    pytest.param(
+        "    data_class: C2\n  - name: income_band",
+        "    data_class: C2\n    data_class: C3\n  - name: income_band",
+        10,
+        "`data_class` is given twice",
+        id="duplicate-key",
+    ),
+    pytest.param(
+        "edges: [0, 5000, 10000], nullable: true}",
+        "edges: [0, 5000, 10000]}",
+        17,
+        "can answer null; its output needs `nullable: true`",
+        id="null-without-nullable",
+    ),
+    pytest.param(
+        "output: {type: boolean}",
+        "output: {type: boolean, step: 0.1}",
+        8,
+        "unknown key `step`",
+        id="stray-output-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "message"), FEATURE_PROBLEMS)
+def test_feature_problems_name_file_and_line(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    write(tmp_path, features=edit(FEATURES, old, new))
+    problems = check_catalog(tmp_path)
+    prefix = f"{tmp_path / 'features.yaml'}:{line}: "
+    assert any(p.startswith(prefix) and message in p for p in problems), problems
+
+
+def test_an_identity_field_is_refused_in_the_credit_bureau(tmp_path: Path) -> None:
+    features = edit(
+        FEATURES,
+        "[loan_accounts.repayment_history, card_accounts.repayment_history]",
+        "[loan_accounts.repayment_history, card_accounts.repayment_history, phone]",
+    )
+    problems = check_catalog(write(tmp_path, features=features))
+    assert any(":23: " in p and "identifier `credit_bureau.phone`" in p for p in problems)
+
+
+def test_an_enum_must_list_exactly_the_derivation_codes(tmp_path: Path) -> None:
+    features = FEATURES + (
+        "  - name: hf_state\n"
+        "    description: {zh: 公积金状态, en: Housing-fund status}\n"
+        "    sources: [housing_fund]\n"
+        "    source_fields: {housing_fund: [account_status]}\n"
+        "    derivation: hf_status\n"
+        "    output:\n"
+        "      type: enum\n"
+        "      values: [NORMAL, SEALED]\n"
+        "    data_class: C2\n"
+    )
+    problems = check_catalog(write(tmp_path, features=features))
+    assert any(
+        ":35: " in p and "must be exactly NORMAL, SEALED, CLOSED, NONE" in p for p in problems
+    )
+
+
+def test_block_style_edges_point_at_the_offending_edge(tmp_path: Path) -> None:
+    features = edit(
+        FEATURES,
+        "output: {type: band, edges: [0, 5000, 10000], nullable: true}",
+        "output:\n"
+        "      type: band\n"
+        "      nullable: true\n"
+        "      edges:\n"
+        "        - 0\n"
+        "        - 5000\n"
+        "        - 4000\n",
+    )
+    problems = check_catalog(write(tmp_path, features=features))
+    assert any(":23: " in p and "strictly increasing" in p for p in problems), problems
+
+
+PURPOSE_PROBLEMS = [
+    pytest.param(
+        "features: [si_active, income_band, overdue_12m]",
+        "features: [si_active, income_band, overdue_12m, cb_magic]",
+        6,
+        "allows `cb_magic`, which features.yaml does not declare",
+        id="undeclared-feature",
+    ),
+    pytest.param(
+        "notice: {zh: 说明, en: Notice}",
+        "notice: {en: Notice}",
+        4,
+        "`notice` lacks its zh text",
+        id="missing-zh",
+    ),
+    pytest.param(
+        "title: {zh: 小额贷款, en: Small loan}",
+        "title: Small loan",
+        3,
+        "`title` must map zh and en to text",
+        id="title-not-localized",
+    ),
+    pytest.param(
+        "fetch_types: [ONETIME]",
+        "fetch_types: [ONETIME, SOMETIMES]",
+        7,
+        "unknown fetch type `SOMETIMES`",
+        id="bad-fetch-type",
+    ),
+    pytest.param(
+        "unit: MONTH",
+        "unit: WEEK",
+        9,
+        "unknown unit `WEEK`",
+        id="bad-frequency-unit",
+    ),
+    pytest.param(
+        "value: 1}",
+        "value: 0}",
+        9,
+        "`max_frequency` `value` must be a positive whole number",
+        id="zero-frequency",
+    ),
+    pytest.param(
+        "max_validity_days: 30",
+        "max_validity_days: 0",
+        8,
+        "`max_validity_days` must be a positive whole number",
+        id="zero-validity",
+    ),
+    pytest.param(
+        "max_data_range_months: 24",
+        "max_data_range_months: -6",
+        10,
+        "`max_data_range_months` must be a positive whole number",
+        id="negative-range",
+    ),
+    pytest.param(
+        "max_data_life_days: 30",
+        "max_data_life_days: 7.5",
+        11,
+        "`max_data_life_days` must be a positive whole number",
+        id="fractional-life",
+    ),
+    pytest.param(
+        "max_data_range_months: 24",
+        "max_data_range_months: 6",
+        6,
+        "looks back 12 months, beyond its max_data_range_months of 6",
+        id="window-beyond-range",
+    ),
+    pytest.param(
+        "    legal_basis: PIPL Art. 13(1)(1)\n",
+        "",
+        2,
+        "lacks `legal_basis`",
+        id="missing-legal-basis",
+    ),
+    pytest.param(
+        "features: [si_active, income_band, overdue_12m]",
+        "features: []",
+        6,
+        "`features` must be a non-empty list",
+        id="no-features",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "message"), PURPOSE_PROBLEMS)
+def test_purpose_problems_name_file_and_line(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    write(tmp_path, purposes=edit(PURPOSES, old, new))
+    problems = check_catalog(tmp_path)
+    prefix = f"{tmp_path / 'purposes.yaml'}:{line}: "
+    assert any(p.startswith(prefix) and message in p for p in problems), problems
+
+
+def test_a_purpose_allowing_a_broken_feature_is_not_reported_twice(tmp_path: Path) -> None:
+    features = edit(FEATURES, "derivation: si_active\n", "derivation: crystal_ball\n")
+    problems = check_catalog(write(tmp_path, features=features))
+    assert len(problems) == 1
+    assert "purposes.yaml" not in problems[0]
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    features = edit(FEATURES, "    derivation: income_proxy\n", "    derivation: [income_proxy\n")
+    problems = check_catalog(write(tmp_path, features=features))
+    assert problems and problems[0].startswith(f"{tmp_path / 'features.yaml'}:")
+    assert "not valid YAML" in problems[0]
+
+
+def test_a_missing_file_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "features.yaml").write_text(FEATURES, encoding="utf-8")
+    problems = check_catalog(tmp_path)
+    assert any("purposes.yaml" in p and "cannot read" in p for p in problems)
+
+
+def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
+    features = edit(FEATURES, "insured_status,", "insured_state,")
+    purposes = edit(PURPOSES, "unit: MONTH", "unit: WEEK")
+    write(tmp_path, features, purposes)
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(tmp_path)
+    assert isinstance(raised.value, ValueError)
+    assert raised.value.problems == check_catalog(tmp_path)
+    assert len(raised.value.problems) == 2
+    assert "features.yaml:6:" in str(raised.value)
+
+
+def test_every_derivation_is_reachable_by_name() -> None:
+    # The checker refuses unknown keys, so a typo in the registry would strand a feature.
+    assert all(key == derivation.name for key, derivation in DERIVATIONS.items())
