@@ -1,0 +1,346 @@
+"""Async clients for Lendgate's public API: lenders and regulators.
+
+Both authenticate with OAuth2 client credentials and `private_key_jwt` (RFC 7523),
+so no shared secret ever leaves the client. A lender's releases arrive as a JWE
+encrypted to its X25519 key around a JWS signed by the gateway; `LendgateClient`
+opens both layers and only returns payloads that verify for this client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import quote
+
+import httpx
+
+from gateway import jose
+from gateway.errors import InvalidToken
+
+ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+RELEASE_ISSUER: Final = "lendgate"
+ASSERTION_LIFETIME_SECONDS: Final = 60
+# Refresh this long before the gateway's expiry so a token never dies in flight.
+_TOKEN_REFRESH_MARGIN_SECONDS: Final = 30
+_JWKS_PATH: Final = "/.well-known/jwks.json"
+
+
+class LendgateSDKError(Exception):
+    """Base of every error the SDK raises itself."""
+
+
+class LendgateAPIError(LendgateSDKError):
+    """The gateway refused a request; `code` is the public error code of its answer."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{status} {code}: {detail}")
+
+
+class ReleaseVerificationError(LendgateSDKError):
+    """A release could not be decrypted or verified; none of its content may be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A verified release: the signed payload plus the gateway's audit receipt."""
+
+    release_id: str
+    consent_id: str
+    payload: dict[str, Any]
+    audit: dict[str, Any]
+    raw: dict[str, Any]
+
+    @property
+    def features(self) -> dict[str, Any]:
+        """The released feature values, by feature name."""
+        features = self.payload.get("features")
+        return features if isinstance(features, dict) else {}
+
+
+class _ClientCredentials:
+    """Assertion building, token caching and JSON calls shared by every client kind."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        private_jwks: Mapping[str, Any],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token_endpoint: str | None = None,
+        scope: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self.token_endpoint = token_endpoint or f"{self.base_url}/oauth/token"
+        self.scope = scope
+        self._private_jwks = private_jwks
+        sig_jwk = jose.find_key(private_jwks, "sig")
+        self._signing_key = jose.signing_key_from_jwk(sig_jwk)
+        self._signing_kid = str(sig_jwk.get("kid") or "")
+        if not self._signing_kid:
+            raise ValueError("The signing JWK needs a kid so the gateway can find it.")
+        self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._token: str | None = None
+        self._token_refresh_at = 0.0
+        self._token_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP connections."""
+        await self._http.aclose()
+
+    def client_assertion(self) -> str:
+        """A fresh RFC 7523 client assertion for the token endpoint (valid 60 s, unique jti)."""
+        now = int(time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.token_endpoint,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME_SECONDS,
+            "jti": uuid.uuid4().hex,
+        }
+        return jose.sign_jwt(claims, self._signing_key, self._signing_kid)
+
+    async def access_token(self) -> str:
+        """A valid access token, fetched from the token endpoint only when the cached one is due."""
+        async with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token_refresh_at:
+                return self._token
+            form = {
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": self.client_assertion(),
+            }
+            if self.scope:
+                form["scope"] = self.scope
+            response = await self._http.post(self.token_endpoint, data=form)
+            body = _json_object(response)
+            token = body.get("access_token")
+            if not isinstance(token, str) or str(body.get("token_type", "")).lower() != "bearer":
+                raise LendgateAPIError(
+                    response.status_code, "UnexpectedResponse", "The token answer is malformed."
+                )
+            expires_in = body.get("expires_in")
+            lifetime = expires_in if isinstance(expires_in, int) and expires_in > 0 else 60
+            margin = min(_TOKEN_REFRESH_MARGIN_SECONDS, lifetime // 5)
+            self._token = token
+            self._token_refresh_at = time.monotonic() + lifetime - margin
+            return token
+
+    def forget_token(self) -> None:
+        """Drop the cached access token so the next call fetches a new one."""
+        self._token = None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> dict[str, Any]:
+        """Send one API request and return its JSON object, raising `LendgateAPIError`."""
+        if not authenticated:
+            return _json_object(await self._http.request(method, path, json=json, params=params))
+        for attempt in range(2):
+            token = await self.access_token()
+            response = await self._http.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            # A 401 means the gateway refused the token before doing anything (keys
+            # rotated, token revoked), so one retry with a fresh token is safe.
+            if response.status_code == 401 and attempt == 0:
+                self.forget_token()
+                continue
+            return _json_object(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class LendgateClient(_ClientCredentials):
+    """A lender's client: consent requests, releases (decrypted and verified) and revocation."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        private_jwks: Mapping[str, Any],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token_endpoint: str | None = None,
+        scope: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            base_url,
+            client_id,
+            private_jwks,
+            transport=transport,
+            token_endpoint=token_endpoint,
+            scope=scope,
+            timeout=timeout,
+        )
+        self._enc_jwk = jose.find_key(private_jwks, "enc")
+        if "d" not in self._enc_jwk:
+            raise ValueError("The lender JWKS must hold the private X25519 'enc' key.")
+        self._gateway_jwks: dict[str, Any] | None = None
+
+    async def catalog(self) -> dict[str, Any]:
+        """The gateway's purposes and features catalog."""
+        return await self._call("GET", "/v1/catalog", authenticated=False)
+
+    async def request_consent(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a consent request; the answer carries the borrower's `approval_url`."""
+        return await self._call("POST", "/v1/consent-requests", json=body)
+
+    async def get_consent(self, consent_id: str) -> dict[str, Any]:
+        """A consent's status, terms, signed artefact and use count."""
+        return await self._call("GET", f"/v1/consents/{_segment(consent_id)}")
+
+    async def revoke(self, consent_id: str) -> dict[str, Any]:
+        """End a consent from the lender's side."""
+        return await self._call("POST", f"/v1/consents/{_segment(consent_id)}/revoke")
+
+    async def attest_deletion(
+        self, release_id: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Attest that a release's data was deleted at the end of its data life."""
+        return await self._call(
+            "POST", f"/v1/releases/{_segment(release_id)}/deletion-attestation", json=body or {}
+        )
+
+    async def release(self, consent_id: str, features: list[str] | None = None) -> Release:
+        """Ask for a release under a consent, then decrypt and verify it for this client."""
+        body: dict[str, Any] = {} if features is None else {"features": list(features)}
+        raw = await self._call("POST", f"/v1/consents/{_segment(consent_id)}/releases", json=body)
+        return await self.open_release(raw, consent_id)
+
+    async def open_release(self, raw: Mapping[str, Any], consent_id: str) -> Release:
+        """Decrypt and verify a release answer; refuse anything not signed by the gateway for us."""
+        token = raw.get("jwe")
+        if not isinstance(token, str):
+            raise ReleaseVerificationError("The release answer carries no JWE.")
+        try:
+            inner = jose.decrypt(token, self._enc_jwk).decode("ascii")
+        except (InvalidToken, UnicodeDecodeError) as exc:
+            raise ReleaseVerificationError(f"Release not decryptable: {exc}") from None
+        jwks = await self._gateway_jwks_for(inner)
+        try:
+            payload = jose.verify_jwt(
+                inner,
+                jwks,
+                audience=self.client_id,
+                issuer=RELEASE_ISSUER,
+                # The release payload carries no `exp`; its lifetime is the consent's data life.
+                required=("iat", "iss", "aud"),
+            )
+        except InvalidToken as exc:
+            raise ReleaseVerificationError(f"Release signature refused: {exc.detail}") from None
+        # PyJWT accepts a list `aud` containing us; a release must be for this client alone.
+        if payload.get("aud") != self.client_id:
+            raise ReleaseVerificationError("The release is addressed to more than this client.")
+        release_id = raw.get("release_id")
+        # The signed payload is the source of truth; the envelope must not disagree with it,
+        # or an answer could pair one consent's audit receipt with another's data.
+        if payload.get("consent_id") != consent_id or raw.get("consent_id") != consent_id:
+            raise ReleaseVerificationError("The release belongs to another consent.")
+        if not isinstance(release_id, str) or payload.get("release_id") != release_id:
+            raise ReleaseVerificationError("The signed release id does not match the answer.")
+        audit = raw.get("audit")
+        return Release(
+            release_id=release_id,
+            consent_id=consent_id,
+            payload=payload,
+            audit=dict(audit) if isinstance(audit, Mapping) else {},
+            raw=dict(raw),
+        )
+
+    async def gateway_jwks(self, *, refresh: bool = False) -> dict[str, Any]:
+        """The gateway's public signing keys, cached after the first fetch."""
+        if self._gateway_jwks is None or refresh:
+            self._gateway_jwks = await self._call("GET", _JWKS_PATH, authenticated=False)
+        return self._gateway_jwks
+
+    async def _gateway_jwks_for(self, token: str) -> dict[str, Any]:
+        jwks = await self.gateway_jwks()
+        kid = jose.unverified_kid(token)
+        if kid is not None and kid not in jose.jwks_kids(jwks):
+            # The gateway rotates its signing key: fetch once more, then let
+            # verification refuse a kid that is still unknown.
+            jwks = await self.gateway_jwks(refresh=True)
+        return jwks
+
+
+class RegulatorClient(_ClientCredentials):
+    """A regulator's client for the audit log."""
+
+    async def audit_entries(self, **filters: Any) -> dict[str, Any]:
+        """Audit entries matching the filters (lender, consent, event type, time, cursor)."""
+        params = {name: value for name, value in filters.items() if value is not None}
+        return await self._call("GET", "/v1/audit/entries", params=params)
+
+    async def tree_head(self) -> dict[str, Any]:
+        """The current signed tree head of the audit log."""
+        return await self._call("GET", "/v1/audit/sth")
+
+    async def inclusion_proof(self, index: int, tree_size: int) -> dict[str, Any]:
+        """The RFC 9162 inclusion proof of one leaf in a tree of the given size."""
+        params = {"index": index, "tree_size": tree_size}
+        return await self._call("GET", "/v1/audit/proofs/inclusion", params=params)
+
+    async def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+        """The RFC 9162 consistency proof between two tree sizes."""
+        params = {"first": first, "second": second}
+        return await self._call("GET", "/v1/audit/proofs/consistency", params=params)
+
+
+def _segment(value: str) -> str:
+    # Ids go into the path: quoting keeps a crafted id from reaching another endpoint.
+    return quote(value, safe="")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success:
+        if isinstance(body, dict):
+            return body
+        raise LendgateAPIError(
+            response.status_code, "UnexpectedResponse", "The answer is not a JSON object."
+        )
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        # The gateway answers `{"error", "detail"}`; OAuth-style bodies use `error_description`.
+        detail = body.get("detail", body.get("error_description", ""))
+        raise LendgateAPIError(response.status_code, body["error"], str(detail or ""))
+    raise LendgateAPIError(
+        response.status_code,
+        "UnexpectedResponse",
+        "The gateway answered without an error body.",
+    )
