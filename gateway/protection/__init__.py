@@ -1,0 +1,1 @@
+"""Protection primitives: Chinese PII recognizers, display masking, log redaction, egress guard."""

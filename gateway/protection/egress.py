@@ -1,0 +1,111 @@
+"""The egress guard: the last look at every outbound payload before it is signed.
+
+Derived features are bands, flags and counts; a resident ID or phone number in a
+release means a derivation or a source mapping went wrong. The guard walks every
+key and value, reads numbers as text too (an 18-digit ID fits in a JSON integer),
+and blocks the release when it finds an entity the purpose does not allow.
+Findings and errors name entity types and JSON paths, never values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from gateway.errors import EgressBlocked
+from gateway.protection.pii import Pii
+from gateway.protection.recognizers import PREFILTER, apply_masks, find_pii, find_pii_in_field
+
+
+@dataclass(frozen=True, slots=True)
+class EgressFinding:
+    """An entity type and the JSON path where it sits (`features.note`); never the value."""
+
+    entity: str
+    path: str
+
+
+class EgressGuard:
+    """Scans outbound payloads for personal data and blocks releases that carry it."""
+
+    def scan(self, payload: Mapping[str, Any]) -> list[EgressFinding]:
+        """Every entity type found in `payload` with the path where it sits, in payload order."""
+        if _clearly_clean(payload):
+            return []
+        findings: list[EgressFinding] = []
+        self._walk(payload, path="", key="", findings=findings)
+        return list(dict.fromkeys(findings))
+
+    def check(
+        self, payload: Mapping[str, Any], allowed_entities: frozenset[str] = frozenset()
+    ) -> None:
+        """Raise `EgressBlocked` if `payload` carries any entity outside `allowed_entities`."""
+        blocked = [f for f in self.scan(payload) if f.entity not in allowed_entities]
+        if blocked:
+            where = ", ".join(f"{f.entity} at {f.path}" for f in blocked)
+            raise EgressBlocked(
+                f"The outbound payload carried personal data ({where}); nothing was released."
+            )
+
+    def _walk(self, node: Any, *, path: str, key: str, findings: list[EgressFinding]) -> None:
+        """Scan `node` and everything under it; `key` is the nearest dict key, for context."""
+        if isinstance(node, Mapping):
+            for child_key, child in node.items():
+                key_text = str(child_key)
+                key_findings = find_pii(key_text)
+                # A key holding personal data must not leak through the path either.
+                segment = apply_masks(key_text, key_findings)
+                child_path = f"{path}.{segment}" if path else segment
+                findings.extend(EgressFinding(f.entity, child_path) for f in key_findings)
+                self._walk(child, path=child_path, key=key_text, findings=findings)
+        elif isinstance(node, list | tuple | set | frozenset):
+            for index, item in enumerate(node):
+                self._walk(item, path=f"{path}[{index}]", key=key, findings=findings)
+        elif isinstance(node, Pii):
+            findings.append(EgressFinding(node.entity, path))
+        else:
+            text = _as_text(node)
+            if text is not None:
+                findings.extend(EgressFinding(f.entity, path) for f in find_pii_in_field(key, text))
+
+
+class _HoldsPii(Exception):
+    """A `Pii` object sits in the payload; it serializes masked, so the text would miss it."""
+
+
+def _serialize_other(value: Any) -> str:
+    """JSON fallback for the pre-filter: what `_as_text` would read, refusing `Pii` objects."""
+    if isinstance(value, Pii):
+        raise _HoldsPii
+    return _as_text(value) or ""
+
+
+def _clearly_clean(payload: Mapping[str, Any]) -> bool:
+    """One pre-filter pass over the serialized payload; most releases end here."""
+    try:
+        text = json.dumps(payload, ensure_ascii=False, default=_serialize_other)
+    except (TypeError, _HoldsPii):
+        # Keys JSON cannot carry (tuples, objects) or a Pii object: walk everything.
+        return False
+    return PREFILTER.search(text) is None
+
+
+def _as_text(value: Any) -> str | None:
+    """The text a scalar reaches the lender as; None for values that cannot carry data."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        # 1.3800138e10 is a phone number that went through a float column. Past 2**53
+        # a float no longer holds every digit, so it cannot carry a card or ID intact.
+        if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return str(int(value))
+    return str(value)
