@@ -1,0 +1,1 @@
+"""The consent domain: lifecycle, terms, artefacts, and what borrowers see and decide."""

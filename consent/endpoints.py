@@ -1,0 +1,136 @@
+"""HTTP: consent requests and decisions, for lenders and for borrowers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from consent import repository, service
+from consent.schemas import (
+    Approval,
+    BorrowerConsentList,
+    BorrowerConsentView,
+    ConsentRequestCreate,
+    Decision,
+    LenderConsentView,
+)
+from consent.states import ConsentAction
+from gateway.auth import ConsentWriter, CurrentBorrower
+from gateway.context import ContextDep
+from gateway.db import SessionDep
+from gateway.openapi import error_responses
+
+lender_router = APIRouter(tags=["consents (lender)"])
+borrower_router = APIRouter(prefix="/v1/borrower", tags=["consents (borrower)"])
+
+AUTH_ERRORS = ("InvalidToken", "InsufficientScope")
+STATE_ERRORS = (
+    "ConsentNotFound", "ConsentPending", "ConsentRejected", "ConsentPaused", "ConsentRevoked",
+    "ConsentExpired",
+)
+
+
+@lender_router.post(
+    "/v1/consent-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LenderConsentView,
+    responses=error_responses(*AUTH_ERRORS, "PurposeViolation", "InvalidRequest"),
+)
+async def create_consent_request(
+    body: ConsentRequestCreate, lender: ConsentWriter, session: SessionDep, context: ContextDep
+) -> LenderConsentView:
+    """Ask a borrower for consent; the answer carries the `approval_url` to send them to."""
+    consent = await service.request_consent(session, context, lender, body)
+    return service.lender_view(context, consent)
+
+
+@lender_router.get(
+    "/v1/consents/{consent_id}",
+    response_model=LenderConsentView,
+    responses=error_responses(*AUTH_ERRORS, "ConsentNotFound"),
+)
+async def get_consent(
+    consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
+) -> LenderConsentView:
+    """Status, terms, signed artefact and use count of one of the lender's consents."""
+    consent = await service.get_for_lender(session, lender.client_id, consent_id)
+    return service.lender_view(context, consent)
+
+
+@lender_router.post(
+    "/v1/consents/{consent_id}/revoke",
+    response_model=Decision,
+    responses=error_responses(*AUTH_ERRORS, *STATE_ERRORS),
+)
+async def lender_revoke(
+    consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
+) -> Decision:
+    """The lender ends its consent; its data key is destroyed."""
+    return await service.lender_revokes(session, context, lender, consent_id)
+
+
+@borrower_router.get(
+    "/consents", response_model=BorrowerConsentList, responses=error_responses("InvalidToken")
+)
+async def list_my_consents(
+    borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+) -> BorrowerConsentList:
+    """Every consent asked of the borrower, newest first, with its accesses."""
+    consents = await repository.list_for_phone(session, borrower.phone_index)
+    return BorrowerConsentList(
+        consents=[await service.borrower_view(session, context, consent) for consent in consents]
+    )
+
+
+@borrower_router.get(
+    "/consents/{consent_id}",
+    response_model=BorrowerConsentView,
+    responses=error_responses("InvalidToken", "ConsentNotFound"),
+)
+async def get_my_consent(
+    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+) -> BorrowerConsentView:
+    """The plain-language notice of one consent and every access made under it."""
+    consent = await service.get_for_borrower(session, borrower, consent_id)
+    return await service.borrower_view(session, context, consent)
+
+
+@borrower_router.post(
+    "/consents/{consent_id}/approve",
+    response_model=Decision,
+    responses=error_responses("InvalidToken", "RateLimited", "InvalidRequest", *STATE_ERRORS),
+)
+async def approve(
+    consent_id: str,
+    body: Approval,
+    borrower: CurrentBorrower,
+    session: SessionDep,
+    context: ContextDep,
+) -> Decision:
+    """Approve with the step-up code texted for this consent; returns artefact and receipt."""
+    return await service.borrower_decides(
+        session, context, borrower, consent_id, ConsentAction.APPROVE, body.code
+    )
+
+
+def _decision_endpoint(action: ConsentAction, summary: str) -> None:
+    async def decide(
+        consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+    ) -> Decision:
+        return await service.borrower_decides(session, context, borrower, consent_id, action)
+
+    decide.__doc__ = summary
+    borrower_router.add_api_route(
+        f"/consents/{{consent_id}}/{action.value}",
+        decide,
+        methods=["POST"],
+        response_model=Decision,
+        responses=error_responses("InvalidToken", *STATE_ERRORS),
+        name=f"{action.value}_consent",
+        summary=summary,
+    )
+
+
+_decision_endpoint(ConsentAction.REJECT, "Reject a pending consent request.")
+_decision_endpoint(ConsentAction.PAUSE, "Pause an active consent; releases stop until resumed.")
+_decision_endpoint(ConsentAction.RESUME, "Resume a paused consent.")
+_decision_endpoint(ConsentAction.REVOKE, "Revoke a consent at once; its data key is destroyed.")

@@ -1,0 +1,58 @@
+"""Consent tables: the consent with its immutable terms, and its wrapped data key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, CreatedAt
+
+
+class Consent(CreatedAt, Base):
+    """A borrower's authorization of one lender, for one purpose, on fixed terms.
+
+    The borrower's identity is kept only sealed under the consent's data key
+    (`identity_sealed`) and as keyed blind indexes for lookup.
+    """
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lender_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    borrower_index: Mapped[str] = mapped_column(String(64), index=True)
+    phone_index: Mapped[str] = mapped_column(String(64), index=True)
+    borrower_ref: Mapped[str] = mapped_column(String(64))
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    borrower_display: Mapped[dict[str, str]] = mapped_column(JSON)
+
+    purpose: Mapped[str] = mapped_column(String(64))
+    features: Mapped[list[str]] = mapped_column(JSON)
+    fetch_type: Mapped[str] = mapped_column(String(16))
+    frequency_unit: Mapped[str] = mapped_column(String(8))
+    frequency_value: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    data_range_months: Mapped[int] = mapped_column(Integer)
+    data_life_days: Mapped[int] = mapped_column(Integer)
+    on_behalf_of: Mapped[str | None] = mapped_column(String(200))
+    callback_url: Mapped[str | None] = mapped_column(String(500))
+    policy_version: Mapped[str] = mapped_column(String(80))
+
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    request_expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    artefact: Mapped[str | None] = mapped_column(Text)
+    release_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsentKey(CreatedAt, Base):
+    """A consent's data key, wrapped by the KEK. Shredding clears `wrapped_key` for good."""
+
+    __tablename__ = "consent_keys"
+
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    shredded_at: Mapped[datetime | None]

@@ -1,0 +1,145 @@
+"""Request and response shapes of the consent endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from gateway.borrowers.schemas import MOBILE_PATTERN
+from gateway.protection.recognizers import is_valid_resident_id
+
+
+class Strict(BaseModel):
+    """Input models refuse fields they do not know."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BorrowerIdentity(Strict):
+    """Who the lender says the borrower is; kept only encrypted and as blind indexes."""
+
+    id_number: str = Field(description="Resident ID number (GB 11643).")
+    phone: str = Field(pattern=MOBILE_PATTERN, description="Mobile the borrower will confirm.")
+    name: str = Field(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·]+$")
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_resident_id(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not is_valid_resident_id(value):
+            raise ValueError("not a valid resident ID number")
+        return value
+
+
+class Frequency(Strict):
+    """At most `value` releases per calendar `unit`."""
+
+    unit: Literal["DAY", "MONTH", "YEAR"]
+    value: int = Field(ge=1, le=366)
+
+
+class ConsentRequestCreate(Strict):
+    """A lender's request for a borrower's consent (DESIGN: consent request body)."""
+
+    borrower: BorrowerIdentity
+    purpose: str = Field(max_length=64)
+    features: list[str] = Field(min_length=1, max_length=64)
+    fetch_type: Literal["ONETIME", "PERIODIC"]
+    frequency: Frequency
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+    data_range_months: int = Field(ge=1, le=120)
+    data_life_days: int = Field(ge=1, le=3650)
+    on_behalf_of: str | None = Field(None, min_length=1, max_length=200)
+    callback_url: HttpUrl | None = None
+
+
+class ConsentTerms(BaseModel):
+    """The immutable terms a consent was given on."""
+
+    purpose: str
+    features: list[str]
+    fetch_type: str
+    frequency: Frequency
+    valid_from: datetime
+    valid_until: datetime
+    data_range_months: int
+    data_life_days: int
+    on_behalf_of: str | None
+    callback_url: str | None
+
+
+class LenderConsentView(BaseModel):
+    """What the requesting lender sees of a consent."""
+
+    consent_id: str
+    status: str
+    terms: ConsentTerms
+    borrower_ref: str
+    borrower_display: dict[str, str]
+    approval_url: str
+    artefact: str | None
+    use_count: int
+    policy_version: str
+    created_at: datetime
+    request_expires_at: datetime
+
+
+class Access(BaseModel):
+    """One release made under a consent, as the borrower sees it."""
+
+    release_id: str
+    released_at: datetime
+    features: list[str]
+    delete_by: datetime
+    values: dict[str, Any] | None = Field(
+        None, description="What was released; null once the data key was destroyed."
+    )
+
+
+class Notice(BaseModel):
+    """The plain-language notice of a consent, in Chinese and English."""
+
+    title: dict[str, str]
+    text: dict[str, str]
+    features: list[dict[str, Any]]
+    sources: list[str]
+
+
+class BorrowerConsentView(BaseModel):
+    """What the borrower sees of a consent: who, what, why, how long, and every access."""
+
+    consent_id: str
+    status: str
+    lender: dict[str, str]
+    on_behalf_of: str | None
+    notice: Notice
+    terms: ConsentTerms
+    created_at: datetime
+    decided_at: datetime | None
+    ended_at: datetime | None
+    data_deleted_at: datetime | None
+    accesses: list[Access]
+
+
+class BorrowerConsentList(BaseModel):
+    """The borrower's consents, newest first."""
+
+    consents: list[BorrowerConsentView]
+
+
+class Approval(Strict):
+    """Step-up confirmation: the code texted for this consent."""
+
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class Decision(BaseModel):
+    """The outcome of a borrower's or lender's decision."""
+
+    consent_id: str
+    status: str
+    artefact: str | None = None
+    receipt: dict[str, Any] | None = None

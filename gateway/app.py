@@ -1,0 +1,144 @@
+"""The FastAPI application: routers, error rendering, request ids, lifespan."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consent.endpoints import borrower_router, lender_router
+from gateway import meta
+from gateway.audit.endpoints import router as audit_router
+from gateway.borrowers.endpoints import router as borrower_login_router
+from gateway.clients.endpoints import router as oauth_router
+from gateway.context import GatewayContext, build_context
+from gateway.errors import AuditUnavailable, InvalidRequest, LendgateError
+from gateway.logging import configure_logging
+from gateway.metrics import REQUEST_SECONDS
+from gateway.migrate import upgrade
+from gateway.releases.endpoints import router as releases_router
+from gateway.settings import Settings, get_settings
+
+log = structlog.get_logger()
+
+
+def create_app(context: GatewayContext | None = None, settings: Settings | None = None) -> FastAPI:
+    """The gateway app; with no `context`, one is built from the settings at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "context", None) is not None:
+            yield
+            return
+        resolved = settings or get_settings()
+        configure_logging(resolved.log_level)
+        if resolved.is_development:
+            await upgrade(resolved.resolved_database_url)
+        app.state.context = build_context(resolved)
+        try:
+            yield
+        finally:
+            await app.state.context.aclose()
+
+    app = FastAPI(
+        title="Lendgate",
+        version="0.1.0",
+        summary="Consent-bound, minimal, encrypted and audited data sharing for lending.",
+        lifespan=lifespan,
+    )
+    if context is not None:
+        app.state.context = context
+    for router in (
+        meta.router,
+        oauth_router,
+        lender_router,
+        releases_router,
+        borrower_login_router,
+        borrower_router,
+        audit_router,
+    ):
+        app.include_router(router)
+    _install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LendgateError)
+    async def lendgate_error(_: Request, error: LendgateError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        # Only where and what, never the offending input: it may be personal data.
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()[:5]
+        ]
+        refusal = InvalidRequest("; ".join(problems) or None)
+        return JSONResponse(refusal.body(), status_code=refusal.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "InvalidRequest")
+        return JSONResponse(
+            {"error": code, "detail": str(error.detail)}, status_code=error.status_code
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_: Request, error: SQLAlchemyError) -> JSONResponse:
+        log.error("db.error", error=type(error).__name__)
+        refusal = AuditUnavailable("The gateway could not record this action; nothing was changed.")
+        return JSONResponse(refusal.body(), status_code=refusal.status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("request.failed", error=type(error).__name__)
+        return JSONResponse(
+            {"error": "InternalError", "detail": "The gateway could not complete the request."},
+            status_code=500,
+        )
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (echoed as `X-Request-ID`), bound into logs and audit events."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            REQUEST_SECONDS.labels(
+                scope["method"], getattr(route, "path", "unmatched"), str(status)
+            ).observe(time.perf_counter() - started)
+            structlog.contextvars.clear_contextvars()

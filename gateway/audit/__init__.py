@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: every access and decision, hashed per RFC 6962."""

@@ -1,0 +1,1 @@
+"""Borrower login: one-time codes over SMS and short-lived borrower sessions."""

@@ -1,0 +1,43 @@
+"""Request and response shapes of borrower login."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MOBILE_PATTERN = r"^1[3-9]\d{9}$"
+
+
+class CodeRequest(BaseModel):
+    """Ask for a one-time code: `login`, or `approve` (step-up for one consent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(pattern=MOBILE_PATTERN, description="Mainland mobile number.")
+    purpose: Literal["login", "approve"] = "login"
+    consent_id: str | None = Field(None, max_length=64, description="Required for `approve`.")
+
+
+class CodeSent(BaseModel):
+    """The code is on its way (the answer is the same whether or not the phone is known)."""
+
+    sent: bool = True
+    expires_in: int
+
+
+class SessionRequest(BaseModel):
+    """Log in with the code received."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(pattern=MOBILE_PATTERN)
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class BorrowerSession(BaseModel):
+    """A borrower session token for the app or the portal."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int

@@ -1,0 +1,191 @@
+"""`lendgate`: the operator's command line. Every admin action is an audit event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.settings import Settings, get_settings
+
+app = typer.Typer(help="Lendgate: consent-bound data sharing for lending.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+clients_app = typer.Typer(help="Registered lenders and regulators.", no_args_is_help=True)
+keys_app = typer.Typer(help="The gateway's own keys.", no_args_is_help=True)
+policy_app = typer.Typer(help="Purpose and feature catalogs.", no_args_is_help=True)
+simulators_app = typer.Typer(help="Source simulators for development.", no_args_is_help=True)
+pii_app = typer.Typer(help="Personal-data recognizers.", no_args_is_help=True)
+for name, sub in (
+    ("db", db_app),
+    ("clients", clients_app),
+    ("keys", keys_app),
+    ("policy", policy_app),
+    ("simulators", simulators_app),
+    ("pii", pii_app),
+):
+    app.add_typer(sub, name=name)
+
+OPERATOR = "operator:cli"
+
+
+@app.command()
+def serve() -> None:
+    """Run the gateway (host and port from LENDGATE_HOST / LENDGATE_PORT)."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
+                log_level="warning")
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Leave the services up after the story.")
+    ] = False,
+) -> None:
+    """Start the simulators and the gateway on loopback and run the whole story."""
+    from gateway.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(get_settings(), keep_running=keep_running)))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the latest schema."""
+    from gateway.migrate import upgrade
+
+    settings = get_settings()
+    asyncio.run(upgrade(settings.resolved_database_url))
+    typer.echo("database is at the latest schema")
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Option(help="The institution's name.")],
+    kind: Annotated[str, typer.Option(help="lender or regulator")],
+    jwks: Annotated[Path, typer.Option(help="File with the client's public JWKS.")],
+) -> None:
+    """Register a client from its public JWKS and print its client_id."""
+    from gateway.clients.service import ClientRegistrationError
+
+    try:
+        document = json.loads(jwks.read_text())
+    except (OSError, ValueError) as error:
+        typer.echo(f"cannot read a JWKS from {jwks}: {error}", err=True)
+        raise typer.Exit(2) from error
+    try:
+        client_id = asyncio.run(_register_client(get_settings(), name, kind, document))
+    except ClientRegistrationError as error:
+        typer.echo(f"not registered: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(client_id)
+
+
+async def _register_client(settings: Settings, name: str, kind: str, jwks: dict) -> str:  # type: ignore[type-arg]
+    from gateway.clients import service as clients_service
+    from gateway.db import create_engine, create_sessionmaker
+    from gateway.migrate import upgrade
+
+    if settings.is_development:
+        await upgrade(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            client = await clients_service.register(
+                session, name=name, kind=kind, jwks=jwks, actor=OPERATOR
+            )
+            return client.id
+    finally:
+        await engine.dispose()
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create whatever gateway keys are missing in the key directory."""
+    from gateway.keys import initialise
+
+    settings = get_settings()
+    initialise(settings.resolved_key_dir)
+    typer.echo(f"keys ready in {settings.resolved_key_dir}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key and make it active; old public keys stay in the JWKS."""
+    kid = asyncio.run(_rotate_signing_key(get_settings()))
+    typer.echo(kid)
+
+
+async def _rotate_signing_key(settings: Settings) -> str:
+    from gateway.audit import service as audit_service
+    from gateway.audit.events import AuditEvent
+    from gateway.db import create_engine, create_sessionmaker
+    from gateway.keys import KeyStore, add_signing_key
+
+    KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            kid = add_signing_key(settings.resolved_key_dir)
+            await audit_service.append(
+                session, AuditEvent(type="key.rotated", actor=OPERATOR, reason=f"signing key {kid}")
+            )
+    finally:
+        await engine.dispose()
+    return kid
+
+
+@policy_app.command("check")
+def policy_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Folder with purposes.yaml and features.yaml.")
+    ] = None,
+) -> None:
+    """Validate the purpose and feature catalogs against the source schemas."""
+    from policies.catalog import check_catalog
+
+    folder = directory or get_settings().policy_dir
+    problems = check_catalog(folder)
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("catalogs are valid")
+
+
+@simulators_app.command("serve")
+def simulators_serve() -> None:
+    """Run the 社保, 公积金 and 征信 simulators on their loopback ports."""
+    from connectors.simulators.server import build_simulator_servers
+
+    async def run() -> None:
+        servers = build_simulator_servers(get_settings())
+        for source, url, _ in servers:
+            typer.echo(f"{source} {url}")
+        await asyncio.gather(*(server.serve() for _, _, server in servers))
+
+    asyncio.run(run())
+
+
+@pii_app.command("scan")
+def pii_scan(
+    source: Annotated[str, typer.Argument(help="A file, or - for standard input.")] = "-",
+) -> None:
+    """Print one JSON line of findings (masked, never raw) per input line."""
+    from gateway.protection.scan import scan_lines
+
+    handle = sys.stdin if source == "-" else Path(source).open(encoding="utf-8")  # noqa: SIM115
+    with handle:
+        for result in scan_lines(handle):
+            typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Registered API clients (lenders, regulators) and the OAuth2 token endpoint."""

@@ -1,0 +1,34 @@
+"""Client tables: registrations and the replay store of client-assertion `jti`s."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, CreatedAt
+
+
+class Client(CreatedAt, Base):
+    """A lender or regulator, known by its public JWKS only."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    jwks: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scopes: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class UsedAssertion(Base):
+    """A client assertion already spent; kept until it would have expired anyway."""
+
+    __tablename__ = "used_client_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,34 @@
+"""Every query on client registrations and spent assertions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.clients.models import Client, UsedAssertion
+
+
+async def get(session: AsyncSession, client_id: str) -> Client | None:
+    """The client registered as `client_id`."""
+    return await session.get(Client, client_id)
+
+
+async def list_all(session: AsyncSession) -> list[Client]:
+    """Every registered client, oldest first."""
+    return list((await session.scalars(select(Client).order_by(Client.created_at))).all())
+
+
+async def spend_assertion(
+    session: AsyncSession, client_id: str, jti: str, expires_at: datetime, now: datetime
+) -> bool:
+    """Record `jti` as used; False if it was used before (by any gateway process)."""
+    await session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+    try:
+        async with session.begin_nested():
+            session.add(UsedAssertion(client_id=client_id, jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True

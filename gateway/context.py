@@ -1,0 +1,72 @@
+"""What one running gateway holds: settings, keys, catalogs, connectors, database and senders.
+
+Built once at start-up (`build_context`) and handed to endpoints as `ContextDep`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from connectors.base import SourceConnector
+from connectors.registry import build_connectors, close_all
+from gateway.db import create_engine, create_sessionmaker
+from gateway.keys import KeyStore
+from gateway.protection.egress import EgressGuard
+from gateway.settings import Settings
+from gateway.sms import SmsSender, sms_sender_for
+from policies.catalog import Catalog, load_catalog
+
+
+@dataclass
+class GatewayContext:
+    """The gateway's long-lived collaborators."""
+
+    settings: Settings
+    keys: KeyStore
+    catalog: Catalog
+    connectors: Mapping[str, SourceConnector]
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    egress_guard: EgressGuard
+    sms: SmsSender
+
+    async def aclose(self) -> None:
+        """Close connections to the sources and the database."""
+        await close_all(self.connectors)
+        await self.engine.dispose()
+
+
+def build_context(
+    settings: Settings,
+    *,
+    source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    sms: SmsSender | None = None,
+) -> GatewayContext:
+    """Open keys, catalogs, connectors and the database engine for `settings`."""
+    keys = KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+    engine = create_engine(settings.resolved_database_url)
+    return GatewayContext(
+        settings=settings,
+        keys=keys,
+        catalog=load_catalog(settings.policy_dir),
+        connectors=build_connectors(settings, source_transports),
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        egress_guard=EgressGuard(),
+        sms=sms or sms_sender_for(settings),
+    )
+
+
+def get_context(request: Request) -> GatewayContext:
+    """The running gateway's context."""
+    context: GatewayContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[GatewayContext, Depends(get_context)]

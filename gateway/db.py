@@ -1,0 +1,145 @@
+"""Database engine, sessions and the declarative base every domain's models share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger()
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so values are normalised to UTC on the way in and
+    marked UTC on the way out; PostgreSQL stores `timestamptz`.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class CreatedAt:
+    """Mixin: the row's creation time."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and one writer proceed together; the busy timeout makes a
+    # second writer wait for the first instead of failing at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for `url`, tuned for the embedded or the server database."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 10})
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    """Whether the session talks to PostgreSQL (row locks and advisory locks exist)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+RollbackHook = Callable[[AsyncSession], Awaitable[None]]
+ON_ROLLBACK = "lendgate.on_rollback"
+
+
+def on_rollback(session: AsyncSession, hook: RollbackHook) -> None:
+    """Run `hook` in a fresh transaction if the request's own work is rolled back.
+
+    For what must stay on record when a request is refused: the refusal's audit
+    event, a wrong one-time code's attempt count. The hook runs after the
+    rollback, so it never waits on locks the failed work was holding.
+    """
+    session.info.setdefault(ON_ROLLBACK, []).append(hook)
+
+
+async def _run_rollback_hooks(session: AsyncSession) -> None:
+    hooks: list[RollbackHook] = session.info.pop(ON_ROLLBACK, [])
+    if not hooks:
+        return
+    try:
+        for hook in hooks:
+            await hook(session)
+        await session.commit()
+    except SQLAlchemyError as error:
+        await session.rollback()
+        log.error("db.rollback_hook_failed", error=type(error).__name__)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the endpoint succeeds, rolled back otherwise."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.context.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            await _run_rollback_hooks(session)
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            session.info.pop(ON_ROLLBACK, None)
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,29 @@
+"""Error responses as OpenAPI sees them, so every route documents its refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.errors import ALL_ERRORS
+
+
+class ErrorBody(BaseModel):
+    """`{"error": CODE, "detail": "..."}` — the body of every refusal."""
+
+    error: str
+    detail: str
+
+
+_BY_CODE = {error.code: error for error in ALL_ERRORS}
+
+
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` mapping for a route that may refuse with `codes`."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        error = _BY_CODE[code]
+        entry = responses.setdefault(error.status, {"model": ErrorBody, "description": ""})
+        entry["description"] = ", ".join(filter(None, [entry["description"], f"`{code}`"]))
+    return responses

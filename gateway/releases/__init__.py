@@ -1,0 +1,1 @@
+"""The release pipeline: consented features, fetched minimally, signed and encrypted."""

@@ -1,0 +1,32 @@
+"""Shapes of the release endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReleaseRequest(BaseModel):
+    """Optionally narrow the release to some of the consented features."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: list[str] | None = Field(None, max_length=64)
+
+
+class AuditReceipt(BaseModel):
+    """Where the release sits in the audit log, to ask for an inclusion proof later."""
+
+    leaf_index: int
+    leaf_hash: str
+
+
+class ReleaseResponse(BaseModel):
+    """The encrypted release: a JWE (to the lender's X25519 key) around the gateway's JWS."""
+
+    release_id: str
+    consent_id: str
+    jwe: str
+    audit: AuditReceipt
+    delete_by: datetime

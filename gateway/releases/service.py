@@ -1,0 +1,273 @@
+"""The release pipeline (DESIGN.md, main flow step 3), read top to bottom as its steps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.base import Month, MonthRange, SourceRecord
+from connectors.registry import fetch_all
+from consent import service as consent_service
+from consent.budget import CHINA_STANDARD_TIME, interval_start, releases_allowed
+from consent.models import Consent
+from consent.states import check_releasable
+from gateway import jose
+from gateway.audit import service as audit_service
+from gateway.audit.events import AuditEvent
+from gateway.auth import ClientPrincipal
+from gateway.clients import repository as clients_repository
+from gateway.clients.service import encryption_key
+from gateway.context import GatewayContext
+from gateway.db import utcnow
+from gateway.errors import ConsentRevoked, FrequencyExceeded, InvalidToken, LendgateError
+from gateway.protection.envelope import field_context, seal
+from gateway.releases import repository
+from gateway.releases.models import Release
+from gateway.releases.schemas import AuditReceipt, ReleaseResponse
+from policies.derivation import derive_features
+from policies.evaluation import ReleasePlan, plan_release
+
+log = structlog.get_logger()
+
+ISSUER = "lendgate"
+
+
+async def release_features(
+    session: AsyncSession,
+    context: GatewayContext,
+    lender: ClientPrincipal,
+    consent_id: str,
+    requested: Sequence[str] | None,
+) -> ReleaseResponse:
+    """Run one release; a refusal is on record even though nothing else is kept."""
+    now = utcnow()
+    release_id = f"rel_{secrets.token_hex(12)}"
+    trail: list[AuditEvent] = []
+    consent: Consent | None = None
+    try:
+        # 3.1 the consent: this lender's, active, in its window, within its budget
+        consent = await consent_service.get_for_lender(
+            session, lender.client_id, consent_id, for_update=True
+        )
+        check_releasable(consent_service.status_now(consent, now), now, valid_from=consent.valid_from)
+        await check_budget(session, consent, now)
+        # 3.2 policy: requested ⊆ consent ⊆ purpose, and the minimal source fields
+        plan = plan_release(context.catalog, consent.purpose, consent.features, requested)
+        # 3.3 fetch exactly those fields, for the consented months only
+        months = data_range(consent, now)
+        records = await fetch_sources(session, context, consent, plan, months, trail)
+        # 3.4 derive and generalize the features
+        features = derive_features(context.catalog, plan.features, records, months)
+        payload = release_payload(context, consent, release_id, features, records, now)
+        # 3.5 the egress guard: no personal data leaves
+        context.egress_guard.check(payload)
+        # 3.6 sign (JWS, EdDSA) and encrypt to the lender (JWE, ECDH-ES+A256KW / A256GCM)
+        jws = jose.sign_jwt(
+            payload, context.keys.signing_key.private_key, context.keys.signing_key.kid
+        )
+        jwe = jose.encrypt_for(jws.encode(), await lender_encryption_key(session, lender))
+        # 3.7 the audit entry is committed with the release, before the response leaves
+        release, entry = await record_release(
+            session, context, consent, release_id, plan, features, jws, trail, now
+        )
+    except LendgateError as refusal:
+        audit_service.append_if_refused(
+            session, *trail, denial(context, lender, consent_id, consent, requested, refusal)
+        )
+        log.info("release.denied", consent_id=consent_id, lender_id=lender.client_id,
+                 reason=refusal.code)
+        raise
+    log.info("release.granted", consent_id=consent.id, release_id=release.id,
+             leaf_index=release.leaf_index)
+    return ReleaseResponse(
+        release_id=release.id,
+        consent_id=consent.id,
+        jwe=jwe,
+        audit=AuditReceipt(leaf_index=entry.seq, leaf_hash=entry.leaf_hash),
+        delete_by=release.delete_by,
+    )
+
+
+async def check_budget(session: AsyncSession, consent: Consent, now: datetime) -> None:
+    """Refuse once the consent's frequency budget for this calendar interval is spent."""
+    total = consent.release_count
+    since = interval_start(now, consent.frequency_unit)
+    in_interval = await repository.count_for_consent(session, consent.id, since)
+    if not releases_allowed(consent.fetch_type, consent.frequency_value, total, in_interval):
+        raise FrequencyExceeded()
+
+
+def data_range(consent: Consent, now: datetime) -> MonthRange:
+    """The consented months, ending with the last complete month (Beijing time)."""
+    last_complete = Month.of(now.astimezone(CHINA_STANDARD_TIME).date()).shift(-1)
+    return MonthRange.ending(last_complete, consent.data_range_months)
+
+
+async def fetch_sources(
+    session: AsyncSession,
+    context: GatewayContext,
+    consent: Consent,
+    plan: ReleasePlan,
+    months: MonthRange,
+    trail: list[AuditEvent],
+) -> dict[str, SourceRecord]:
+    """Ask each needed source, in parallel, for exactly the planned fields."""
+    identity = await consent_service.open_identity(session, context, consent)
+    if identity is None:
+        raise ConsentRevoked("The consent's data key was destroyed.")
+    records = await fetch_all(context.connectors, identity.id_number, plan.source_fields, months)
+    for source, record in records.items():
+        fields = [f"{source}.{name}" for name in plan.source_fields[source]]
+        trail.append(
+            consent_service.consent_event(
+                consent, "source.fetched", "gateway", source_fields=tuple(fields),
+                features=plan.features, reason=f"{source} as of {record.as_of}",
+                request_id=request_id(),
+            )
+        )
+        if record.overshared:
+            trail.append(
+                consent_service.consent_event(
+                    consent, "source.overshared", "gateway", outcome="dropped",
+                    source_fields=tuple(f"{source}.{name}" for name in record.overshared),
+                    reason=f"{source} sent fields that were not asked for; dropped unread",
+                    request_id=request_id(),
+                )
+            )
+    return records
+
+
+def release_payload(
+    context: GatewayContext,
+    consent: Consent,
+    release_id: str,
+    features: Mapping[str, Any],
+    records: Mapping[str, SourceRecord],
+    now: datetime,
+) -> dict[str, Any]:
+    """The claims the lender receives (DESIGN.md, release payload)."""
+    return {
+        "release_id": release_id,
+        "consent_id": consent.id,
+        "purpose": consent.purpose,
+        "borrower_ref": consent.borrower_ref,
+        "features": dict(features),
+        "sources": {source: {"as_of": str(record.as_of)} for source, record in records.items()},
+        "policy_version": context.catalog.version,
+        "iat": int(now.timestamp()),
+        "iss": ISSUER,
+        "aud": consent.lender_id,
+    }
+
+
+async def lender_encryption_key(session: AsyncSession, lender: ClientPrincipal) -> dict[str, Any]:
+    """The lender's registered X25519 key."""
+    client = await clients_repository.get(session, lender.client_id)
+    key = encryption_key(client.jwks) if client else None
+    if key is None:
+        raise InvalidToken("The client has no registered encryption key.")
+    return key
+
+
+async def record_release(
+    session: AsyncSession,
+    context: GatewayContext,
+    consent: Consent,
+    release_id: str,
+    plan: ReleasePlan,
+    features: Mapping[str, Any],
+    jws: str,
+    trail: list[AuditEvent],
+    now: datetime,
+) -> tuple[Release, Any]:
+    """Spend the budget, keep the borrower's sealed copy, and append the audit entries."""
+    # Compare-and-swap on the count: of two concurrent releases only one can move it.
+    spent = await session.execute(
+        update(Consent)
+        .where(Consent.id == consent.id, Consent.release_count == consent.release_count)
+        .values(release_count=Consent.release_count + 1)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise FrequencyExceeded()
+
+    digest = "sha256:" + hashlib.sha256(jws.encode()).hexdigest()
+    source_fields = tuple(
+        f"{source}.{name}" for source, names in plan.source_fields.items() for name in names
+    )
+    for event in trail:
+        await audit_service.append(session, event)
+    entry = await audit_service.append(
+        session,
+        consent_service.consent_event(
+            consent, "release.granted", f"lender:{consent.lender_id}", features=plan.features,
+            source_fields=source_fields, payload_digest=digest, request_id=request_id(),
+        ),
+    )
+    key = await consent_service.data_key(session, context, consent.id)
+    if key is None:
+        raise ConsentRevoked("The consent's data key was destroyed.")
+    release = Release(
+        id=release_id,
+        consent_id=consent.id,
+        lender_id=consent.lender_id,
+        features=list(plan.features),
+        source_fields=list(source_fields),
+        payload_digest=digest,
+        payload_sealed=seal(
+            key, json.dumps(dict(features)).encode(), field_context(consent.id, f"release:{release_id}")
+        ),
+        leaf_index=entry.seq,
+        delete_by=now + timedelta(days=consent.data_life_days),
+        created_at=now,
+    )
+    session.add(release)
+    await session.flush()
+    return release, entry
+
+
+def denial(
+    context: GatewayContext,
+    lender: ClientPrincipal,
+    consent_id: str,
+    consent: Consent | None,
+    requested: Sequence[str] | None,
+    refusal: LendgateError,
+) -> AuditEvent:
+    """The `release.denied` event: who asked, for what, and the refusal code — no values."""
+    catalog = context.catalog
+    asked = tuple(name for name in (requested or ()) if name in catalog.features)
+    if consent is not None:
+        return consent_service.consent_event(
+            consent, "release.denied", f"lender:{lender.client_id}", outcome="denied",
+            reason=refusal.code, features=asked or tuple(consent.features), request_id=request_id(),
+        )
+    return AuditEvent(
+        type="release.denied",
+        actor=f"lender:{lender.client_id}",
+        lender_id=lender.client_id,
+        consent_id=consent_id if _looks_like_id(consent_id) else None,
+        features=asked,
+        outcome="denied",
+        reason=refusal.code,
+        request_id=request_id(),
+        policy_version=catalog.version,
+    )
+
+
+def _looks_like_id(value: str) -> bool:
+    """Whether a caller-supplied id is one of ours in form (so it is safe to write down)."""
+    return value.startswith("cns_") and len(value) <= 64 and value[4:].isalnum()
+
+
+def request_id() -> str | None:
+    """The current request's id, as bound by the request middleware."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return str(value) if value else None

@@ -1,0 +1,164 @@
+"""Shared fixtures: a whole gateway per database backend, wired to in-process simulators.
+
+Every API test runs on SQLite and on PostgreSQL. PostgreSQL is used when
+`LENDGATE_TEST_POSTGRES_URL` is set or a server answers on 127.0.0.1:5432; with
+`CI=true` it is required, never skipped. Each run creates its own database and
+drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import structlog
+from sqlalchemy.engine import URL, make_url
+
+from connectors.simulators.app import create_simulator_app
+from connectors.simulators.population import Population
+from gateway.app import create_app
+from gateway.context import build_context
+from gateway.migrate import upgrade
+from gateway.protection.pii import redact_pii
+from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from tests.support import LogCapture, Stack
+
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+BASE_URL = "http://testserver"
+SIMULATOR_SEED = 424242
+SIMULATOR_POPULATION = 300
+BACKENDS = ("sqlite", "postgresql")
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's, where nothing may be skipped."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def postgres_server_url() -> URL:
+    """The PostgreSQL server test databases are created on."""
+    return make_url(os.environ.get("LENDGATE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+
+
+def _answers(url: URL) -> bool:
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_postgres() -> URL:
+    """The server URL, or a skip (a failure under CI) when none answers."""
+    url = postgres_server_url()
+    if not _answers(url):
+        message = f"no PostgreSQL answers at {url.host}:{url.port or 5432}"
+        if in_ci():
+            pytest.fail(message + " (CI=true: PostgreSQL tests are mandatory)", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+async def _admin_execute(server: URL, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        host=server.host, port=server.port or 5432, user=server.username,
+        password=server.password, database=server.database,
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def create_postgres_database(server: URL, prefix: str = "lendgate_test") -> str:
+    """Create an empty database on `server` and return its async URL."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    await _admin_execute(server, f'CREATE DATABASE "{name}"')
+    return server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
+async def drop_postgres_database(server: URL, url: str) -> None:
+    """Drop a database made by `create_postgres_database`."""
+    await _admin_execute(server, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def captured_logs() -> Iterator[LogCapture]:
+    """Route structlog through the production processors (redactor included) into memory."""
+    capture = LogCapture(io.StringIO())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            redact_pii,
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=capture.stream),
+        cache_logger_on_first_use=False,
+    )
+    yield capture
+    structlog.reset_defaults()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A fresh database built by the migrations, on each backend in turn."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'lendgate.db'}"
+        await upgrade(url)
+        yield url
+        return
+    server = require_postgres()
+    url = await create_postgres_database(server)
+    try:
+        await upgrade(url)
+        yield url
+    finally:
+        await drop_postgres_database(server, url)
+
+
+@pytest.fixture(scope="session")
+def population() -> Population:
+    """The simulators' small, seeded population (plus the sandbox identities)."""
+    return Population.generate(SIMULATOR_SEED, SIMULATOR_POPULATION)
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    database_url: str,
+    population: Population,
+    tmp_path_factory: pytest.TempPathFactory,
+    captured_logs: LogCapture,
+) -> AsyncIterator[Stack]:
+    """A running gateway (in process) over the backend's database and the three simulators."""
+    workdir = tmp_path_factory.mktemp("gateway")
+    settings = Settings(
+        environment="test",
+        data_dir=workdir,
+        database_url=database_url,
+        issuer=BASE_URL,
+        sms_outbox=workdir / "sms-outbox.jsonl",
+        source_timeout_seconds=5.0,
+    )
+    simulators = {
+        source: create_simulator_app(source, credential=credential, population=population)
+        for source, credential in DEVELOPMENT_SOURCE_CREDENTIALS.items()
+    }
+    transports = {source: httpx.ASGITransport(app=app) for source, app in simulators.items()}
+    context = build_context(settings, source_transports=transports)
+    app = create_app(context)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        yield Stack(app=app, context=context, http=http, population=population,
+                    simulators=simulators)
+    await context.aclose()

@@ -1,0 +1,174 @@
+"""Test helpers: the parties of the story, acting over HTTP against an in-process gateway."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from connectors.simulators.population import Person, Population
+from gateway import jose
+from gateway.audit.models import AuditEntry
+from gateway.clients import service as clients_service
+from gateway.context import GatewayContext
+from gateway.releases.models import Release
+from gateway.sdk.lender import LendgateClient, RegulatorClient
+
+FEATURES = ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"]
+
+
+@dataclass
+class LogCapture:
+    """Every log line the gateway wrote during the test run."""
+
+    stream: io.StringIO
+
+    def lines(self) -> list[str]:
+        """The rendered lines so far."""
+        return self.stream.getvalue().splitlines()
+
+
+@dataclass
+class RegisteredClient:
+    """A client registered with the gateway, and its private keys."""
+
+    client_id: str
+    private_jwks: dict[str, Any]
+
+
+@dataclass
+class Stack:
+    """One running gateway with its simulators, and the parties that talk to it."""
+
+    app: FastAPI
+    context: GatewayContext
+    http: httpx.AsyncClient
+    population: Population
+    simulators: dict[str, FastAPI]
+    _people: itertools.count[int] = field(default_factory=itertools.count)
+    used_identities: list[Person] = field(default_factory=list)
+
+    # -- parties -----------------------------------------------------------------------------
+
+    async def register(self, kind: str = "lender", name: str = "测试银行") -> RegisteredClient:
+        """Register a new lender or regulator the way the operator's CLI does."""
+        private_jwks, public_jwks = jose.generate_client_jwks(kind)  # type: ignore[arg-type]
+        async with self.context.sessionmaker() as session, session.begin():
+            client = await clients_service.register(
+                session, name=name, kind=kind, jwks=public_jwks, actor="operator:test"
+            )
+        return RegisteredClient(client.id, private_jwks)
+
+    def lender_client(self, client: RegisteredClient) -> LendgateClient:
+        """The lender SDK, talking to this gateway in process."""
+        return LendgateClient(
+            "http://testserver", client.client_id, client.private_jwks,
+            transport=httpx.ASGITransport(app=self.app),
+        )
+
+    def regulator_client(self, client: RegisteredClient) -> RegulatorClient:
+        """The regulator SDK, talking to this gateway in process."""
+        return RegulatorClient(
+            "http://testserver", client.client_id, client.private_jwks,
+            transport=httpx.ASGITransport(app=self.app),
+        )
+
+    def person(self) -> Person:
+        """A fresh fictional person from the simulators' population, used once per test."""
+        ids = self.population.id_numbers()
+        person = self.population.get(ids[next(self._people) % len(ids)])
+        assert person is not None
+        self.used_identities.append(person)
+        return person
+
+    # -- consent ------------------------------------------------------------------------------
+
+    def consent_body(self, person: Person, **overrides: Any) -> dict[str, Any]:
+        """A valid consumer-installment consent request for `person`."""
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {
+            "borrower": {"id_number": person.id_number, "phone": person.phone, "name": person.name},
+            "purpose": "consumer_installment_underwriting",
+            "features": list(FEATURES),
+            "fetch_type": "ONETIME",
+            "frequency": {"unit": "MONTH", "value": 1},
+            "valid_from": (now - timedelta(minutes=1)).isoformat(),
+            "valid_until": (now + timedelta(days=20)).isoformat(),
+            "data_range_months": 24,
+            "data_life_days": 30,
+            "on_behalf_of": None,
+            "callback_url": "https://lender.example/hooks/lendgate",
+        }
+        body.update(overrides)
+        return body
+
+    def last_code(self, phone: str) -> str:
+        """The newest one-time code texted to `phone` (from the development SMS outbox)."""
+        outbox = self.context.settings.sms_outbox
+        assert outbox is not None
+        lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+        return [line for line in lines if line["phone"] == phone][-1]["code"]
+
+    async def borrower_login(self, phone: str) -> dict[str, str]:
+        """Log in as the borrower; returns the Authorization header."""
+        sent = await self.http.post("/v1/borrower/otp", json={"phone": phone})
+        assert sent.status_code == 200, sent.text
+        answer = await self.http.post(
+            "/v1/borrower/session", json={"phone": phone, "code": self.last_code(phone)}
+        )
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    async def approve(self, consent_id: str, phone: str, auth: dict[str, str]) -> httpx.Response:
+        """Ask for the step-up code and approve the consent with it."""
+        sent = await self.http.post(
+            "/v1/borrower/otp",
+            json={"phone": phone, "purpose": "approve", "consent_id": consent_id},
+            headers=auth,
+        )
+        assert sent.status_code == 200, sent.text
+        return await self.http.post(
+            f"/v1/borrower/consents/{consent_id}/approve",
+            json={"code": self.last_code(phone)},
+            headers=auth,
+        )
+
+    async def active_consent(
+        self, lender: LendgateClient, person: Person | None = None, **overrides: Any
+    ) -> tuple[str, Person, dict[str, str]]:
+        """A consent requested by `lender` and approved by its borrower."""
+        person = person or self.person()
+        consent = await lender.request_consent(self.consent_body(person, **overrides))
+        auth = await self.borrower_login(person.phone)
+        approved = await self.approve(consent["consent_id"], person.phone, auth)
+        assert approved.status_code == 200, approved.text
+        return consent["consent_id"], person, auth
+
+    # -- what the database holds ------------------------------------------------------------
+
+    async def audit_leaves(self, consent_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit leaves (about one consent, or all), in log order."""
+        query = select(AuditEntry).order_by(AuditEntry.seq)
+        if consent_id is not None:
+            query = query.where(AuditEntry.consent_id == consent_id)
+        async with self.context.sessionmaker() as session:
+            return [json.loads(entry.leaf) for entry in (await session.scalars(query)).all()]
+
+    async def audit_types(self, consent_id: str) -> list[str]:
+        """The event types recorded about a consent, in order."""
+        return [leaf["type"] for leaf in await self.audit_leaves(consent_id)]
+
+    async def release_count(self, consent_id: str) -> int:
+        """How many releases the database holds for a consent."""
+        async with self.context.sessionmaker() as session:
+            query = select(func.count()).select_from(Release).where(
+                Release.consent_id == consent_id
+            )
+            return int(await session.scalar(query) or 0)
