@@ -24,7 +24,11 @@ borrower_router = APIRouter(prefix="/v1/borrower", tags=["consents (borrower)"])
 
 AUTH_ERRORS = ("InvalidToken", "InsufficientScope")
 STATE_ERRORS = (
-    "ConsentNotFound", "ConsentPending", "ConsentRejected", "ConsentPaused", "ConsentRevoked",
+    "ConsentNotFound",
+    "ConsentPending",
+    "ConsentRejected",
+    "ConsentPaused",
+    "ConsentRevoked",
     "ConsentExpired",
 )
 

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from consent.models import Consent, ConsentKey
 
 
-async def get(session: AsyncSession, consent_id: str, *, for_update: bool = False) -> Consent | None:
+async def get(
+    session: AsyncSession, consent_id: str, *, for_update: bool = False
+) -> Consent | None:
     """The consent, row-locked until the transaction ends when `for_update` (PostgreSQL)."""
     query = select(Consent).where(Consent.id == consent_id)
     if for_update:

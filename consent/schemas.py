@@ -28,7 +28,8 @@ class BorrowerIdentity(Strict):
     @classmethod
     def _valid_resident_id(cls, value: str) -> str:
         value = value.strip().upper()
-        if not is_valid_resident_id(value):
+        # Sources key people by the 18-digit number; legacy 15-digit IDs must be upgraded first.
+        if len(value) != 18 or not is_valid_resident_id(value):
             raise ValueError("not a valid resident ID number")
         return value
 

@@ -75,7 +75,9 @@ def terms_of(consent: Consent) -> ConsentTerms:
         purpose=consent.purpose,
         features=list(consent.features),
         fetch_type=consent.fetch_type,
-        frequency=Frequency(unit=consent.frequency_unit, value=consent.frequency_value),  # type: ignore[arg-type]
+        frequency=Frequency.model_validate(
+            {"unit": consent.frequency_unit, "value": consent.frequency_value}
+        ),
         valid_from=consent.valid_from,
         valid_until=consent.valid_until,
         data_range_months=consent.data_range_months,
@@ -114,7 +116,7 @@ async def request_consent(
     lender: ClientPrincipal,
     body: ConsentRequestCreate,
 ) -> Consent:
-    """Record a lender's consent request (`PENDING`) after checking its terms against the purpose."""
+    """Record a consent request (`PENDING`) once its terms fit the purpose."""
     catalog = context.catalog
     actor = f"lender:{lender.client_id}"
     try:
@@ -193,8 +195,9 @@ async def request_consent(
     return consent
 
 
-async def get_for_lender(session: AsyncSession, lender_id: str, consent_id: str, *,
-                         for_update: bool = False) -> Consent:
+async def get_for_lender(
+    session: AsyncSession, lender_id: str, consent_id: str, *, for_update: bool = False
+) -> Consent:
     """The lender's own consent; another lender's is as unknown as a missing one."""
     consent = await repository.get(session, consent_id, for_update=for_update)
     if consent is None or consent.lender_id != lender_id:
@@ -202,8 +205,9 @@ async def get_for_lender(session: AsyncSession, lender_id: str, consent_id: str,
     return consent
 
 
-async def get_for_borrower(session: AsyncSession, borrower: BorrowerPrincipal, consent_id: str, *,
-                           for_update: bool = False) -> Consent:
+async def get_for_borrower(
+    session: AsyncSession, borrower: BorrowerPrincipal, consent_id: str, *, for_update: bool = False
+) -> Consent:
     """A consent naming the borrower's phone; any other is unknown to them."""
     consent = await repository.get(session, consent_id, for_update=for_update)
     if consent is None or consent.phone_index != borrower.phone_index:
@@ -244,14 +248,23 @@ async def borrower_decides(
     if action is ConsentAction.APPROVE:
         try:
             await borrowers_service.check_code(
-                session, context, phone_index=borrower.phone_index, purpose="approve",
-                consent_id=consent.id, code=code or "",
+                session,
+                context,
+                phone_index=borrower.phone_index,
+                purpose="approve",
+                consent_id=consent.id,
+                code=code or "",
             )
         except LendgateError as refusal:
             audit_service.append_if_refused(
                 session,
-                consent_event(consent, "consent.approval_failed", "borrower", outcome="denied",
-                              reason=refusal.code),
+                consent_event(
+                    consent,
+                    "consent.approval_failed",
+                    "borrower",
+                    outcome="denied",
+                    reason=refusal.code,
+                ),
             )
             raise
     return await _apply(session, context, consent, after, actor="borrower")
@@ -267,7 +280,11 @@ async def lender_revokes(
 
 
 async def _apply(
-    session: AsyncSession, context: GatewayContext, consent: Consent, after: ConsentStatus, *,
+    session: AsyncSession,
+    context: GatewayContext,
+    consent: Consent,
+    after: ConsentStatus,
+    *,
     actor: str,
 ) -> Decision:
     before = ConsentStatus(consent.status)
@@ -286,9 +303,7 @@ async def _apply(
     if after in (ConsentStatus.REVOKED, ConsentStatus.REJECTED):
         await shred(session, consent, actor=actor)
     log.info("consent.transition", consent_id=consent.id, before=before, after=after)
-    return Decision(
-        consent_id=consent.id, status=after, artefact=consent.artefact, receipt=receipt
-    )
+    return Decision(consent_id=consent.id, status=after, artefact=consent.artefact, receipt=receipt)
 
 
 async def shred(session: AsyncSession, consent: Consent, *, actor: str) -> None:
@@ -331,9 +346,13 @@ async def consent_receipt(
     """A consent receipt for the borrower (after ISO/IEC TS 27560 and Kantara receipts)."""
     purpose = context.catalog.purposes[consent.purpose]
     lender = await clients_repository.get(session, consent.lender_id)
-    controllers = [{"id": consent.lender_id, "name": lender.name if lender else consent.lender_id}]
+    controllers: list[dict[str, str | None]] = [
+        {"id": consent.lender_id, "name": lender.name if lender else consent.lender_id}
+    ]
     if consent.on_behalf_of:
-        controllers.append({"id": None, "name": consent.on_behalf_of, "role": "funding_institution"})
+        controllers.append(
+            {"id": None, "name": consent.on_behalf_of, "role": "funding_institution"}
+        )
     return {
         "receipt_id": str(uuid.uuid4()),
         "version": "lendgate-receipt/1",
@@ -342,10 +361,18 @@ async def consent_receipt(
         "collection_method": "borrower portal, confirmed by one-time code",
         "principal": {"pseudonym": consent.borrower_ref},
         "controllers": controllers,
-        "purpose": {"code": purpose.code, "title": purpose.title.as_dict(), "text": purpose.notice.as_dict()},
+        "purpose": {
+            "code": purpose.code,
+            "title": purpose.title.as_dict(),
+            "text": purpose.notice.as_dict(),
+        },
         "data_categories": list(consent.features),
         "sources": sorted(
-            {source for name in consent.features for source in context.catalog.features[name].sources}
+            {
+                source
+                for name in consent.features
+                for source in context.catalog.features[name].sources
+            }
         ),
         "retention_days": consent.data_life_days,
         "valid_from": consent.valid_from.isoformat(),
@@ -389,8 +416,11 @@ async def borrower_view(
             title=purpose.title.as_dict() if purpose else {},
             text=purpose.notice.as_dict() if purpose else {},
             features=[
-                {"name": feature.name, "description": feature.description.as_dict(),
-                 "sources": list(feature.sources)}
+                {
+                    "name": feature.name,
+                    "description": feature.description.as_dict(),
+                    "sources": list(feature.sources),
+                }
                 for feature in features
             ],
             sources=sorted({source for feature in features for source in feature.sources}),

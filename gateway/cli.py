@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gateway.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(help="Lendgate: consent-bound data sharing for lending.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -40,8 +45,9 @@ def serve() -> None:
     from gateway.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
-                log_level="warning")
+    uvicorn.run(
+        create_app(settings=settings), host=settings.host, port=settings.port, log_level="warning"
+    )
 
 
 @app.command()
@@ -88,22 +94,14 @@ def clients_add(
     typer.echo(client_id)
 
 
-async def _register_client(settings: Settings, name: str, kind: str, jwks: dict) -> str:  # type: ignore[type-arg]
+async def _register_client(settings: Settings, name: str, kind: str, jwks: dict[str, Any]) -> str:
     from gateway.clients import service as clients_service
-    from gateway.db import create_engine, create_sessionmaker
-    from gateway.migrate import upgrade
 
-    if settings.is_development:
-        await upgrade(settings.resolved_database_url)
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            client = await clients_service.register(
-                session, name=name, kind=kind, jwks=jwks, actor=OPERATOR
-            )
-            return client.id
-    finally:
-        await engine.dispose()
+    async with operator_session(settings) as session:
+        client = await clients_service.register(
+            session, name=name, kind=kind, jwks=jwks, actor=OPERATOR
+        )
+        return client.id
 
 
 @keys_app.command("init")
@@ -126,20 +124,33 @@ def keys_rotate() -> None:
 async def _rotate_signing_key(settings: Settings) -> str:
     from gateway.audit import service as audit_service
     from gateway.audit.events import AuditEvent
-    from gateway.db import create_engine, create_sessionmaker
-    from gateway.keys import KeyStore, add_signing_key
+    from gateway.keys import KeyStore, add_signing_key, new_signing_kid
 
     KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+    kid = new_signing_kid()
+    async with operator_session(settings) as session:
+        # On record first: a key that could not be audited is never made active.
+        await audit_service.append(
+            session, AuditEvent(type="key.rotated", actor=OPERATOR, reason=f"signing key {kid}")
+        )
+        add_signing_key(settings.resolved_key_dir, kid)
+    return kid
+
+
+@contextlib.asynccontextmanager
+async def operator_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction for an operator command (in development, on a migrated database)."""
+    from gateway.db import create_engine, create_sessionmaker
+    from gateway.migrate import upgrade
+
+    if settings.is_development:
+        await upgrade(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            kid = add_signing_key(settings.resolved_key_dir)
-            await audit_service.append(
-                session, AuditEvent(type="key.rotated", actor=OPERATOR, reason=f"signing key {kid}")
-            )
+            yield session
     finally:
         await engine.dispose()
-    return kid
 
 
 @policy_app.command("check")

@@ -46,6 +46,8 @@ def demo_settings(settings: Settings) -> Settings:
         updates["sms_outbox"] = settings.data_dir / "sms-outbox.jsonl"
     if "LENDGATE_ISSUER" not in os.environ:
         updates["issuer"] = f"http://{settings.host}:{settings.port}"
+    if "LENDGATE_LOG_LEVEL" not in os.environ:
+        updates["log_level"] = "WARNING"  # the story is the output; warnings still show
     return settings.model_copy(update=updates)
 
 
@@ -54,8 +56,11 @@ async def running_stack(settings: Settings) -> AsyncIterator[dict[str, str]]:
     """Start the three simulators and the gateway; yield `{service: url}` until done."""
     servers = [(source, url, server) for source, url, server in build_simulator_servers(settings)]
     gateway_config = uvicorn.Config(
-        create_app(settings=settings), host=settings.host, port=settings.port,
-        log_level="warning", access_log=False,
+        create_app(settings=settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
     )
     gateway_url = f"http://{settings.host}:{settings.port}"
     servers.append(("gateway", gateway_url, SimulatorServer(gateway_config)))
@@ -72,7 +77,9 @@ async def running_stack(settings: Settings) -> AsyncIterator[dict[str, str]]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def register_parties(settings: Settings) -> tuple[tuple[str, dict], tuple[str, dict]]:  # type: ignore[type-arg]
+async def register_parties(
+    settings: Settings,
+) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
     """The operator registers a lender and a regulator (as `lendgate clients add` does)."""
     lender_private, lender_public = jose.generate_client_jwks("lender")
     regulator_private, regulator_public = jose.generate_client_jwks("regulator")
@@ -80,11 +87,17 @@ async def register_parties(settings: Settings) -> tuple[tuple[str, dict], tuple[
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             lender = await clients_service.register(
-                session, name="示例消费金融公司", kind="lender", jwks=lender_public,
+                session,
+                name="示例消费金融公司",
+                kind="lender",
+                jwks=lender_public,
                 actor="operator:demo",
             )
             regulator = await clients_service.register(
-                session, name="示例监管机构", kind="regulator", jwks=regulator_public,
+                session,
+                name="示例监管机构",
+                kind="regulator",
+                jwks=regulator_public,
                 actor="operator:demo",
             )
     finally:
@@ -104,9 +117,10 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
     (lender_id, lender_keys), (regulator_id, regulator_keys) = await register_parties(settings)
     say("operator", f"registered lender {lender_id} and regulator {regulator_id}")
 
-    async with LendgateClient(gateway_url, lender_id, lender_keys) as lender, httpx.AsyncClient(
-        base_url=gateway_url
-    ) as borrower:
+    async with (
+        LendgateClient(gateway_url, lender_id, lender_keys) as lender,
+        httpx.AsyncClient(base_url=gateway_url) as borrower,
+    ):
         now = datetime.now(UTC)
         consent = await lender.request_consent(
             {
@@ -125,8 +139,11 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
         )
         consent_id = consent["consent_id"]
         display = consent["borrower_display"]
-        say("lender", f"consent {consent_id} is {consent['status']} for borrower "
-                      f"{display['name']} {display['id_number']} {display['phone']}")
+        say(
+            "lender",
+            f"consent {consent_id} is {consent['status']} for borrower "
+            f"{display['name']} {display['id_number']} {display['phone']}",
+        )
         say("lender", f"send the borrower to {consent['approval_url']}")
 
         phone = SANDBOX_BORROWER["phone"]
@@ -141,23 +158,31 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
         for feature in view["notice"]["features"]:
             say("borrower", f"  · {feature['description']['zh']}")
         await borrower.post(
-            "/v1/borrower/otp", json={"phone": phone, "purpose": "approve", "consent_id": consent_id},
+            "/v1/borrower/otp",
+            json={"phone": phone, "purpose": "approve", "consent_id": consent_id},
             headers=auth,
         )
         approved = await borrower.post(
             f"/v1/borrower/consents/{consent_id}/approve",
-            json={"code": last_code(settings, phone)}, headers=auth,
+            json={"code": last_code(settings, phone)},
+            headers=auth,
         )
         decision = approved.json()
-        say("borrower", f"approved with a one-time code: consent is {decision['status']}, "
-                        f"receipt {decision['receipt']['receipt_id']}")
+        say(
+            "borrower",
+            f"approved with a one-time code: consent is {decision['status']}, "
+            f"receipt {decision['receipt']['receipt_id']}",
+        )
 
         release = await lender.release(consent_id)
         say("lender", f"release {release.release_id} decrypted and signature verified; features:")
         for name, value in release.payload["features"].items():
             say("lender", f"  {name} = {json.dumps(value, ensure_ascii=False)}")
-        say("lender", f"sources as of: {json.dumps(release.payload['sources'])}; "
-                      f"audit leaf {release.audit['leaf_index']}")
+        say(
+            "lender",
+            f"sources as of: {json.dumps(release.payload['sources'])}; "
+            f"audit leaf {release.audit['leaf_index']}",
+        )
 
         revoked = await borrower.post(f"/v1/borrower/consents/{consent_id}/revoke", headers=auth)
         say("borrower", f"revoked: consent is {revoked.json()['status']}")
@@ -167,8 +192,11 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
         except LendgateAPIError as refusal:
             say("lender", f"release refused: {refusal.status} {refusal.code} — {refusal.detail}")
         history = (await borrower.get(f"/v1/borrower/consents/{consent_id}", headers=auth)).json()
-        say("borrower", f"access history: {len(history['accesses'])} release(s); "
-                        f"data key destroyed at {history['data_deleted_at']}")
+        say(
+            "borrower",
+            f"access history: {len(history['accesses'])} release(s); "
+            f"data key destroyed at {history['data_deleted_at']}",
+        )
 
     async with RegulatorClient(gateway_url, regulator_id, regulator_keys) as regulator:
         page = await regulator.audit_entries(consent_id=consent_id)
@@ -176,17 +204,23 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
             leaf = entry["leaf"]
             recomputed = leaf_hash(canonical_json(leaf)).hex()
             verdict = "ok" if recomputed == entry["leaf_hash"] else "MISMATCH"
-            say("regulator", f"#{entry['index']} {leaf['type']:<17} {leaf['actor']:<28} "
-                             f"{leaf['outcome']:<6} leaf hash {verdict}")
+            say(
+                "regulator",
+                f"#{entry['index']} {leaf['type']:<17} {leaf['actor']:<28} "
+                f"{leaf['outcome']:<6} leaf hash {verdict}",
+            )
             if verdict != "ok":
                 raise RuntimeError(f"audit leaf {entry['index']} does not match its hash")
-        say("regulator", f"{len(page['entries'])} entries about {consent_id}; every leaf hash verified")
+        say(
+            "regulator",
+            f"{len(page['entries'])} entries about {consent_id}; every leaf hash verified",
+        )
 
 
 async def run_demo(settings: Settings, *, keep_running: bool = False) -> int:
     """Run the story; with `keep_running`, then print `SERVICE URL` lines and `ready` and serve."""
     settings = demo_settings(settings)
-    configure_logging("WARNING")
+    configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.resolved_database_url)
     async with running_stack(settings) as urls:

@@ -47,8 +47,14 @@ class SigningKey:
 class KeyStore:
     """Reads the gateway's keys from the key directory."""
 
-    def __init__(self, directory: Path, signing_keys: dict[str, SigningKey], active_kid: str,
-                 kms: LocalKms, root_secret: bytes):
+    def __init__(
+        self,
+        directory: Path,
+        signing_keys: dict[str, SigningKey],
+        active_kid: str,
+        kms: LocalKms,
+        root_secret: bytes,
+    ):
         self.directory = directory
         self._signing_keys = signing_keys
         self._active_kid = active_kid
@@ -116,10 +122,15 @@ def _replace_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def add_signing_key(directory: Path) -> str:
+def new_signing_kid() -> str:
+    """A fresh key id: the date and a random suffix."""
+    return f"gw-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+
+
+def add_signing_key(directory: Path, kid: str | None = None) -> str:
     """Generate a new signing key, make it active, keep the old ones published; return its kid."""
     private_key = jose.generate_signing_key()
-    kid = f"gw-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    kid = kid or new_signing_kid()
     _write_private(directory / SIGNING_DIR / f"{kid}.pem", jose.private_key_pem(private_key))
     _replace_text(directory / SIGNING_DIR / ACTIVE_FILE, kid)
     return kid

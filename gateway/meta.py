@@ -41,14 +41,15 @@ async def readyz(context: ContextDep) -> JSONResponse:
         async with context.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:
         checks["database"] = "unavailable"
     names = list(context.connectors)
     results = await asyncio.gather(
         *(context.connectors[name].health() for name in names), return_exceptions=True
     )
     checks["sources"] = {
-        name: "ok" if result is True else "unavailable" for name, result in zip(names, results, strict=True)
+        name: "ok" if result is True else "unavailable"
+        for name, result in zip(names, results, strict=True)
     }
     ready = checks["database"] == "ok" and all(v == "ok" for v in checks["sources"].values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)

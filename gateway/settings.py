@@ -84,8 +84,13 @@ class Settings(BaseSettings):
     simulator_population: int = Field(
         2000, description="How many seeded people each simulator holds (plus sandbox identities)."
     )
+    simulator_host: str = Field("127.0.0.1", description="Address the simulators bind.")
     simulator_ports: dict[str, int] = Field(
-        default_factory=lambda: {"social_insurance": 8101, "housing_fund": 8102, "credit_bureau": 8103},
+        default_factory=lambda: {
+            "social_insurance": 8101,
+            "housing_fund": 8102,
+            "credit_bureau": 8103,
+        },
         description="Loopback port of each simulator.",
     )
     log_level: str = Field("INFO", description="Lowest level written to the log.")

@@ -23,8 +23,8 @@ from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from gateway.app import create_app
 from gateway.context import build_context
+from gateway.logging import configure_logging
 from gateway.migrate import upgrade
-from gateway.protection.pii import redact_pii
 from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
 from tests.support import LogCapture, Stack
 
@@ -68,8 +68,11 @@ async def _admin_execute(server: URL, statement: str) -> None:
     import asyncpg
 
     connection = await asyncpg.connect(
-        host=server.host, port=server.port or 5432, user=server.username,
-        password=server.password, database=server.database,
+        host=server.host,
+        port=server.port or 5432,
+        user=server.username,
+        password=server.password,
+        database=server.database,
     )
     try:
         await connection.execute(statement)
@@ -95,16 +98,7 @@ async def drop_postgres_database(server: URL, url: str) -> None:
 def captured_logs() -> Iterator[LogCapture]:
     """Route structlog through the production processors (redactor included) into memory."""
     capture = LogCapture(io.StringIO())
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            redact_pii,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(file=capture.stream),
-        cache_logger_on_first_use=False,
-    )
+    configure_logging("DEBUG", stream=capture.stream)
     yield capture
     structlog.reset_defaults()
 
@@ -159,6 +153,7 @@ async def stack(
     context = build_context(settings, source_transports=transports)
     app = create_app(context)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        yield Stack(app=app, context=context, http=http, population=population,
-                    simulators=simulators)
+        yield Stack(
+            app=app, context=context, http=http, population=population, simulators=simulators
+        )
     await context.aclose()

@@ -69,14 +69,18 @@ class Stack:
     def lender_client(self, client: RegisteredClient) -> LendgateClient:
         """The lender SDK, talking to this gateway in process."""
         return LendgateClient(
-            "http://testserver", client.client_id, client.private_jwks,
+            "http://testserver",
+            client.client_id,
+            client.private_jwks,
             transport=httpx.ASGITransport(app=self.app),
         )
 
     def regulator_client(self, client: RegisteredClient) -> RegulatorClient:
         """The regulator SDK, talking to this gateway in process."""
         return RegulatorClient(
-            "http://testserver", client.client_id, client.private_jwks,
+            "http://testserver",
+            client.client_id,
+            client.private_jwks,
             transport=httpx.ASGITransport(app=self.app),
         )
 
@@ -168,7 +172,7 @@ class Stack:
     async def release_count(self, consent_id: str) -> int:
         """How many releases the database holds for a consent."""
         async with self.context.sessionmaker() as session:
-            query = select(func.count()).select_from(Release).where(
-                Release.consent_id == consent_id
+            query = (
+                select(func.count()).select_from(Release).where(Release.consent_id == consent_id)
             )
             return int(await session.scalar(query) or 0)

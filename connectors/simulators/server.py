@@ -11,8 +11,6 @@ from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from gateway.settings import Settings
 
-HOST = "127.0.0.1"
-
 
 class SimulatorServer(uvicorn.Server):
     """A uvicorn server that leaves signals to the program running it.
@@ -41,8 +39,9 @@ def build_simulator_servers(
         app = create_simulator_app(
             source, credential=settings.source_credentials[source], population=population
         )
+        host = settings.simulator_host
         config = uvicorn.Config(
-            app, host=HOST, port=port, log_level="warning", access_log=False, lifespan="off"
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
-        servers.append((source, f"http://{HOST}:{port}", SimulatorServer(config)))
+        servers.append((source, f"http://{host}:{port}", SimulatorServer(config)))
     return servers

@@ -41,8 +41,14 @@ async def list_entries(
             raise InvalidRequest("cursor is the `next_cursor` of a previous page.")
         after = int(cursor)
     entries = await repository.list_entries(
-        session, after=after, limit=limit, lender_id=lender_id, consent_id=consent_id,
-        event_type=type, since=since, until=until,
+        session,
+        after=after,
+        limit=limit,
+        lender_id=lender_id,
+        consent_id=consent_id,
+        event_type=type,
+        since=since,
+        until=until,
     )
     views = [
         AuditEntryView(index=entry.seq, leaf=json.loads(entry.leaf), leaf_hash=entry.leaf_hash)

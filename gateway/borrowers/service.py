@@ -93,14 +93,20 @@ async def open_session(
     phone_index = pseudonyms.phone_index(context.keys, request.phone)
     try:
         await check_code(
-            session, context, phone_index=phone_index, purpose="login", consent_id=None,
+            session,
+            context,
+            phone_index=phone_index,
+            purpose="login",
+            consent_id=None,
             code=request.code,
         )
     except LendgateError as refusal:
         audit_service.append_if_refused(
             session,
             AuditEvent(
-                type="borrower.login_failed", actor="borrower", outcome="denied",
+                type="borrower.login_failed",
+                actor="borrower",
+                outcome="denied",
                 reason=refusal.code,
             ),
         )

@@ -40,8 +40,13 @@ class ClientRegistrationError(ValueError):
 
 def signing_keys(jwks: Mapping[str, Any]) -> dict[str, Any]:
     """The JWKS restricted to the client's signature keys."""
-    return {"keys": [key for key in jwks.get("keys", []) if key.get("use", "sig") == "sig"
-                     and (key.get("kty"), key.get("crv")) in SIGNING_KEYS]}
+    return {
+        "keys": [
+            key
+            for key in jwks.get("keys", [])
+            if key.get("use", "sig") == "sig" and (key.get("kty"), key.get("crv")) in SIGNING_KEYS
+        ]
+    }
 
 
 def encryption_key(jwks: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -192,6 +197,8 @@ async def _verify_assertion(
     )
     if expires_at > latest:
         raise InvalidToken("The assertion's `exp` is too far ahead.")
-    if not await repository.spend_assertion(session, client.id, str(claims["jti"]), expires_at, now):
+    if not await repository.spend_assertion(
+        session, client.id, str(claims["jti"]), expires_at, now
+    ):
         raise InvalidToken("This client assertion was already used.")
     return claims

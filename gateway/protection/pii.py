@@ -70,7 +70,7 @@ def redact_pii(logger: WrappedLogger, method_name: str, event_dict: EventDict) -
 
 
 def _redact(key: str, value: Any) -> Any:
-    """`value` with personal data masked; untouched (same object) when there is none."""
+    """`value` with personal data masked; a scalar or object holding none comes back as is."""
     # Imported here so `Pii` stays cheap to import; Presidio loads on the first log line.
     from gateway.protection import recognizers
 

@@ -187,6 +187,11 @@ def _compact(value: str) -> str:
     return "".join(str(int(ch)) if ch.isdecimal() else ch for ch in value.translate(_SEPARATORS))
 
 
+def _is_digits(value: str) -> bool:
+    """Only ASCII digits (`str.isdigit` also accepts `²`, which `int` refuses)."""
+    return value.isascii() and value.isdigit()
+
+
 def _is_birth_date(yyyymmdd: str, today: date | None) -> bool:
     """A real calendar date from 1900 up to today (China time)."""
     try:
@@ -197,30 +202,30 @@ def _is_birth_date(yyyymmdd: str, today: date | None) -> bool:
 
 
 def is_valid_resident_id(value: str, *, today: date | None = None) -> bool:
-    """GB 11643 check: 18 digits with a real birth date and check digit, or a 15-digit legacy ID."""
-    compact = _compact(value).upper()
-    if len(compact) == 18:
-        body, check = compact[:17], compact[17]
-        if not (body.isdigit() and _is_birth_date(body[6:14], today)):
+    """GB 11643: 17 digits with a real birth date + check digit, or a 15-digit legacy ID."""
+    # Exact form only (ASCII, no separators, upper-case X); the recognizer normalizes
+    # scanned text before asking, callers validating input get a strict answer.
+    if len(value) == 18:
+        body, check = value[:17], value[17]
+        if not (_is_digits(body) and _is_birth_date(body[6:14], today)):
             return False
         total = sum(int(d) * w for d, w in zip(body, _RESIDENT_ID_WEIGHTS, strict=True))
         return _RESIDENT_ID_CHECK[total % 11] == check
-    if len(compact) == 15:
+    if len(value) == 15:
         return (
-            compact.isdigit()
-            and int(compact[:2]) in _PROVINCE_CODES
-            and _is_birth_date("19" + compact[6:12], today)
+            _is_digits(value)
+            and int(value[:2]) in _PROVINCE_CODES
+            and _is_birth_date("19" + value[6:12], today)
         )
     return False
 
 
 def is_valid_bank_card(value: str) -> bool:
-    """16–19 digits passing the Luhn check."""
-    digits = _compact(value)
-    if not (16 <= len(digits) <= 19 and digits.isdigit()):
+    """16–19 ASCII digits passing the Luhn check."""
+    if not (16 <= len(value) <= 19 and _is_digits(value)):
         return False
     total = 0
-    for i, ch in enumerate(reversed(digits)):
+    for i, ch in enumerate(reversed(value)):
         d = int(ch)
         if i % 2:
             d = d * 2 - 9 if d > 4 else d * 2
@@ -253,7 +258,7 @@ class ResidentIdRecognizer(PatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         """Keep only numbers with a real birth date and, for 18 digits, a matching check digit."""
-        return is_valid_resident_id(pattern_text)
+        return is_valid_resident_id(_compact(pattern_text).upper())
 
 
 class MobileRecognizer(PatternRecognizer):
@@ -283,7 +288,7 @@ class BankCardRecognizer(PatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         """Keep only numbers passing the Luhn check."""
-        return is_valid_bank_card(pattern_text)
+        return is_valid_bank_card(_compact(pattern_text))
 
 
 class UsccRecognizer(PatternRecognizer):

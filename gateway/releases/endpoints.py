@@ -18,10 +18,22 @@ router = APIRouter(tags=["releases"])
     "/v1/consents/{consent_id}/releases",
     response_model=ReleaseResponse,
     responses=error_responses(
-        "InvalidToken", "InsufficientScope", "ConsentNotFound", "ConsentPending",
-        "ConsentRejected", "ConsentPaused", "ConsentRevoked", "ConsentExpired",
-        "ConsentNotYetValid", "FrequencyExceeded", "PurposeViolation", "PolicyViolation",
-        "EgressBlocked", "SourceUnavailable", "AuditUnavailable", "InvalidRequest",
+        "InvalidToken",
+        "InsufficientScope",
+        "ConsentNotFound",
+        "ConsentPending",
+        "ConsentRejected",
+        "ConsentPaused",
+        "ConsentRevoked",
+        "ConsentExpired",
+        "ConsentNotYetValid",
+        "FrequencyExceeded",
+        "PurposeViolation",
+        "PolicyViolation",
+        "EgressBlocked",
+        "SourceUnavailable",
+        "AuditUnavailable",
+        "InvalidRequest",
     ),
 )
 async def create_release(
@@ -31,6 +43,6 @@ async def create_release(
     context: ContextDep,
     body: ReleaseRequest | None = None,
 ) -> ReleaseResponse:
-    """Release the consented features (or the narrower `features` asked for), encrypted to the lender."""
+    """Release the consented features (or fewer, `features`), encrypted to the lender."""
     requested = body.features if body else None
     return await service.release_features(session, context, lender, consent_id, requested)

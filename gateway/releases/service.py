@@ -57,7 +57,9 @@ async def release_features(
         consent = await consent_service.get_for_lender(
             session, lender.client_id, consent_id, for_update=True
         )
-        check_releasable(consent_service.status_now(consent, now), now, valid_from=consent.valid_from)
+        check_releasable(
+            consent_service.status_now(consent, now), now, valid_from=consent.valid_from
+        )
         await check_budget(session, consent, now)
         # 3.2 policy: requested ⊆ consent ⊆ purpose, and the minimal source fields
         plan = plan_release(context.catalog, consent.purpose, consent.features, requested)
@@ -82,11 +84,16 @@ async def release_features(
         audit_service.append_if_refused(
             session, *trail, denial(context, lender, consent_id, consent, requested, refusal)
         )
-        log.info("release.denied", consent_id=consent_id, lender_id=lender.client_id,
-                 reason=refusal.code)
+        log.info(
+            "release.denied", consent_id=consent_id, lender_id=lender.client_id, reason=refusal.code
+        )
         raise
-    log.info("release.granted", consent_id=consent.id, release_id=release.id,
-             leaf_index=release.leaf_index)
+    log.info(
+        "release.granted",
+        consent_id=consent.id,
+        release_id=release.id,
+        leaf_index=release.leaf_index,
+    )
     return ReleaseResponse(
         release_id=release.id,
         consent_id=consent.id,
@@ -128,15 +135,22 @@ async def fetch_sources(
         fields = [f"{source}.{name}" for name in plan.source_fields[source]]
         trail.append(
             consent_service.consent_event(
-                consent, "source.fetched", "gateway", source_fields=tuple(fields),
-                features=plan.features, reason=f"{source} as of {record.as_of}",
+                consent,
+                "source.fetched",
+                "gateway",
+                source_fields=tuple(fields),
+                features=plan.features,
+                reason=f"{source} as of {record.as_of}",
                 request_id=request_id(),
             )
         )
         if record.overshared:
             trail.append(
                 consent_service.consent_event(
-                    consent, "source.overshared", "gateway", outcome="dropped",
+                    consent,
+                    "source.overshared",
+                    "gateway",
+                    outcome="dropped",
                     source_fields=tuple(f"{source}.{name}" for name in record.overshared),
                     reason=f"{source} sent fields that were not asked for; dropped unread",
                     request_id=request_id(),
@@ -207,8 +221,13 @@ async def record_release(
     entry = await audit_service.append(
         session,
         consent_service.consent_event(
-            consent, "release.granted", f"lender:{consent.lender_id}", features=plan.features,
-            source_fields=source_fields, payload_digest=digest, request_id=request_id(),
+            consent,
+            "release.granted",
+            f"lender:{consent.lender_id}",
+            features=plan.features,
+            source_fields=source_fields,
+            payload_digest=digest,
+            request_id=request_id(),
         ),
     )
     key = await consent_service.data_key(session, context, consent.id)
@@ -222,7 +241,9 @@ async def record_release(
         source_fields=list(source_fields),
         payload_digest=digest,
         payload_sealed=seal(
-            key, json.dumps(dict(features)).encode(), field_context(consent.id, f"release:{release_id}")
+            key,
+            json.dumps(dict(features)).encode(),
+            field_context(consent.id, f"release:{release_id}"),
         ),
         leaf_index=entry.seq,
         delete_by=now + timedelta(days=consent.data_life_days),
@@ -246,8 +267,13 @@ def denial(
     asked = tuple(name for name in (requested or ()) if name in catalog.features)
     if consent is not None:
         return consent_service.consent_event(
-            consent, "release.denied", f"lender:{lender.client_id}", outcome="denied",
-            reason=refusal.code, features=asked or tuple(consent.features), request_id=request_id(),
+            consent,
+            "release.denied",
+            f"lender:{lender.client_id}",
+            outcome="denied",
+            reason=refusal.code,
+            features=asked or tuple(consent.features),
+            request_id=request_id(),
         )
     return AuditEvent(
         type="release.denied",

@@ -29,7 +29,8 @@ async def refused(call: Any) -> LendgateAPIError:
 async def last_leaf(stack: Stack, **match: Any) -> dict[str, Any]:
     """The newest audit leaf whose fields equal `match`."""
     leaves = [
-        leaf for leaf in await stack.audit_leaves()
+        leaf
+        for leaf in await stack.audit_leaves()
         if all(leaf.get(key) == value for key, value in match.items())
     ]
     assert leaves, f"no audit leaf with {match}"
@@ -52,9 +53,15 @@ async def test_unknown_and_foreign_consents_are_indistinguishable(stack: Stack) 
         foreign = await refused(lender_b.release(consent_id))
         missing = await refused(lender_b.release("cns_" + "0" * 24))
         foreign_read = await refused(lender_b.get_consent(consent_id))
-    assert (foreign.status, foreign.code, foreign.detail) == (
-        missing.status, missing.code, missing.detail,
-    ) == (404, "ConsentNotFound", foreign_read.detail)
+    assert (
+        (foreign.status, foreign.code, foreign.detail)
+        == (
+            missing.status,
+            missing.code,
+            missing.detail,
+        )
+        == (404, "ConsentNotFound", foreign_read.detail)
+    )
     assert await stack.release_count(consent_id) == 0
     denied = await last_leaf(stack, type="release.denied", lender_id=other.client_id)
     assert denied["reason"] == "ConsentNotFound"
@@ -83,7 +90,9 @@ async def test_consent_not_yet_valid(stack: Stack) -> None:
     start = datetime.now(UTC) + timedelta(days=2)
     async with stack.lender_client(await stack.register()) as lender:
         consent_id, _, _ = await stack.active_consent(
-            lender, valid_from=start.isoformat(), valid_until=(start + timedelta(days=10)).isoformat()
+            lender,
+            valid_from=start.isoformat(),
+            valid_until=(start + timedelta(days=10)).isoformat(),
         )
         error = await refused(lender.release(consent_id))
     assert (error.status, error.code) == (403, "ConsentNotYetValid")
@@ -153,7 +162,9 @@ async def test_terms_above_the_purpose_ceilings_are_refused(stack: Stack) -> Non
             {"data_life_days": 3650},
             {"valid_until": (datetime.now(UTC) + timedelta(days=400)).isoformat()},
         ):
-            error = await refused(lender.request_consent(stack.consent_body(stack.person(), **overrides)))
+            error = await refused(
+                lender.request_consent(stack.consent_body(stack.person(), **overrides))
+            )
             assert error.code == "PurposeViolation", overrides
     assert await consents_of(stack, registered.client_id) == 0
 
@@ -167,7 +178,8 @@ async def test_release_asking_beyond_the_consent(stack: Stack) -> None:
     assert outside_consent.code == "PolicyViolation"
     assert await stack.release_count(consent_id) == 0
     reasons = [
-        leaf["reason"] for leaf in await stack.audit_leaves(consent_id)
+        leaf["reason"]
+        for leaf in await stack.audit_leaves(consent_id)
         if leaf["type"] == "release.denied"
     ]
     assert reasons == ["PurposeViolation", "PolicyViolation"]
@@ -181,12 +193,16 @@ async def test_malformed_json_is_invalid_request_and_writes_nothing(stack: Stack
     async with stack.lender_client(registered) as lender:
         token = await lender.access_token()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    broken = await stack.http.post("/v1/consent-requests", content=b'{"borrower": ', headers=headers)
+    broken = await stack.http.post(
+        "/v1/consent-requests", content=b'{"borrower": ', headers=headers
+    )
     assert broken.status_code == 422
     assert broken.json()["error"] == "InvalidRequest"
     person = stack.person()
     body = stack.consent_body(person, unexpected_field=True)
-    body["borrower"]["id_number"] = person.id_number[:-1] + ("0" if person.id_number[-1] != "0" else "1")
+    body["borrower"]["id_number"] = person.id_number[:-1] + (
+        "0" if person.id_number[-1] != "0" else "1"
+    )
     invalid = await stack.http.post("/v1/consent-requests", json=body, headers=headers)
     assert invalid.status_code == 422
     assert invalid.json()["error"] == "InvalidRequest"
@@ -203,9 +219,13 @@ async def test_wrong_code_then_too_many_attempts(stack: Stack) -> None:
     good = stack.last_code(person.phone)
     bad = f"{(int(good) + 1) % 1_000_000:06d}"
     for _ in range(stack.context.settings.otp_max_attempts):
-        wrong = await stack.http.post("/v1/borrower/session", json={"phone": person.phone, "code": bad})
+        wrong = await stack.http.post(
+            "/v1/borrower/session", json={"phone": person.phone, "code": bad}
+        )
         assert (wrong.status_code, wrong.json()["error"]) == (401, "InvalidToken")
-    locked = await stack.http.post("/v1/borrower/session", json={"phone": person.phone, "code": good})
+    locked = await stack.http.post(
+        "/v1/borrower/session", json={"phone": person.phone, "code": good}
+    )
     assert (locked.status_code, locked.json()["error"]) == (429, "RateLimited")
     assert "access_token" not in locked.json()
     failures = [
@@ -237,7 +257,8 @@ async def test_approval_needs_the_code_sent_for_that_consent(stack: Stack) -> No
     # The login code is spent and no approval code was asked for: nothing can approve.
     answer = await stack.http.post(
         f"/v1/borrower/consents/{consent_id}/approve",
-        json={"code": stack.last_code(person.phone)}, headers=auth,
+        json={"code": stack.last_code(person.phone)},
+        headers=auth,
     )
     assert (answer.status_code, answer.json()["error"]) == (401, "InvalidToken")
     assert (await stack.audit_types(consent_id))[-1] == "consent.approval_failed"
@@ -265,8 +286,13 @@ def assertion(client_id: str, private_jwks: dict[str, Any], **claims: Any) -> st
     """A client assertion for the test gateway, with `claims` overriding the defaults."""
     now = int(time.time())
     body = {
-        "iss": client_id, "sub": client_id, "aud": "http://testserver/oauth/token",
-        "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex, **claims,
+        "iss": client_id,
+        "sub": client_id,
+        "aud": "http://testserver/oauth/token",
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+        **claims,
     }
     key = jose.find_key(private_jwks, "sig")
     return jose.sign_jwt(body, jose.signing_key_from_jwk(key), key["kid"])
@@ -324,7 +350,9 @@ async def test_tampered_assertion_is_refused(stack: Stack) -> None:
 )
 async def test_defective_assertions_are_refused(stack: Stack, claims: dict[str, Any]) -> None:
     registered = await stack.register()
-    answer = await ask_token(stack, assertion(registered.client_id, registered.private_jwks, **claims))
+    answer = await ask_token(
+        stack, assertion(registered.client_id, registered.private_jwks, **claims)
+    )
     assert (answer.status_code, answer.json()["error"]) == (401, "InvalidToken")
 
 
@@ -347,7 +375,9 @@ async def test_lender_token_cannot_read_the_audit_log(stack: Stack) -> None:
 # -- failures inside the pipeline -----------------------------------------------------------------
 
 
-async def test_source_failure_releases_nothing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_source_failure_releases_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gateway.errors import SourceUnavailable
     from gateway.releases import service as releases_service
 
@@ -371,7 +401,8 @@ async def test_personal_data_in_features_is_blocked(
     async with stack.lender_client(await stack.register()) as lender:
         consent_id, person, _ = await stack.active_consent(lender)
         monkeypatch.setattr(
-            releases_service, "derive_features",
+            releases_service,
+            "derive_features",
             lambda *_: {"si_active": True, "hf_status": f"备注 身份证{person.id_number}"},
         )
         error = await refused(lender.release(consent_id))
@@ -383,7 +414,9 @@ async def test_personal_data_in_features_is_blocked(
     assert person.id_number not in str(denied)
 
 
-async def test_audit_failure_releases_nothing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_audit_failure_releases_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gateway.audit import repository as audit_repository
 
     async with stack.lender_client(await stack.register()) as lender:
@@ -401,3 +434,33 @@ async def test_audit_failure_releases_nothing(stack: Stack, monkeypatch: pytest.
     async with stack.context.sessionmaker() as session:
         consent = await session.get(Consent, consent_id)
         assert consent is not None and consent.release_count == 0
+
+
+async def test_commit_failure_releases_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit entry commits before the response leaves: no commit, no JWE."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.releases import service as releases_service
+
+    real_commit, real_record = AsyncSession.commit, releases_service.record_release
+
+    async def record_then_doom_the_commit(session: AsyncSession, *args: Any) -> Any:
+        session.info["test.fail_commit"] = True
+        return await real_record(session, *args)
+
+    async def failing_commit(session: AsyncSession) -> None:
+        if session.info.pop("test.fail_commit", False):
+            raise OperationalError("COMMIT", {}, Exception("connection lost"))
+        await real_commit(session)
+
+    async with stack.lender_client(await stack.register()) as lender:
+        consent_id, _, _ = await stack.active_consent(lender)
+        monkeypatch.setattr(releases_service, "record_release", record_then_doom_the_commit)
+        monkeypatch.setattr(AsyncSession, "commit", failing_commit)
+        error = await refused(lender.release(consent_id))
+        monkeypatch.undo()
+    assert (error.status, error.code) == (503, "AuditUnavailable")
+    assert await stack.release_count(consent_id) == 0
+    assert "release.granted" not in await stack.audit_types(consent_id)

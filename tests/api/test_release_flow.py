@@ -42,8 +42,11 @@ async def test_whole_story_request_approve_release_revoke_refuse(stack: Stack) -
         decision = approved.json()
         assert decision["status"] == "ACTIVE"
         artefact = jose.verify_jwt(
-            decision["artefact"], stack.context.keys.jwks(), audience=lender_reg.client_id,
-            issuer="lendgate", required=("exp", "iat", "sub"),
+            decision["artefact"],
+            stack.context.keys.jwks(),
+            audience=lender_reg.client_id,
+            issuer="lendgate",
+            required=("exp", "iat", "sub"),
         )
         assert artefact["sub"] == consent_id
         assert artefact["terms"]["features"] == FEATURES
@@ -66,12 +69,13 @@ async def test_whole_story_request_approve_release_revoke_refuse(stack: Stack) -
         assert granted[0]["seq"] == release.audit["leaf_index"]
         assert granted[0]["payload_digest"].startswith("sha256:")
         assert {leaf["type"] for leaf in leaves} >= {
-            "consent.requested", "consent.approved", "source.fetched", "release.granted",
+            "consent.requested",
+            "consent.approved",
+            "source.fetched",
+            "release.granted",
         }
 
-        revoked = await stack.http.post(
-            f"/v1/borrower/consents/{consent_id}/revoke", headers=auth
-        )
+        revoked = await stack.http.post(f"/v1/borrower/consents/{consent_id}/revoke", headers=auth)
         assert revoked.status_code == 200
         assert revoked.json()["status"] == "REVOKED"
 
@@ -97,13 +101,14 @@ async def test_release_payload_digest_matches_the_signed_payload(stack: Stack) -
     async with stack.lender_client(registered) as lender:
         consent_id, _, _ = await stack.active_consent(lender)
         release = await lender.release(consent_id)
-        jws = jose.decrypt(release.raw["jwe"], jose.find_key(registered.private_jwks, "enc")).decode()
+        jws = jose.decrypt(
+            release.raw["jwe"], jose.find_key(registered.private_jwks, "enc")
+        ).decode()
         header = jwt.get_unverified_header(jws)
         assert header["alg"] == "EdDSA"
         assert header["kid"] == stack.context.keys.signing_key.kid
-        granted = [
-            leaf for leaf in await stack.audit_leaves(consent_id) if leaf["type"] == "release.granted"
-        ][0]
+        leaves = await stack.audit_leaves(consent_id)
+        granted = next(leaf for leaf in leaves if leaf["type"] == "release.granted")
         assert granted["payload_digest"] == "sha256:" + hashlib.sha256(jws.encode()).hexdigest()
 
 
@@ -114,7 +119,8 @@ async def test_audit_leaf_hashes_are_rfc6962_leaf_hashes(stack: Stack) -> None:
     async with stack.regulator_client(regulator) as client:
         page = await client.audit_entries(consent_id=consent_id)
     assert [entry["leaf"]["type"] for entry in page["entries"]][:2] == [
-        "consent.requested", "consent.approved",
+        "consent.requested",
+        "consent.approved",
     ]
     for entry in page["entries"]:
         canonical = json.dumps(

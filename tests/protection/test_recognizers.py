@@ -23,7 +23,9 @@ from gateway.protection.recognizers import (
     build_analyzer,
     find_pii,
     find_pii_in_field,
+    is_valid_bank_card,
     is_valid_resident_id,
+    is_valid_uscc,
     redact_text,
 )
 
@@ -175,6 +177,22 @@ def test_birth_date_may_not_lie_in_the_future() -> None:
     born_2026 = resident_id("11010520261120123")
     assert is_valid_resident_id(born_2026, today=date(2026, 11, 23))
     assert not is_valid_resident_id(born_2026, today=date(2026, 11, 19))
+
+
+def test_validators_want_the_exact_form() -> None:
+    # Scanned text is normalized by the recognizers; direct callers validate input.
+    assert is_valid_resident_id(SANDBOX_ID)
+    assert not is_valid_resident_id(SANDBOX_ID.lower())
+    assert not is_valid_resident_id("110105 19491231 002X")
+    assert is_valid_bank_card(CARD_16)
+    assert not is_valid_bank_card("6222 0212 3456 7894")
+
+
+@pytest.mark.parametrize("junk", ["", "X", "abc", "²" * 18, "1101051949123100²X", " " * 18])
+def test_validators_refuse_junk_without_raising(junk: str) -> None:
+    assert not is_valid_resident_id(junk)
+    assert not is_valid_bank_card(junk)
+    assert not is_valid_uscc(junk)
 
 
 def test_full_width_digits_are_read_as_digits() -> None:
