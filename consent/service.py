@@ -41,8 +41,6 @@ from policies import evaluation
 
 log = structlog.get_logger()
 
-PENDING_REQUEST_LIFETIME = timedelta(days=7)
-
 
 def consent_event(consent: Consent, type_: str, actor: str, **fields: Any) -> AuditEvent:
     """An audit event about `consent`, carrying its identifiers and terms (never identity)."""
@@ -183,7 +181,7 @@ async def request_consent(
         callback_url=str(body.callback_url) if body.callback_url else None,
         policy_version=catalog.version,
         status=ConsentStatus.PENDING,
-        request_expires_at=utcnow() + PENDING_REQUEST_LIFETIME,
+        request_expires_at=utcnow() + timedelta(hours=context.settings.pending_consent_ttl_hours),
     )
     session.add(consent)
     session.add(

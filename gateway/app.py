@@ -25,6 +25,7 @@ from gateway.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.logging import configure_logging
 from gateway.metrics import REQUEST_SECONDS
 from gateway.migrate import upgrade
+from gateway.portal.endpoints import router as portal_router
 from gateway.releases.endpoints import router as releases_router
 from gateway.settings import Settings, get_settings
 
@@ -65,6 +66,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         borrower_login_router,
         borrower_router,
         audit_router,
+        portal_router,
     ):
         app.include_router(router)
     _install_error_handlers(app)

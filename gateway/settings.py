@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     otp_ttl_seconds: int = Field(300, description="How long a one-time code stays valid.")
     otp_max_attempts: int = Field(5, description="Wrong tries before a one-time code is void.")
     access_token_ttl_seconds: int = Field(300, description="Lifetime of lender access tokens.")
+    pending_consent_ttl_hours: int = Field(
+        168, description="How long a consent request waits for the borrower before it expires."
+    )
     borrower_session_ttl_seconds: int = Field(1800, description="Lifetime of borrower sessions.")
     client_assertion_max_lifetime_seconds: int = Field(
         300, description="Latest `exp` a client assertion may carry, counted from now."

@@ -15,7 +15,9 @@ router = APIRouter(prefix="/v1/borrower", tags=["borrower login"])
 
 
 @router.post(
-    "/otp", response_model=CodeSent, responses=error_responses("InvalidRequest", "InvalidToken")
+    "/otp",
+    response_model=CodeSent,
+    responses=error_responses("InvalidRequest", "InvalidToken", "ConsentNotFound"),
 )
 async def send_code(
     body: CodeRequest, request: Request, session: SessionDep, context: ContextDep

@@ -10,6 +10,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consent import repository as consent_repository
 from gateway import jose, pseudonyms
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
@@ -19,7 +20,7 @@ from gateway.borrowers.models import OtpChallenge
 from gateway.borrowers.schemas import BorrowerSession, CodeRequest, CodeSent, SessionRequest
 from gateway.context import GatewayContext
 from gateway.db import on_rollback, utcnow
-from gateway.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
+from gateway.errors import ConsentNotFound, InvalidRequest, InvalidToken, LendgateError, RateLimited
 
 log = structlog.get_logger()
 
@@ -37,6 +38,9 @@ async def send_code(
             raise InvalidToken("Log in before asking for an approval code.")
         if borrower.phone_index != phone_index or not request.consent_id:
             raise InvalidRequest("An approval code is sent to your own phone, for one consent.")
+        consent = await consent_repository.get(session, request.consent_id)
+        if consent is None or consent.phone_index != phone_index:
+            raise ConsentNotFound()
     challenge_id = uuid.uuid4().hex
     code = f"{secrets.randbelow(1_000_000):06d}"
     ttl = context.settings.otp_ttl_seconds

@@ -28,6 +28,7 @@ from gateway.clients.service import encryption_key
 from gateway.context import GatewayContext
 from gateway.db import utcnow
 from gateway.errors import ConsentRevoked, FrequencyExceeded, InvalidToken, LendgateError
+from gateway.metrics import RELEASES
 from gateway.protection.envelope import field_context, seal
 from gateway.releases import repository
 from gateway.releases.models import Release
@@ -84,10 +85,12 @@ async def release_features(
         audit_service.append_if_refused(
             session, *trail, denial(context, lender, consent_id, consent, requested, refusal)
         )
+        RELEASES.labels(outcome=refusal.code).inc()
         log.info(
             "release.denied", consent_id=consent_id, lender_id=lender.client_id, reason=refusal.code
         )
         raise
+    RELEASES.labels(outcome="granted").inc()
     log.info(
         "release.granted",
         consent_id=consent.id,

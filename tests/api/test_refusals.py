@@ -464,3 +464,18 @@ async def test_commit_failure_releases_nothing(
     assert (error.status, error.code) == (503, "AuditUnavailable")
     assert await stack.release_count(consent_id) == 0
     assert "release.granted" not in await stack.audit_types(consent_id)
+
+
+async def test_no_approval_code_for_someone_elses_consent(stack: Stack) -> None:
+    async with stack.lender_client(await stack.register()) as lender:
+        consent = await lender.request_consent(stack.consent_body(stack.person()))
+    stranger = stack.person()
+    auth = await stack.borrower_login(stranger.phone)
+    codes_before = stack.context.settings.sms_outbox.read_text().count("\n")  # type: ignore[union-attr]
+    answer = await stack.http.post(
+        "/v1/borrower/otp",
+        json={"phone": stranger.phone, "purpose": "approve", "consent_id": consent["consent_id"]},
+        headers=auth,
+    )
+    assert (answer.status_code, answer.json()["error"]) == (404, "ConsentNotFound")
+    assert stack.context.settings.sms_outbox.read_text().count("\n") == codes_before  # type: ignore[union-attr]

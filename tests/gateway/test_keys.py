@@ -41,3 +41,16 @@ def test_production_refuses_development_source_credentials() -> None:
     with pytest.raises(ValueError, match="development default"):
         Settings(environment="production")
     assert Settings(environment="development").is_development
+
+
+def test_outside_development_the_gateway_will_not_start_without_keys(tmp_path: Path) -> None:
+    from gateway.context import build_context
+
+    settings = Settings(
+        environment="production",
+        data_dir=tmp_path,
+        source_credentials={"social_insurance": "a", "housing_fund": "b", "credit_bureau": "c"},
+    )
+    with pytest.raises(KeysMissing):
+        build_context(settings)
+    assert not (tmp_path / "keys").exists()
