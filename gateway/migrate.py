@@ -20,8 +20,8 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision`."""
+async def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at `url` to `revision` (default: every head, so parallel branches apply)."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:

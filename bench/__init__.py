@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each module's `run()` prints figures against a baseline of the same run."""
