@@ -47,6 +47,7 @@ def _template(name: str) -> Template:
 ASSETS: Final[dict[str, Asset]] = {
     "portal.js": _asset("portal.js", "text/javascript; charset=utf-8"),
     "portal.css": _asset("portal.css", "text/css; charset=utf-8"),
+    "favicon.svg": _asset("favicon.svg", "image/svg+xml"),
 }
 
 _LAYOUT: Final = _template("layout.html")
@@ -84,6 +85,7 @@ def render(page: Page, language: Language, *, consent_id: str = "") -> str:
         consent_id=html.escape(consent_id),
         css_version=ASSETS["portal.css"].version,
         js_version=ASSETS["portal.js"].version,
+        icon_version=ASSETS["favicon.svg"].version,
         content=content,
         messages_json=_script_json(messages),
     )

@@ -73,6 +73,7 @@ class _ServerThread(threading.Thread):
         self.sock = sock
 
     def run(self) -> None:
+        """Serve until asked to stop."""
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
@@ -83,6 +84,7 @@ class _ServerThread(threading.Thread):
             await self.context.aclose()
 
     def wait_started(self) -> None:
+        """Return once the server accepts connections; fail after a bounded wait."""
         deadline = time.monotonic() + SERVER_START_SECONDS
         while not self.server.started:
             if not self.is_alive() or time.monotonic() > deadline:
@@ -90,6 +92,7 @@ class _ServerThread(threading.Thread):
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """Ask the server to finish its requests and exit, and wait for it."""
         self.server.should_exit = True
         self.join(SERVER_STOP_SECONDS)
 
@@ -174,10 +177,14 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         "--no-first-run",
         "--disable-extensions",
         "--lang=zh-CN",
-        f"--window-size={PHONE_VIEWPORT[0]},{PHONE_VIEWPORT[1]}",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
+    # A desktop window cannot be narrower than about 500 px; a phone is emulated instead.
+    width, height = PHONE_VIEWPORT
+    options.add_experimental_option(
+        "mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}}
+    )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path keeps Selenium Manager from looking for one online.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(chromedriver)))

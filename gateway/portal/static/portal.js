@@ -62,6 +62,14 @@
     return phone.slice(0, 3) + "****" + phone.slice(-4);
   }
 
+  // Sources in the order borrowers know them: 社保, 公积金, 征信.
+  const SOURCE_ORDER = ["social_insurance", "housing_fund", "credit_bureau"];
+
+  function bySourceOrder(a, b) {
+    const rank = (source) => (SOURCE_ORDER.includes(source) ? SOURCE_ORDER.indexOf(source) : 99);
+    return rank(a) - rank(b);
+  }
+
   function sourceLabel(source) {
     return t("source_" + source);
   }
@@ -210,6 +218,7 @@
   // Runs a user action: disables its controls, shows any refusal in plain words.
   async function run(controls, action) {
     clearAlert();
+    showNotice("");
     const disabled = controls.filter((control) => control && !control.disabled);
     disabled.forEach((control) => {
       control.disabled = true;
@@ -381,7 +390,10 @@
             "p",
             { class: "muted small" },
             t("feature_sources", {
-              sources: (feature.sources || []).map(sourceLabel).join(t("list_separator")),
+              sources: [...(feature.sources || [])]
+                .sort(bySourceOrder)
+                .map(sourceLabel)
+                .join(t("list_separator")),
             }),
           ),
         ),
@@ -391,6 +403,10 @@
 
   function accessList(consent) {
     if (!consent.accesses.length) return h("p", { class: "muted" }, t("no_accesses"));
+    // Released values listed in the order the notice lists the features.
+    const order = consent.notice.features.map((feature) => feature.name);
+    const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+    const inNoticeOrder = (values) => Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
     const described = new Map(
       consent.notice.features.map((feature) => [feature.name, localized(feature.description)]),
     );
@@ -407,7 +423,7 @@
             h(
               "dl",
               { class: "values" },
-              Object.entries(access.values).map(([name, value]) =>
+              inNoticeOrder(access.values).map(([name, value]) =>
                 h(
                   "div",
                   {},
@@ -600,6 +616,9 @@
           )
         : null,
     );
+    // A request is decided after reading it; a consent given can be withdrawn from the top.
+    const pending = consent.status === "PENDING";
+    const actions = actionsFor(consent);
     return h(
       "article",
       {
@@ -615,7 +634,7 @@
       ),
       who,
       h("p", { class: "status-hint", id: "status-hint" }, t("status_hint_" + consent.status)),
-      actionsFor(consent),
+      pending ? null : actions,
       section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.text))),
       section("features", t("section_features"), featureList(notice)),
       section(
@@ -624,7 +643,9 @@
         h(
           "ul",
           { class: "chips" },
-          notice.sources.map((source) => h("li", { dataset: { source } }, sourceLabel(source))),
+          [...notice.sources]
+            .sort(bySourceOrder)
+            .map((source) => h("li", { dataset: { source } }, sourceLabel(source))),
         ),
       ),
       section(
@@ -633,6 +654,7 @@
         termsList(consent),
         h("p", { class: "muted small" }, t("times_note")),
       ),
+      pending ? section("decide", t("section_decide"), actions) : null,
       section("accesses", t("section_accesses"), accessList(consent)),
     );
   }
@@ -707,6 +729,9 @@
     }
   }
 
-  wireLogin();
-  run([], start);
+  // Only the consent pages have a login form and a view; a "not found" page has nothing to do.
+  if (page === "consent" || page === "consents") {
+    wireLogin();
+    run([], start);
+  }
 })();
