@@ -103,6 +103,11 @@ class SourceConnector(ABC):
     async def health(self) -> bool:
         """Whether the source answers its health check now."""
 
+    @property
+    def circuit(self) -> str | None:
+        """The state of the connector's circuit breaker (`closed`, `open`, `half_open`), if any."""
+        return None
+
     @abstractmethod
     async def aclose(self) -> None:
         """Release the connector's connections."""

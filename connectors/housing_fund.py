@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from connectors import schemas
 from connectors.http import HttpSourceConnector
+from connectors.registry import register_connector
 
 
+@register_connector
 class HousingFundConnector(HttpSourceConnector):
     """公积金: account status, deposit records, balance and any 公积金 loan."""
 

@@ -4,19 +4,30 @@ The connector asks for exactly the fields a release needs and trusts nothing the
 source sends back: fields nobody asked for, keys of list items nobody asked for and
 list items outside the consented months are dropped before anyone sees them, and
 their names are reported in `SourceRecord.overshared`. Values are never logged.
+
+Failures are bounded three ways: each attempt by the source's timeout; transient
+failures (connection errors, 429 and 5xx answers) by a few retries with jittered
+waits — a query is a read, so asking again is safe; and a run of failed fetches by
+the source's circuit breaker, which then fails fetches at once without asking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any, ClassVar
 
 import httpx
+import structlog
 
 from connectors.base import Month, MonthRange, SourceConnector, SourceRecord
+from connectors.protocol import AuthScheme, auth_headers, auth_scheme_of
+from connectors.resilience import RETRYABLE_STATUSES, CircuitBreaker, RetryPolicy
 from gateway.errors import SourceUnavailable
+
+log = structlog.get_logger()
 
 NESTED_MONTHLY_LISTS = frozenset({"repayment_history"})
 """Keys of list items that are themselves lists kept by month (schemas.py names only the key)."""
@@ -26,12 +37,17 @@ class MalformedAnswer(Exception):
     """The source answered 200 with a body that does not follow the protocol."""
 
 
-class HttpSourceConnector(SourceConnector):
-    """Queries one source's `POST /v1/query` with the gateway's API key.
+class _Transient(SourceUnavailable):
+    """A failure that asking again may cure (the caller only ever sees `SourceUnavailable`)."""
 
-    Subclasses set `source` and `schema`. The connector owns `client` and closes it
-    in `aclose`. Each call is bounded by `timeout_seconds` as a whole, which also
-    covers transports without socket timeouts (tests, in-process apps).
+
+class HttpSourceConnector(SourceConnector):
+    """Queries one source's `POST /v1/query`, presenting the gateway's credential there.
+
+    Subclasses set `source` and `schema`; the credential is presented the way the
+    source wants it (`connectors.protocol`). The connector owns `client` and closes
+    it in `aclose`. Each attempt is bounded by `timeout_seconds` as a whole, which
+    also covers transports without socket timeouts (tests, in-process apps).
     """
 
     query_path: ClassVar[str] = "/v1/query"
@@ -44,14 +60,28 @@ class HttpSourceConnector(SourceConnector):
         *,
         timeout_seconds: float = 5.0,
         client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
+        self.retry = retry or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker(self.source)
         self._credential = credential
         self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r}, base_url={self.base_url!r})"
+
+    @property
+    def auth_scheme(self) -> AuthScheme:
+        """How this source wants the credential presented."""
+        return auth_scheme_of(self.source)
+
+    @property
+    def circuit(self) -> str:
+        """The breaker's state: `closed`, `open` or `half_open`."""
+        return self.breaker.state.value
 
     async def fetch(
         self, id_number: str, fields: Collection[str], months: MonthRange
@@ -67,13 +97,24 @@ class HttpSourceConnector(SourceConnector):
             "from_month": str(months.first),
             "to_month": str(months.last),
         }
-        answer = await self._post_query(body)
+        self.breaker.before_call()
         try:
-            return self._read_answer(answer, requested, months)
+            answer = await self._post_query(body)
+            record = self._read_answer(answer, requested, months)
         except MalformedAnswer:
+            self._failed("malformed body")
             raise SourceUnavailable(
                 f"Source {self.source} answered with a malformed body."
             ) from None
+        except SourceUnavailable as failure:
+            self._failed(failure.detail)
+            raise SourceUnavailable(failure.detail) from None
+        except BaseException:
+            # Cancelled (another source failed first): no verdict on this one.
+            self.breaker.abandon()
+            raise
+        self.breaker.record_success()
+        return record
 
     async def health(self) -> bool:
         """Whether the source answers its health check now."""
@@ -90,27 +131,56 @@ class HttpSourceConnector(SourceConnector):
         """Close the connector's HTTP client."""
         await self._client.aclose()
 
+    def _failed(self, reason: str) -> None:
+        before = self.breaker.state
+        self.breaker.record_failure()
+        after = self.breaker.state
+        log.warning("source.failed", source=self.source, reason=reason, circuit=after.value)
+        if after is not before:
+            log.warning("source.circuit_opened", source=self.source)
+
     async def _post_query(self, body: Mapping[str, Any]) -> Any:
         """Send one query and return the decoded JSON body of a 200 answer.
 
-        The single place that talks to the network: retries and circuit breaking wrap this.
+        The single place that talks to the network: transient failures are retried
+        here, with jittered waits, at most `retry.retries` times.
         """
+        content = json.dumps(body, separators=(",", ":")).encode()
+        retry = 0
+        while True:
+            try:
+                return await self._attempt(content)
+            except _Transient as failure:
+                if retry >= self.retry.retries:
+                    raise SourceUnavailable(failure.detail) from None
+                log.info("source.retry", source=self.source, retry=retry + 1)
+                await asyncio.sleep(self.retry.wait_before(retry))
+                retry += 1
+
+    async def _attempt(self, content: bytes) -> Any:
+        """One query, bounded by the timeout; transient failures raise `_Transient`."""
+        headers = {
+            "Content-Type": "application/json",
+            **auth_headers(self.auth_scheme, self._credential, "POST", self.query_path, content),
+        }
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 response = await self._client.post(
                     self.base_url + self.query_path,
-                    json=body,
-                    headers={"X-Api-Key": self._credential},
+                    content=content,
+                    headers=headers,
                     timeout=self.timeout_seconds,
                 )
         except (TimeoutError, httpx.TimeoutException):
+            # Not retried: a source that used its whole time budget is struggling, and
+            # asking again would double the borrower's wait and the source's load.
             raise SourceUnavailable(f"Source {self.source} did not answer in time.") from None
         except httpx.HTTPError:
-            raise SourceUnavailable(f"Source {self.source} could not be reached.") from None
+            raise _Transient(f"Source {self.source} could not be reached.") from None
         if response.status_code != 200:
-            raise SourceUnavailable(
-                f"Source {self.source} answered with HTTP status {response.status_code}."
-            )
+            status = response.status_code
+            failure = _Transient if status in RETRYABLE_STATUSES else SourceUnavailable
+            raise failure(f"Source {self.source} answered with HTTP status {status}.")
         try:
             return response.json()
         except ValueError:

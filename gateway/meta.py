@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from gateway.context import ContextDep
+from policies.schemas import CatalogView
 
 router = APIRouter(tags=["gateway"])
 
@@ -21,9 +22,13 @@ async def jwks(context: ContextDep) -> dict[str, Any]:
     return context.keys.jwks()
 
 
-@router.get("/v1/catalog")
+@router.get("/v1/catalog", response_model=CatalogView, response_model_exclude_none=True)
 async def catalog(context: ContextDep) -> dict[str, Any]:
-    """Purposes and features, with zh/en descriptions, limits and sources."""
+    """Purposes and features, with zh/en descriptions, limits, sources and `policy_version`.
+
+    Public: no token needed. Every release payload carries the `policy_version` it was
+    evaluated under, so a lender can tell which catalog a payload's features come from.
+    """
     return context.catalog.public_view()
 
 
@@ -35,7 +40,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(context: ContextDep) -> JSONResponse:
-    """Readiness: the database and every source answer."""
+    """Readiness: the database and every source answer; each source's breaker state too."""
     checks: dict[str, Any] = {}
     try:
         async with context.engine.connect() as connection:
@@ -47,11 +52,18 @@ async def readyz(context: ContextDep) -> JSONResponse:
     results = await asyncio.gather(
         *(context.connectors[name].health() for name in names), return_exceptions=True
     )
+    # Each source: does it answer its health check now, and is its circuit breaker
+    # letting fetches through (`closed`), failing them fast (`open`) or trying one?
     checks["sources"] = {
-        name: "ok" if result is True else "unavailable"
+        name: {
+            "status": "ok" if result is True else "unavailable",
+            "circuit": context.connectors[name].circuit,
+        }
         for name, result in zip(names, results, strict=True)
     }
-    ready = checks["database"] == "ok" and all(v == "ok" for v in checks["sources"].values())
+    ready = checks["database"] == "ok" and all(
+        source["status"] == "ok" for source in checks["sources"].values()
+    )
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 

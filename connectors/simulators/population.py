@@ -1,10 +1,11 @@
-"""A seeded, fictional population that the three source simulators answer from.
+"""A seeded, fictional population that the source simulators answer from.
 
 Every person has one life history — employment spells, a housing-fund account,
-a credit file — and each source's record is derived from it when asked, so the
-three sources agree the way real ones do: a gap between jobs is unpaid in both
-社保 and 公积金, the deposit base is the contribution base while the person works
-for an employer that deposits, and a 公积金 loan shows in the credit file too.
+a credit file, household utility bills — and each source's record is derived from
+it when asked, so the sources agree the way real ones do: a gap between jobs is
+unpaid in both 社保 and 公积金 (and bills run late more often then), the deposit
+base is the contribution base while the person works for an employer that
+deposits, and a 公积金 loan shows in the credit file too.
 
 Names come from Faker `zh_CN`; resident IDs follow GB 11643 and employer codes
 GB 32100, so the gateway's recognizers see realistic shapes. Nobody here is real.
@@ -13,11 +14,13 @@ GB 32100, so the gateway's recognizers see realistic shapes. Nobody here is real
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 import random
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -38,6 +41,17 @@ MAX_BASE = 36_000
 """Contribution bases are capped (at about three times the local average wage)."""
 
 INSURANCE_TYPES = ("PENSION", "MEDICAL", "UNEMPLOYMENT", "WORK_INJURY", "MATERNITY")
+
+PERSONAL_CONTRIBUTION_RATE = 0.105
+"""The employee's share of the base: pension 8%, medical 2%, unemployment 0.5%."""
+
+UNIT_CONTRIBUTION_RATE = 0.245
+"""The employer's share: pension 16%, medical and maternity 7.5%, unemployment and work injury."""
+
+UTILITY_TYPES = ("ELECTRICITY", "WATER", "GAS")
+
+UTILITY_HISTORY_MONTHS = 36
+"""How far back utility companies answer for bills."""
 
 REPAYMENT_HISTORY_MONTHS = 60
 """How far back a credit report shows repayment records (the second-generation report: 5 years)."""
@@ -80,6 +94,38 @@ _HOUSING_FUND_RATES = (0.05, 0.07, 0.08, 0.10, 0.12, 0.12, 0.12)
 _CARD_LIMITS = (5_000, 8_000, 10_000, 20_000, 30_000, 50_000, 80_000, 100_000)
 _INQUIRY_REASONS = ("LOAN_APPROVAL", "CARD_APPROVAL", "POST_LOAN", "SELF", "GUARANTEE_CHECK")
 _PUBLIC_RECORD_KINDS = ("CIVIL_JUDGMENT", "ENFORCEMENT", "TAX_ARREARS", "ADMINISTRATIVE_PENALTY")
+
+# Who grants each kind of loan, and who looks at a report for each reason.
+_LENDERS = {
+    "MORTGAGE": ("BANK",),
+    "CONSUMER": ("BANK", "BANK", "CONSUMER_FINANCE", "CONSUMER_FINANCE", "MICROLOAN"),
+    "BUSINESS": ("BANK", "BANK", "MICROLOAN"),
+    "AUTO": ("AUTO_FINANCE", "BANK"),
+    "HOUSING_FUND": ("HOUSING_FUND_CENTER",),
+}
+_QUERIERS = {
+    "LOAN_APPROVAL": ("BANK", "BANK", "CONSUMER_FINANCE", "MICROLOAN"),
+    "CARD_APPROVAL": ("BANK",),
+    "POST_LOAN": ("BANK", "CONSUMER_FINANCE"),
+    "SELF": ("PERSON",),
+    "GUARANTEE_CHECK": ("GUARANTEE_COMPANY",),
+}
+
+# Typical monthly bill of a household (CNY, low and high), and how it swings with the seasons.
+_UTILITY_BILLS = {"ELECTRICITY": (60, 320), "WATER": (20, 80), "GAS": (25, 140)}
+_SEASONS = {
+    "ELECTRICITY": (1.3, 1.1, 0.9, 0.8, 0.9, 1.1, 1.5, 1.6, 1.1, 0.8, 0.9, 1.2),
+    "WATER": (0.9, 0.9, 0.9, 1.0, 1.0, 1.1, 1.2, 1.2, 1.1, 1.0, 0.9, 0.9),
+    "GAS": (1.8, 1.6, 1.3, 0.9, 0.7, 0.6, 0.6, 0.6, 0.7, 0.9, 1.3, 1.6),
+}
+
+# Ordinary notes the agencies keep; nothing personal (the fault injection plants that).
+_REMARKS = {
+    "social_insurance": ("补缴2个月", "跨统筹区转入", "灵活就业转单位参保"),
+    "housing_fund": ("异地转入", "部分提取（租房）", "部分提取（购房）"),
+    "credit_bureau": ("本人声明：该笔逾期系银行系统原因所致", "异议处理中"),
+    "utility": ("阶梯电价", "预付费电表", "银行代扣"),
+}
 
 
 def resident_id_check_digit(first_17: str) -> str:
@@ -158,6 +204,7 @@ class Employer:
     deposits_housing_fund: bool
     personal_rate: float
     unit_rate: float
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,6 +258,13 @@ class Loan:
     annual_rate: float
     settled: Month | None = None
     delinquencies: tuple[Delinquency, ...] = ()
+    institution_type: str | None = None
+    """Who granted it; None means the usual lender of its kind."""
+
+    @property
+    def lender(self) -> str:
+        """The kind of institution that granted the loan."""
+        return self.institution_type or _LENDERS[self.account_type][0]
 
     @property
     def first_due(self) -> Month:
@@ -264,6 +318,13 @@ class Inquiry:
 
     date: date
     reason: str
+    querier_type: str | None = None
+    """Who looked; None means the usual querier for the reason."""
+
+    @property
+    def querier(self) -> str:
+        """The kind of institution (or the person) that looked."""
+        return self.querier_type or _QUERIERS[self.reason][0]
 
 
 @dataclass(frozen=True)
@@ -272,6 +333,7 @@ class PublicRecord:
 
     kind: str
     date: date
+    amount: int = 0
 
 
 @dataclass(frozen=True)
@@ -295,8 +357,28 @@ class HousingFundAccount:
 
 
 @dataclass(frozen=True)
+class UtilityBill:
+    """One month's bill of one utility account."""
+
+    month: Month
+    utility_type: str
+    amount: float
+    paid: bool
+    paid_on_time: bool
+
+
+@dataclass(frozen=True)
+class UtilityHistory:
+    """The household accounts in the person's name and their recent bills."""
+
+    accounts: tuple[tuple[str, Month], ...]
+    """(utility type, month opened)."""
+    bills: tuple[UtilityBill, ...]
+
+
+@dataclass(frozen=True)
 class Person:
-    """One fictional person and the single history all three sources derive from."""
+    """One fictional person and the single history every source derives from."""
 
     name: str
     id_number: str
@@ -307,6 +389,13 @@ class Person:
     housing_fund: HousingFundAccount | None = None
     housing_fund_loan: Loan | None = None
     credit: CreditFile | None = None
+    utility: UtilityHistory | None = None
+    remarks: tuple[tuple[str, str], ...] = ()
+    """(source, note): the free-text notes sources keep about the person."""
+
+    def remark(self, source: str) -> str | None:
+        """The note `source` keeps about the person, if any."""
+        return next((note for name, note in self.remarks if name == source), None)
 
     def spell_in(self, month: Month) -> EmploymentSpell | None:
         """The employment covering `month`, if any."""
@@ -324,13 +413,9 @@ class Person:
 
     def source_record(self, source: str, as_of: Month) -> dict[str, Any] | None:
         """Everything `source` holds about the person up to `as_of`; None when it holds nothing."""
-        if source == "social_insurance":
-            return self.social_insurance_record(as_of)
-        if source == "housing_fund":
-            return self.housing_fund_record(as_of)
-        if source == "credit_bureau":
-            return self.credit_bureau_record(as_of)
-        raise ValueError(f"unknown source: {source}")
+        if source not in RECORD_BUILDERS:
+            raise ValueError(f"unknown source: {source}")
+        return RECORD_BUILDERS[source](self, as_of)
 
     def social_insurance_record(self, as_of: Month) -> dict[str, Any] | None:
         """The 社保 record: status and one contribution record per month since first insured."""
@@ -344,22 +429,42 @@ class Person:
             status, last = "TERMINATED", min(as_of, self.spells[-1].last or as_of)
         else:
             status, last = "SUSPENDED", as_of
-        records = [
-            {
-                "month": _month_text(index),
-                "base": spell._base_at(index) if spell else None,
-                "paid": spell is not None,
-                "employer_code": spell.employer.code if spell else None,
-            }
-            for index, spell in enumerate(self._employment(first, last), start=_index(first))
-        ]
+        records = []
+        for index, spell in enumerate(self._employment(first, last), start=_index(first)):
+            base = spell._base_at(index) if spell else None
+            records.append(
+                {
+                    "month": _month_text(index),
+                    "base": base,
+                    "paid": spell is not None,
+                    "employer_code": spell.employer.code if spell else None,
+                    "personal_amount": round(base * PERSONAL_CONTRIBUTION_RATE, 2)
+                    if base
+                    else None,
+                    "unit_amount": round(base * UNIT_CONTRIBUTION_RATE, 2) if base else None,
+                }
+            )
+        ended = None
+        if status != "NORMAL":
+            ended = next((item["month"] for item in reversed(records) if item["paid"]), None)
         return {
             "name": self.name,
             "insured_status": status,
             "first_insured_month": str(first),
             "insurance_types": list(INSURANCE_TYPES),
+            "insurance_enrolments": [
+                {
+                    "insurance_type": insurance_type,
+                    "status": status,
+                    "enrolled_month": str(first),
+                    "ended_month": ended,
+                }
+                for insurance_type in INSURANCE_TYPES
+            ],
             "current_employer_code": current.employer.code if current else None,
+            "current_employer_name": current.employer.name if current else None,
             "contribution_records": records,
+            "remarks": self.remark("social_insurance"),
         }
 
     def housing_fund_record(self, as_of: Month) -> dict[str, Any] | None:
@@ -374,12 +479,28 @@ class Person:
         employment = self._employment(account.open_month, closed or as_of)
         for index, spell in enumerate(employment, start=_index(account.open_month)):
             if spell is None or not spell.employer.deposits_housing_fund:
-                records.append({"month": _month_text(index), "amount": 0, "paid": False})
+                records.append(
+                    {
+                        "month": _month_text(index),
+                        "amount": 0,
+                        "paid": False,
+                        "personal_amount": 0,
+                        "unit_amount": 0,
+                    }
+                )
                 continue
             base, employer = spell._base_at(index), spell.employer
-            amount = round(base * employer.personal_rate) + round(base * employer.unit_rate)
-            records.append({"month": _month_text(index), "amount": amount, "paid": True})
-            deposited += amount
+            personal, unit = round(base * employer.personal_rate), round(base * employer.unit_rate)
+            records.append(
+                {
+                    "month": _month_text(index),
+                    "amount": personal + unit,
+                    "paid": True,
+                    "personal_amount": personal,
+                    "unit_amount": unit,
+                }
+            )
+            deposited += personal + unit
             last_paid = (index, base, employer)
         current = self.spell_in(as_of)
         if closed:
@@ -390,25 +511,34 @@ class Person:
             status = "SEALED"
         loan = self.housing_fund_loan
         if loan is None or Month.of(loan.opened) > as_of:
-            loan_status, outstanding, repayment = "NONE", 0.0, 0.0
+            loan, loan_status, outstanding, repayment = None, "NONE", 0.0, 0.0
         elif loan.is_closed(as_of):
             loan_status, outstanding, repayment = "SETTLED", 0.0, 0.0
         else:
             loan_status = "REPAYING"
             outstanding, repayment = loan.balance(as_of), loan.monthly_repayment
+        depositing_unit = last_paid[2] if last_paid and not closed else None
+        latest = next((item for item in reversed(records) if item["paid"]), None)
         return {
             "name": self.name,
             "account_status": status,
             "open_month": str(account.open_month),
+            "employer_code": depositing_unit.code if depositing_unit else None,
+            "employer_name": depositing_unit.name if depositing_unit else None,
             "deposit_base": last_paid[1] if last_paid else 0,
             "personal_rate": last_paid[2].personal_rate if last_paid else 0.0,
             "unit_rate": last_paid[2].unit_rate if last_paid else 0.0,
+            "monthly_deposit": latest["amount"] if latest and status == "NORMAL" else 0,
             "deposit_records": records,
             "balance": 0.0 if closed else round(deposited * account.balance_share, 2),
             "last_paid_month": _month_text(last_paid[0]) if last_paid else None,
             "loan_status": loan_status,
+            "loan_amount": loan.amount if loan else 0,
+            "loan_opened": loan.opened.isoformat() if loan else None,
+            "loan_term_months": loan.term_months if loan else 0,
             "loan_outstanding": outstanding,
             "loan_monthly_repayment": repayment,
+            "remarks": self.remark("housing_fund"),
         }
 
     def credit_bureau_record(self, as_of: Month) -> dict[str, Any] | None:
@@ -433,16 +563,67 @@ class Person:
                 if Month.of(card.opened) <= as_of
             ],
             "inquiries": [
-                {"date": inquiry.date.isoformat(), "reason": inquiry.reason}
+                {
+                    "date": inquiry.date.isoformat(),
+                    "reason": inquiry.reason,
+                    "querier_type": inquiry.querier,
+                }
                 for inquiry in sorted(self.credit.inquiries, key=lambda inquiry: inquiry.date)
                 if Month.of(inquiry.date) <= as_of
             ],
             "public_records": [
-                {"kind": record.kind, "date": record.date.isoformat()}
+                {"kind": record.kind, "date": record.date.isoformat(), "amount": record.amount}
                 for record in sorted(self.credit.public_records, key=lambda record: record.date)
                 if Month.of(record.date) <= as_of
             ],
+            "remarks": self.remark("credit_bureau"),
         }
+
+    def utility_record(self, as_of: Month) -> dict[str, Any] | None:
+        """The 水电燃气 record: accounts in the person's name and the recent monthly bills."""
+        utility = self.utility
+        if utility is None:
+            return None
+        accounts = [(kind, opened) for kind, opened in utility.accounts if opened <= as_of]
+        if not accounts:
+            return None
+        first = as_of.shift(-(UTILITY_HISTORY_MONTHS - 1))
+        bills = [bill for bill in utility.bills if first <= bill.month <= as_of]
+        unpaid = [bill for bill in bills if not bill.paid]
+        return {
+            "name": self.name,
+            "accounts": [
+                {"utility_type": kind, "opened": str(opened), "status": "ACTIVE"}
+                for kind, opened in accounts
+            ],
+            "bill_records": [
+                {
+                    "month": str(bill.month),
+                    "utility_type": bill.utility_type,
+                    "amount": bill.amount,
+                    "paid": bill.paid,
+                    "paid_on_time": bill.paid_on_time,
+                }
+                for bill in bills
+            ],
+            "arrears_amount": round(sum(bill.amount for bill in unpaid), 2),
+            "arrears_months": len({bill.month for bill in unpaid}),
+            "remarks": self.remark("utility"),
+        }
+
+
+RECORD_BUILDERS: Mapping[str, Callable[[Person, Month], dict[str, Any] | None]] = {
+    "social_insurance": Person.social_insurance_record,
+    "housing_fund": Person.housing_fund_record,
+    "credit_bureau": Person.credit_bureau_record,
+    "utility": Person.utility_record,
+}
+"""How each source's record is derived from a person's history (one entry per source)."""
+
+
+def _repayment_status(overdue_months: int) -> str:
+    """The credit report's monthly code: N on time, 1..7 months overdue (7 means 7 or more)."""
+    return "N" if overdue_months == 0 else str(min(overdue_months, 7))
 
 
 def _loan_account(loan: Loan, as_of: Month, window_start: Month) -> dict[str, Any]:
@@ -450,20 +631,23 @@ def _loan_account(loan: Loan, as_of: Month, window_start: Month) -> dict[str, An
     history = [
         {
             "month": str(month),
+            "status": _repayment_status(overdue),
             "overdue_months": overdue,
             "overdue_amount": round(loan.monthly_repayment * overdue, 2),
         }
         for month in MonthRange(max(loan.first_due, window_start), loan.last_due(as_of))
         for overdue in (_overdue_months(loan.delinquencies, month),)
     ]
+    overdue_now = 0 if closed else _overdue_months(loan.delinquencies, as_of)
     return {
         "account_type": loan.account_type,
+        "institution_type": loan.lender,
         "opened": loan.opened.isoformat(),
         "amount": loan.amount,
+        "term_months": loan.term_months,
         "balance": loan.balance(as_of),
-        "five_class": "NORMAL"
-        if closed
-        else _five_class(_overdue_months(loan.delinquencies, as_of)),
+        "status": "SETTLED" if closed else ("OVERDUE" if overdue_now else "NORMAL"),
+        "five_class": _five_class(overdue_now),
         "monthly_repayment": 0.0 if closed else loan.monthly_repayment,
         "repayment_history": history,
     }
@@ -474,17 +658,20 @@ def _card_account(card: Card, as_of: Month, window_start: Month) -> dict[str, An
     history = [
         {
             "month": str(month),
+            "status": _repayment_status(overdue),
             "overdue_months": overdue,
             "overdue_amount": card.minimum_payment * overdue,
         }
         for month in MonthRange(max(first_statement, window_start), as_of)
         for overdue in (_overdue_months(card.delinquencies, month),)
     ]
+    overdue_now = _overdue_months(card.delinquencies, as_of)
     return {
         "opened": card.opened.isoformat(),
         "credit_limit": card.credit_limit,
         "used_amount": card.used_amount,
-        "five_class": _five_class(_overdue_months(card.delinquencies, as_of)),
+        "status": "OVERDUE" if overdue_now else "NORMAL",
+        "five_class": _five_class(overdue_now),
         "repayment_history": history,
     }
 
@@ -575,6 +762,32 @@ class Population:
         """Every resident ID held, sandbox identities first."""
         return [*SANDBOX_ID_NUMBERS, *self._identities]
 
+    def canonical_dump(self, count: int | None = None) -> Iterator[bytes]:
+        """One canonical JSON line per person (the first `count`): identity and every record.
+
+        Sorted keys, no whitespace, UTF-8: two populations are the same exactly when
+        their dumps are the same bytes.
+        """
+        for id_number in self.id_numbers()[:count]:
+            person = self.get(id_number)
+            assert person is not None
+            line = {
+                "name": person.name,
+                "id_number": person.id_number,
+                "phone": person.phone,
+                "records": {source: self.record(source, id_number) for source in RECORD_BUILDERS},
+            }
+            yield json.dumps(
+                line, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+
+    def digest(self, count: int | None = None) -> str:
+        """Hex SHA-256 of the canonical dump of the first `count` people (all by default)."""
+        hasher = hashlib.sha256()
+        for line in self.canonical_dump(count):
+            hasher.update(line + b"\n")
+        return hasher.hexdigest()
+
     def __len__(self) -> int:
         return len(SANDBOX_ID_NUMBERS) + len(self._identities)
 
@@ -615,8 +828,15 @@ class _Generator:
         self.as_of = as_of
         self.faker = Faker("zh_CN")
         employers = random.Random(f"{seed}:employers")
-        self.employers = [_random_employer(employers) for _ in range(self.employer_count)]
+        self.faker.seed_instance(f"{seed}:employer-names")
+        self.employers = [
+            replace(_random_employer(employers), name=self.faker.company())
+            for _ in range(self.employer_count)
+        ]
         self.history = random.Random()
+        # What later additions to the sources draw from: a stream of its own, so that
+        # adding a field never changes the histories people already had.
+        self.extras = random.Random()
 
     def person(self, identity: _Identity) -> Person:
         """The person behind `identity`, always drawn the same way."""
@@ -633,7 +853,7 @@ class _Generator:
         account = self._housing_fund_account(spells)
         fund_loan = self._housing_fund_loan(spells, account)
         has_credit = rng.random() < (0.95 if spells else 0.6) or fund_loan is not None
-        return Person(
+        person = Person(
             name=self.faker.name_male() if male else self.faker.name_female(),
             id_number=identity.id_number,
             phone=identity.phone,
@@ -644,6 +864,60 @@ class _Generator:
             housing_fund_loan=fund_loan,
             credit=self._credit_file(identity.birth_date, fund_loan) if has_credit else None,
         )
+        self.extras.seed(f"{self.seed}:extras:{identity.index}")
+        return self._with_extras(person)
+
+    def _with_extras(self, person: Person) -> Person:
+        """Lenders, queriers, record amounts, remarks and utility bills, from the extras stream."""
+        extras = self.extras
+        credit = person.credit
+        if credit is not None:
+            credit = replace(
+                credit,
+                loans=tuple(
+                    replace(loan, institution_type=extras.choice(_LENDERS[loan.account_type]))
+                    for loan in credit.loans
+                ),
+                inquiries=tuple(
+                    replace(inquiry, querier_type=extras.choice(_QUERIERS[inquiry.reason]))
+                    for inquiry in credit.inquiries
+                ),
+                public_records=tuple(
+                    replace(record, amount=extras.randrange(1, 200) * 500)
+                    for record in credit.public_records
+                ),
+            )
+        remarks = tuple(
+            (source, extras.choice(notes))
+            for source, notes in _REMARKS.items()
+            if extras.random() < 0.05
+        )
+        return replace(person, credit=credit, remarks=remarks, utility=self._utility(person))
+
+    def _utility(self, person: Person) -> UtilityHistory | None:
+        """Most adults pay some household bills in their own name; many late ones in hard times."""
+        extras, as_of = self.extras, self.as_of
+        if extras.random() >= 0.85:
+            return None
+        earliest = max(Month.of(person.birth_date).shift(12 * 22), Month(2008, 1))
+        if earliest > as_of:
+            return None
+        opened = self._extras_month_between(earliest, as_of)
+        kinds = ["ELECTRICITY", "WATER"] + (["GAS"] if extras.random() < 0.7 else [])
+        accounts = tuple((kind, opened) for kind in kinds)
+        late_rate = 0.01 if extras.random() < 0.85 else extras.uniform(0.05, 0.3)
+        unpaid_tail = extras.randint(1, 3) if extras.random() < 0.04 else 0
+        first = as_of.shift(-(UTILITY_HISTORY_MONTHS - 1))
+        employed = {
+            index: spell is not None
+            for index, spell in enumerate(person._employment(first, as_of), start=_index(first))
+        }
+        return UtilityHistory(
+            accounts, _draw_bills(extras, accounts, as_of, late_rate, unpaid_tail, employed)
+        )
+
+    def _extras_month_between(self, first: Month, last: Month) -> Month:
+        return first.shift(self.extras.randint(0, max(0, _months_from(first, last))))
 
     def _spells(self, start: Month) -> tuple[EmploymentSpell, ...]:
         rng, as_of = self.history, self.as_of
@@ -813,16 +1087,69 @@ def _random_employer(rng: random.Random) -> Employer:
     )
 
 
+def _draw_bills(
+    rng: random.Random,
+    accounts: tuple[tuple[str, Month], ...],
+    as_of: Month,
+    late_rate: float,
+    unpaid_tail: int,
+    employed: Mapping[int, bool],
+) -> tuple[UtilityBill, ...]:
+    """The last `UTILITY_HISTORY_MONTHS` months of bills for `accounts`.
+
+    A month out of work makes a late payment three times as likely; the last
+    `unpaid_tail` months are still unpaid (arrears).
+    """
+    bills = []
+    for kind, opened in accounts:
+        low, high = _UTILITY_BILLS[kind]
+        usual = rng.uniform(low, high)
+        for month in MonthRange.ending(as_of, UTILITY_HISTORY_MONTHS):
+            if month < opened:
+                continue
+            amount = round(usual * _SEASONS[kind][month.month - 1] * rng.uniform(0.85, 1.15), 2)
+            unpaid = _months_from(month, as_of) < unpaid_tail
+            chance = late_rate * (1 if employed.get(_index(month), True) else 3)
+            on_time = not unpaid and rng.random() >= chance
+            bills.append(UtilityBill(month, kind, amount, not unpaid, on_time))
+    bills.sort(key=lambda bill: (bill.month, UTILITY_TYPES.index(bill.utility_type)))
+    return tuple(bills)
+
+
 def sandbox_people(as_of: Month) -> list[Person]:
     """The four sandbox identities, with histories placed relative to `as_of`."""
     rng = random.Random("lendgate-sandbox")
     employer_codes = [_employer_code(rng) for _ in range(6)]
+    employer_names = (
+        "示例科技有限公司",
+        "示例信息技术股份有限公司",
+        "示例商贸有限公司",
+        "示例物流有限公司",
+        "示例餐饮管理有限公司",
+        "示例制造有限公司",
+    )
 
     def employer(index: int, rate: float | None) -> Employer:
-        return Employer(employer_codes[index], rate is not None, rate or 0.0, rate or 0.0)
+        return Employer(
+            employer_codes[index], rate is not None, rate or 0.0, rate or 0.0, employer_names[index]
+        )
 
     def on(month: Month, day: int) -> date:
         return date(month.year, month.month, day)
+
+    bills = random.Random("lendgate-sandbox-utility")
+
+    def utility(
+        kinds: tuple[str, ...], opened: Month, late: tuple[Month, ...] = (), unpaid_tail: int = 0
+    ) -> UtilityHistory:
+        accounts = tuple((kind, opened) for kind in kinds)
+        drawn = _draw_bills(bills, accounts, as_of, 0.0, unpaid_tail, {})
+        return UtilityHistory(
+            accounts,
+            tuple(
+                replace(bill, paid_on_time=False) if bill.month in late else bill for bill in drawn
+            ),
+        )
 
     # "Last year" is the calendar year before the current one; the gap always falls
     # inside the last 24 months whatever the current month is.
@@ -837,6 +1164,7 @@ def sandbox_people(as_of: Month) -> list[Person]:
             EmploymentSpell(employer(1, 0.12), Month(2013, 9), None, 9_800, 0.03),
         ),
         housing_fund=HousingFundAccount(Month(2003, 4), balance_share=0.8),
+        utility=utility(UTILITY_TYPES, Month(2008, 1)),
         credit=CreditFile(
             loans=(Loan("CONSUMER", date(2021, 5, 10), 60_000, 24, 0.065),),
             cards=(
@@ -859,6 +1187,13 @@ def sandbox_people(as_of: Month) -> list[Person]:
             EmploymentSpell(employer(3, None), Month(gap_year, 10), None, 8_500, 0.03),
         ),
         housing_fund=HousingFundAccount(Month(2012, 7), balance_share=0.6),
+        # Bills ran late while out of work, and last month's are still unpaid.
+        utility=utility(
+            ("ELECTRICITY", "WATER"),
+            Month(2013, 3),
+            late=(Month(gap_year, 6), Month(gap_year, 8)),
+            unpaid_tail=1,
+        ),
         credit=CreditFile(
             loans=(Loan("CONSUMER", on(as_of.shift(-14), 20), 80_000, 36, 0.09),),
             cards=(
@@ -878,6 +1213,8 @@ def sandbox_people(as_of: Month) -> list[Person]:
         phone="13700137000",
         birth_date=date(1985, 6, 15),
         spells=(EmploymentSpell(employer(4, None), as_of.shift(-25), None, 7_000, 0.02),),
+        # A thin credit file, but years of bills paid on time: what alternative data is for.
+        utility=utility(UTILITY_TYPES, as_of.shift(-30)),
         credit=CreditFile(
             cards=(Card(on(as_of.shift(-8), 5), 6_000, 1_500),),
             inquiries=tuple(
@@ -901,6 +1238,7 @@ def sandbox_people(as_of: Month) -> list[Person]:
         spells=(EmploymentSpell(employer(5, 0.12), Month(2014, 7), None, 7_500, 0.05),),
         housing_fund=HousingFundAccount(Month(2014, 7), balance_share=0.35),
         housing_fund_loan=Loan("HOUSING_FUND", on(as_of.shift(-50), 11), 800_000, 360, 0.031),
+        utility=utility(("ELECTRICITY", "GAS"), Month(2016, 9)),
         credit=CreditFile(
             cards=(
                 Card(date(2016, 4, 1), 20_000, 18_500),

@@ -1,4 +1,4 @@
-"""The three source simulators as loopback HTTP servers (`lendgate simulators serve`, the demo)."""
+"""The source simulators as loopback HTTP servers (`lendgate simulators serve`, the demo)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from connectors.simulators.app import create_simulator_app
+from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
 from gateway.settings import Settings
 
@@ -31,13 +32,24 @@ def build_simulator_servers(
     """One configured, not yet started server per source: (source, base URL, server).
 
     All simulators answer from the same population, so the sources agree about each person.
+    Each starts with its fault plan from `settings.simulator_faults` (healthy by default).
     """
+    unknown = set(settings.simulator_faults) - set(settings.simulator_ports)
+    if unknown:
+        raise ValueError(f"fault plans for sources without a simulator: {sorted(unknown)}")
+    faults = {
+        source: FaultPlan.model_validate(plan) for source, plan in settings.simulator_faults.items()
+    }
     if population is None:
         population = Population.generate(settings.simulator_seed, settings.simulator_population)
     servers: list[tuple[str, str, uvicorn.Server]] = []
     for source, port in settings.simulator_ports.items():
         app = create_simulator_app(
-            source, credential=settings.source_credentials[source], population=population
+            source,
+            credential=settings.source_credentials[source],
+            population=population,
+            faults=faults.get(source),
+            admin_key=settings.simulator_admin_key,
         )
         host = settings.simulator_host
         config = uvicorn.Config(

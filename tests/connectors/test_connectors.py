@@ -14,10 +14,11 @@ import pytest
 from connectors.base import Month, MonthRange, SourceConnector
 from connectors.credit_bureau import CreditBureauConnector
 from connectors.housing_fund import HousingFundConnector
-from connectors.registry import CONNECTOR_CLASSES, build_connectors, close_all, fetch_all
+from connectors.registry import build_connectors, close_all, connector_classes, fetch_all
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from connectors.social_insurance import SocialInsuranceConnector
+from connectors.utility import UtilityConnector
 from gateway.errors import SourceUnavailable
 from gateway.settings import Settings
 
@@ -85,10 +86,11 @@ def answering(record: dict[str, Any], found: bool = True) -> Answer:
 
 
 def test_registry_knows_every_source() -> None:
-    assert dict(CONNECTOR_CLASSES) == {
+    assert dict(connector_classes()) == {
         "social_insurance": SocialInsuranceConnector,
         "housing_fund": HousingFundConnector,
         "credit_bureau": CreditBureauConnector,
+        "utility": UtilityConnector,
     }
 
 
@@ -425,3 +427,34 @@ def test_connector_repr_shows_no_credential() -> None:
     assert repr(connector) == (
         "SocialInsuranceConnector(source='social_insurance', base_url='http://si.test')"
     )
+
+
+async def test_each_source_gets_its_own_timeout_retries_and_breaker() -> None:
+    settings = Settings(
+        environment="test",
+        source_timeout_seconds=4.0,
+        source_timeouts={"credit_bureau": 8.0},
+        source_retries=1,
+        source_retry_backoff_seconds=0.25,
+        source_breaker_failures=7,
+        source_breaker_reset_seconds=12.0,
+    )
+
+    connectors = build_connectors(settings)
+
+    timeouts = {source: c.timeout_seconds for source, c in connectors.items()}  # type: ignore[attr-defined]
+    assert timeouts == {
+        "social_insurance": 4.0,
+        "housing_fund": 4.0,
+        "credit_bureau": 8.0,
+        "utility": 4.0,
+    }
+    breakers = [c.breaker for c in connectors.values()]  # type: ignore[attr-defined]
+    assert len({id(breaker) for breaker in breakers}) == 4  # one per source
+    assert {(b.source, b.failure_threshold, b.reset_seconds) for b in breakers} == {
+        (source, 7, 12.0) for source in connectors
+    }
+    retry = connectors["utility"].retry  # type: ignore[attr-defined]
+    assert (retry.retries, retry.backoff_seconds) == (1, 0.25)
+    assert all(c.circuit == "closed" for c in connectors.values())
+    await close_all(connectors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from datetime import date
@@ -9,7 +11,9 @@ from datetime import date
 import pytest
 
 from connectors.base import Month
+from connectors.schemas import SOURCE_SCHEMAS
 from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
+from gateway.settings import Settings
 
 TODAY = date(2026, 11, 23)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -154,11 +158,104 @@ def test_sources_tell_one_consistent_story(population: Population) -> None:
     assert checked_bases > 1000 and checked_gaps > 50 and checked_loans > 5
 
 
-def test_two_thousand_people_are_generated_quickly() -> None:
+def test_the_default_population_is_ten_thousand_people_generated_quickly() -> None:
+    size = Settings(environment="test").simulator_population
     started = time.perf_counter()
-    population = Population.generate(1, 2000, today=TODAY)
+    population = Population.generate(1, size, today=TODAY)
     elapsed = time.perf_counter() - started
 
-    assert len(population) == 2004
+    assert size >= 10_000
+    assert len(population) == size + 4
     # Simulators start with the gateway and the demo; a slow start shows.
     assert elapsed < 2.0
+
+
+def test_same_seed_gives_the_same_population_byte_for_byte() -> None:
+    first = Population.generate(2026, 60, today=TODAY)
+    again = Population.generate(2026, 60, today=TODAY)
+    # Read in another order: a person is drawn the same whoever was looked up first.
+    for id_number in reversed(again.id_numbers()):
+        again.get(id_number)
+
+    dump = list(first.canonical_dump())
+    assert dump == list(again.canonical_dump())
+    assert again.digest() == hashlib.sha256(b"".join(line + b"\n" for line in dump)).hexdigest()
+    assert Population.generate(2027, 60, today=TODAY).digest(30) != first.digest(30)
+    # The dump holds every source's record, so a change in any of them shows.
+    assert set(json.loads(dump[0])["records"]) == set(SOURCE_SCHEMAS)
+
+
+def test_every_person_has_every_schema_field(population: Population) -> None:
+    """Each source's record holds exactly its schema's fields, list items exactly its keys."""
+    for source, schema in SOURCE_SCHEMAS.items():
+        top = {path for path in schema if "." not in path}
+        found = 0
+        for id_number in population.id_numbers():
+            record = population.record(source, id_number)
+            if record is None:
+                continue
+            found += 1
+            assert set(record) == top, source
+            for name in top:
+                keys = {path.split(".", 1)[1] for path in schema if path.startswith(name + ".")}
+                if keys:
+                    assert all(set(item) == keys for item in record[name]), (source, name)
+        assert found > 200, source
+
+
+def test_contribution_shares_and_deposits_add_up(population: Population) -> None:
+    for id_number in population.id_numbers()[:150]:
+        insured = population.record("social_insurance", id_number)
+        for item in insured["contribution_records"] if insured else []:
+            if item["paid"]:
+                assert item["personal_amount"] == round(item["base"] * 0.105, 2)
+                assert item["unit_amount"] == round(item["base"] * 0.245, 2)
+            else:
+                assert item["personal_amount"] is item["unit_amount"] is None
+        fund = population.record("housing_fund", id_number)
+        for item in fund["deposit_records"] if fund else []:
+            assert item["amount"] == item["personal_amount"] + item["unit_amount"]
+        if fund and fund["account_status"] == "NORMAL":
+            assert fund["employer_code"] == insured["current_employer_code"]  # type: ignore[index]
+            assert fund["monthly_deposit"] == fund["deposit_records"][-1]["amount"]
+
+
+def test_credit_accounts_carry_status_codes_that_agree(population: Population) -> None:
+    seen_overdue = 0
+    for id_number in population.id_numbers():
+        credit = population.record("credit_bureau", id_number)
+        for account in (credit["loan_accounts"] + credit["card_accounts"]) if credit else []:
+            for entry in account["repayment_history"]:
+                expected = (
+                    "N" if entry["overdue_months"] == 0 else str(min(7, entry["overdue_months"]))
+                )
+                assert entry["status"] == expected
+                seen_overdue += entry["status"] != "N"
+            if account.get("status") == "SETTLED":
+                assert account["balance"] == 0
+    assert seen_overdue > 0
+
+
+def test_utility_bills_run_late_more_often_out_of_work(population: Population) -> None:
+    late = {True: 0, False: 0}
+    bills = {True: 0, False: 0}
+    as_of = population.as_of
+    for id_number in population.id_numbers()[4:]:
+        person = population.get(id_number)
+        record = population.record("utility", id_number)
+        assert person is not None
+        if record is None:
+            continue
+        assert record["arrears_amount"] == round(
+            sum(bill["amount"] for bill in record["bill_records"] if not bill["paid"]), 2
+        )
+        for bill in record["bill_records"]:
+            month = Month.parse(bill["month"])
+            assert month <= as_of
+            assert not (bill["paid_on_time"] and not bill["paid"])
+            working = person.spell_in(month) is not None
+            bills[working] += 1
+            late[working] += bill["paid"] and not bill["paid_on_time"]
+
+    assert bills[False] > 100
+    assert late[False] / bills[False] > 1.5 * late[True] / bills[True]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.protocol import auth_headers, auth_scheme_of
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
 from connectors.simulators.server import SimulatorServer, build_simulator_servers
@@ -21,6 +24,7 @@ KEYS = {
     "social_insurance": "test-si-key",
     "housing_fund": "test-hf-key",
     "credit_bureau": "test-cb-key",
+    "utility": "test-ut-key",
 }
 ZHANG_SAN = "11010519491231002X"
 LI_SI = "440304199001010011"
@@ -63,6 +67,16 @@ def insured_person(population: Population) -> str:
     raise AssertionError("population has nobody insured since before 2020")
 
 
+async def post(
+    simulators: dict[str, httpx.AsyncClient], source: str, content: bytes
+) -> httpx.Response:
+    """A query carrying the source's credential the way it wants it (API key or signature)."""
+    headers = auth_headers(auth_scheme_of(source), KEYS[source], "POST", "/v1/query", content)
+    return await simulators[source].post(
+        "/v1/query", content=content, headers={**headers, "Content-Type": "application/json"}
+    )
+
+
 async def ask(
     simulators: dict[str, httpx.AsyncClient],
     source: str,
@@ -70,16 +84,13 @@ async def ask(
     fields: list[str],
     months: tuple[str, str] = LAST_24,
 ) -> httpx.Response:
-    return await simulators[source].post(
-        "/v1/query",
-        headers={"X-Api-Key": KEYS[source]},
-        json={
-            "id_number": id_number,
-            "fields": fields,
-            "from_month": months[0],
-            "to_month": months[1],
-        },
-    )
+    body = {
+        "id_number": id_number,
+        "fields": fields,
+        "from_month": months[0],
+        "to_month": months[1],
+    }
+    return await post(simulators, source, json.dumps(body).encode())
 
 
 async def record_of(
@@ -153,7 +164,8 @@ async def test_whole_field_wins_over_a_key_of_it(
         simulators, "housing_fund", ZHANG_SAN, ["deposit_records.paid", "deposit_records"]
     )
 
-    assert all(set(item) == {"month", "amount", "paid"} for item in record["deposit_records"])
+    keys = {"month", "amount", "paid", "personal_amount", "unit_amount"}
+    assert all(set(item) == keys for item in record["deposit_records"])
 
 
 async def test_lists_are_cut_to_the_month_range(
@@ -230,11 +242,7 @@ async def test_wrong_or_missing_key_is_refused(
 async def test_malformed_body_is_refused(
     simulators: dict[str, httpx.AsyncClient], body: bytes
 ) -> None:
-    response = await simulators["credit_bureau"].post(
-        "/v1/query",
-        headers={"X-Api-Key": KEYS["credit_bureau"], "Content-Type": "application/json"},
-        content=body,
-    )
+    response = await post(simulators, "credit_bureau", body)
 
     assert response.status_code == 400
     assert response.json()["error"] == "BadRequest"
@@ -362,3 +370,116 @@ def test_servers_listen_on_loopback_at_the_configured_ports(population: Populati
         assert isinstance(server, SimulatorServer)
         assert (server.config.host, server.config.port) == ("127.0.0.1", ports[source])
         assert server.config.log_level == "warning" and not server.config.access_log
+
+
+# -- credentials ---------------------------------------------------------------------------------
+
+
+def signed(content: bytes, **changes: str) -> dict[str, str]:
+    headers = auth_headers("signed", KEYS["credit_bureau"], "POST", "/v1/query", content)
+    return {**headers, **changes, "Content-Type": "application/json"}
+
+
+QUERY = json.dumps(
+    {"id_number": ZHANG_SAN, "fields": ["name"], "from_month": AS_OF, "to_month": AS_OF}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({"X-Api-Key": KEYS["credit_bureau"]}, "request is not signed"),
+        (signed(QUERY, **{"X-Signature": "0" * 64}), "wrong signature"),
+        (signed(b"{}"), "wrong signature"),  # signed another body
+        (signed(QUERY, **{"X-Timestamp": str(int(time.time()) - 60)}), "wrong signature"),
+        (
+            dict(
+                auth_headers("signed", KEYS["credit_bureau"], "POST", "/v1/query", QUERY, now=1e9)
+            ),
+            "signature timestamp is outside the accepted window",
+        ),
+        (
+            dict(auth_headers("signed", "another-secret", "POST", "/v1/query", QUERY)),
+            "wrong signature",
+        ),
+    ],
+)
+async def test_the_bureau_wants_a_fresh_signature_with_its_own_secret(
+    simulators: dict[str, httpx.AsyncClient], headers: dict[str, str], detail: str
+) -> None:
+    response = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Unauthorized", "detail": detail}
+
+
+async def test_a_signed_request_is_accepted_once(simulators: dict[str, httpx.AsyncClient]) -> None:
+    headers = signed(QUERY)
+
+    first = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers)
+    replayed = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers)
+
+    assert first.status_code == 200
+    assert replayed.status_code == 401
+    assert replayed.json()["detail"] == "nonce already used"
+
+
+async def test_each_source_has_its_own_key(simulators: dict[str, httpx.AsyncClient]) -> None:
+    for source in ("social_insurance", "housing_fund", "utility"):
+        others = [key for name, key in KEYS.items() if name != source]
+        for key in others:
+            response = await simulators[source].post(
+                "/v1/query", content=QUERY, headers={"X-Api-Key": key}
+            )
+            assert response.status_code == 401
+
+
+# -- every field of every schema -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", list(KEYS))
+async def test_every_schema_field_can_be_asked_for_alone(
+    simulators: dict[str, httpx.AsyncClient], source: str
+) -> None:
+    from connectors.schemas import SOURCE_SCHEMAS
+
+    for path in sorted(SOURCE_SCHEMAS[source]):
+        record = await record_of(simulators, source, ZHAO_LIU, [path])
+        name, _, key = path.partition(".")
+        assert list(record) == [name], path
+        if key:
+            assert all(key in item for item in record[name]), path
+
+
+# -- the fourth source: utility payments ---------------------------------------------------------
+
+
+async def test_utility_bills_are_kept_by_month(
+    simulators: dict[str, httpx.AsyncClient],
+) -> None:
+    record = await record_of(
+        simulators, "utility", ZHANG_SAN, ["bill_records.paid_on_time"], ("2026-05", AS_OF)
+    )
+
+    months = {item["month"] for item in record["bill_records"]}
+    assert months == {f"2026-{month:02d}" for month in range(5, 11)}
+    assert all(set(item) == {"month", "paid_on_time"} for item in record["bill_records"])
+    assert all(item["paid_on_time"] for item in record["bill_records"])
+
+
+async def test_the_sandbox_people_pay_their_bills_as_their_stories_say(
+    simulators: dict[str, httpx.AsyncClient],
+) -> None:
+    fields = ["arrears_amount", "arrears_months", "bill_records.paid_on_time"]
+    zhang_san = await record_of(simulators, "utility", ZHANG_SAN, fields)
+    li_si = await record_of(simulators, "utility", LI_SI, fields)
+    wang_wu = await record_of(simulators, "utility", WANG_WU, fields)
+    zhao_liu = await record_of(simulators, "utility", ZHAO_LIU, fields)
+
+    for on_time in (zhang_san, wang_wu, zhao_liu):
+        assert on_time["arrears_amount"] == 0 and on_time["arrears_months"] == 0
+        assert all(item["paid_on_time"] for item in on_time["bill_records"])
+    # 李四: late while out of work last year, and last month's bills still unpaid.
+    late = {item["month"] for item in li_si["bill_records"] if not item["paid_on_time"]}
+    assert late == {f"{TODAY.year - 1}-06", f"{TODAY.year - 1}-08", AS_OF}
+    assert li_si["arrears_months"] == 1 and li_si["arrears_amount"] > 0

@@ -1,0 +1,182 @@
+"""Sources as plug-ins: registration, and the fourth source (utility) from schema to feature."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+
+from connectors import registry
+from connectors.base import Month, MonthRange, SourceRecord
+from connectors.http import HttpSourceConnector
+from connectors.registry import build_connectors, close_all, connector_classes, register_connector
+from connectors.schemas import SOURCE_RETENTION_MONTHS, SOURCE_SCHEMAS, SOURCE_TITLES, UTILITY
+from connectors.simulators.app import create_simulator_app
+from connectors.simulators.population import Population
+from connectors.utility import UtilityConnector
+from gateway.errors import SourceUnavailable
+from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, SOURCE_NAMES, Settings
+from policies.catalog import load_catalog
+from policies.derivation import derive_features
+
+TODAY = date(2026, 11, 23)
+MONTHS = MonthRange.ending(Month(2026, 10), 6)
+
+
+def test_every_configured_source_is_a_registered_plug_in() -> None:
+    settings = Settings(environment="test")
+
+    assert set(connector_classes()) == set(SOURCE_NAMES) == set(SOURCE_SCHEMAS)
+    assert set(settings.source_urls) == set(settings.simulator_ports) == set(SOURCE_NAMES)
+    assert set(DEVELOPMENT_SOURCE_CREDENTIALS) == set(SOURCE_NAMES)
+    assert set(SOURCE_TITLES) >= set(SOURCE_NAMES) and set(SOURCE_RETENTION_MONTHS) >= set(
+        SOURCE_NAMES
+    )
+    assert connector_classes()["utility"] is UtilityConnector
+
+
+def test_a_source_has_one_connector_and_one_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_CLASSES", dict(registry._CLASSES))
+
+    class Impostor(HttpSourceConnector):
+        source = "utility"
+        schema = UTILITY
+
+    class Mismatched(HttpSourceConnector):
+        source = "utility"
+        schema = frozenset({"arrears_amount"})
+
+    with pytest.raises(ValueError, match="already has connector UtilityConnector"):
+        register_connector(Impostor)
+    with pytest.raises(ValueError, match="disagrees with the schema"):
+        register_connector(Mismatched)
+    assert register_connector(UtilityConnector) is UtilityConnector  # again: harmless
+
+
+def test_a_plug_in_from_outside_brings_its_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_CLASSES", dict(registry._CLASSES))
+    monkeypatch.delitem(SOURCE_SCHEMAS, "medical_insurance", raising=False)
+
+    @register_connector
+    class MedicalInsuranceConnector(HttpSourceConnector):
+        source = "medical_insurance"
+        schema = frozenset({"insured_status"})
+
+    try:
+        assert connector_classes()["medical_insurance"] is MedicalInsuranceConnector
+        assert SOURCE_SCHEMAS["medical_insurance"] == frozenset({"insured_status"})
+    finally:
+        SOURCE_SCHEMAS.pop("medical_insurance", None)
+
+
+async def test_a_planned_source_without_a_connector_is_unavailable() -> None:
+    settings = Settings(
+        environment="test", source_urls={"housing_fund": "http://127.0.0.1:9"}, source_retries=0
+    )
+    connectors = build_connectors(settings)
+    try:
+        with pytest.raises(SourceUnavailable) as caught:
+            await registry.fetch_all(connectors, "x", {"utility": ["arrears_amount"]}, MONTHS)
+    finally:
+        await close_all(connectors)
+
+    assert caught.value.detail == "Source utility is not connected to this gateway."
+
+
+async def test_the_utility_connector_reads_its_simulator() -> None:
+    population = Population.generate(3, 50, today=TODAY)
+    app = create_simulator_app("utility", credential="ut-key", population=population)
+    connector = UtilityConnector(
+        "http://ut.test", "ut-key", client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+    )
+    try:
+        record = await connector.fetch(
+            "440304199001010011", ["arrears_months", "bill_records.paid"], MONTHS
+        )
+    finally:
+        await connector.aclose()
+
+    assert record.fields["arrears_months"] == 1
+    assert [item["month"] for item in record.fields["bill_records"]] == [
+        str(month) for month in MONTHS for _ in ("ELECTRICITY", "WATER")
+    ]
+    assert record.fields["bill_records"][-1] == {"month": "2026-10", "paid": False}
+
+
+# -- the two utility features, hand-computed -----------------------------------------------------
+
+
+def utility(found: bool = True, **fields: object) -> dict[str, SourceRecord]:
+    return {"utility": SourceRecord("utility", Month(2026, 10), found, fields if found else {})}
+
+
+def bill(month: str, on_time: bool, kind: str = "WATER") -> dict[str, object]:
+    return {"month": month, "utility_type": kind, "paid_on_time": on_time}
+
+
+@pytest.mark.parametrize(
+    ("bills", "expected"),
+    [
+        ([], 0),
+        ([bill(f"2026-{m:02d}", True) for m in range(5, 11)], 6),
+        # a month with one late bill of two is not on time
+        (
+            [bill("2026-09", True), bill("2026-09", False, "GAS"), bill("2026-10", True)],
+            1,
+        ),
+        # months outside the range (sent anyway) do not count; months without bills neither
+        ([bill("2026-04", True), bill("2026-06", True), bill("2026-10", True)], 2),
+    ],
+)
+def test_on_time_months(bills: list[dict[str, object]], expected: int) -> None:
+    catalog = load_catalog()
+
+    features = derive_features(catalog, ["ut_on_time_months"], utility(bill_records=bills), MONTHS)
+
+    assert features == {"ut_on_time_months": expected}
+
+
+@pytest.mark.parametrize(
+    ("records", "expected"),
+    [
+        (utility(arrears_amount=0), False),
+        (utility(arrears_amount=0.0), False),
+        (utility(arrears_amount=12.5), True),
+        (utility(found=False), False),
+    ],
+)
+def test_in_arrears(records: dict[str, SourceRecord], expected: bool) -> None:
+    assert derive_features(load_catalog(), ["ut_in_arrears"], records, MONTHS) == {
+        "ut_in_arrears": expected
+    }
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        utility(arrears_amount="a lot"),
+        utility(arrears_amount=-3),
+        utility(),
+    ],
+)
+def test_a_malformed_arrears_amount_is_source_unavailable(
+    records: dict[str, SourceRecord],
+) -> None:
+    with pytest.raises(SourceUnavailable) as caught:
+        derive_features(load_catalog(), ["ut_in_arrears"], records, MONTHS)
+
+    assert caught.value.detail == "utility answered a malformed `arrears_amount`."
+
+
+def test_the_utility_features_are_offered_to_a_purpose() -> None:
+    catalog = load_catalog()
+
+    offering = [
+        code
+        for code, purpose in catalog.purposes.items()
+        if {"ut_on_time_months", "ut_in_arrears"} <= set(purpose.features)
+    ]
+
+    assert offering == ["consumer_installment_underwriting"]
+    assert catalog.feature("ut_in_arrears").source_fields == {"utility": ("arrears_amount",)}
