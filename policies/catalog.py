@@ -2,8 +2,11 @@
 
 Both catalogs live in YAML (`features.yaml`, `purposes.yaml`) so that an institution can
 ship its own products and ceilings (`LENDGATE_POLICY_DIR`). Loading checks them against
-the connector schemas and the derivation registry and refuses the whole catalog on any
-problem, each problem named by file and line: a half-loaded policy is worse than none.
+the connector schemas, the sources' retention and the derivation registry, and refuses the
+whole catalog on any problem, each problem named by file and line: a half-loaded policy is
+worse than none. The gateway loads the catalogs before anything else at start-up, so an
+invalid policy folder stops it with the list of problems (`lendgate policy check` prints
+the same list).
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from typing import Any
 
 import yaml
 
-from connectors.schemas import IDENTITY_FIELDS, SOURCE_SCHEMAS
+from connectors.schemas import (
+    FREE_TEXT_FIELDS,
+    IDENTITY_FIELDS,
+    SOURCE_RETENTION_MONTHS,
+    SOURCE_SCHEMAS,
+    SOURCE_TITLES,
+)
 from gateway.errors import PurposeViolation
 from policies.derivation import DERIVATIONS
 
@@ -198,6 +207,8 @@ class Feature:
     output: Output
     data_class: str
     params: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    compares_identity: bool = False
+    """Match, don't reveal: compares `name`/`phone` with the claimed identity, answers yes/no."""
 
     def public_view(self) -> dict[str, Any]:
         """The JSON form shown in the public catalog."""
@@ -209,6 +220,7 @@ class Feature:
             "params": dict(self.params),
             "output": self.output.public_view(),
             "data_class": self.data_class,
+            "compares_identity": self.compares_identity,
         }
 
 
@@ -226,6 +238,8 @@ class Purpose:
     max_frequency: Frequency
     max_data_range_months: int
     max_data_life_days: int
+    sources: tuple[str, ...] = ()
+    """Every source its features read, in catalog order."""
 
     def public_view(self) -> dict[str, Any]:
         """The JSON form shown in the public catalog."""
@@ -235,6 +249,7 @@ class Purpose:
             "notice": self.notice.as_dict(),
             "legal_basis": self.legal_basis,
             "features": list(self.features),
+            "sources": list(self.sources),
             "fetch_types": list(self.fetch_types),
             "max_validity_days": self.max_validity_days,
             "max_frequency": {"unit": self.max_frequency.unit, "value": self.max_frequency.value},
@@ -267,10 +282,20 @@ class Catalog:
 
     def public_view(self) -> dict[str, Any]:
         """The JSON document `GET /v1/catalog` serves."""
+        used = {source for feature in self.features.values() for source in feature.sources}
         return {
             "policy_version": self.version,
             "purposes": [purpose.public_view() for purpose in self.purposes.values()],
             "features": [feature.public_view() for feature in self.features.values()],
+            "sources": [
+                {
+                    "name": source,
+                    "title": dict(SOURCE_TITLES.get(source, {"zh": source, "en": source})),
+                    "retention_months": SOURCE_RETENTION_MONTHS[source],
+                }
+                for source in SOURCE_SCHEMAS
+                if source in used
+            ],
         }
 
 
@@ -496,11 +521,15 @@ _OUTPUT_KEYS = {
 }
 
 
-def _check_features(file: _File) -> tuple[dict[str, Feature], dict[str, int]]:
-    """Parse the feature catalog; return the sound features and every declared name's line."""
+def _check_features(file: _File) -> tuple[dict[str, Feature], dict[str, tuple[str, ...]]]:
+    """Parse the feature catalog.
+
+    Returns the sound features, and every declared name with the sources it names (sound
+    or not), so that the purposes can be judged against what each feature claims to read.
+    """
     checker = _Checker(file)
     features: dict[str, Feature] = {}
-    declared: dict[str, int] = {}
+    declared: dict[str, tuple[str, ...]] = {}
     for node, line in checker.entries("features"):
         checker.failed = False
         name = node.get("name")
@@ -508,7 +537,7 @@ def _check_features(file: _File) -> tuple[dict[str, Feature], dict[str, int]]:
             what = f"feature `{name}`"
             if name in declared:
                 checker.problem(node.line_of("name"), f"{what} is declared twice.")
-            declared.setdefault(name, line)
+            declared.setdefault(name, _named_sources(node))
         else:
             what = f"feature at line {line}"
             if "name" in node:
@@ -520,6 +549,7 @@ def _check_features(file: _File) -> tuple[dict[str, Feature], dict[str, int]]:
         source_fields = _feature_fields(checker, node, what)
         derivation = _feature_derivation(checker, node, what, source_fields)
         params = _feature_params(checker, node, what, derivation)
+        _window_within_retention(checker, node, what, source_fields, params)
         output = _feature_output(checker, node, what, derivation)
         data_class = checker.string(node, "data_class", what)
         if data_class is not None and data_class not in DATA_CLASSES:
@@ -539,17 +569,67 @@ def _check_features(file: _File) -> tuple[dict[str, Feature], dict[str, int]]:
             output=output,
             data_class=data_class,
             params=MappingProxyType(params),
+            compares_identity=DERIVATIONS[derivation].compares_identity,
         )
     return features, declared
 
 
+def _named_sources(node: _Map) -> tuple[str, ...]:
+    """Every source a feature entry names, in `sources` or as a `source_fields` key."""
+    named: list[str] = []
+    sources = node.get("sources")
+    if isinstance(sources, _Seq):
+        named.extend(source for source in sources if isinstance(source, str))
+    fields = node.get("source_fields")
+    if isinstance(fields, _Map):
+        named.extend(fields)
+    return tuple(dict.fromkeys(named))
+
+
+def _window_within_retention(
+    checker: _Checker,
+    node: _Map,
+    what: str,
+    source_fields: Mapping[str, tuple[str, ...]] | None,
+    params: Mapping[str, int],
+) -> None:
+    """A feature's look-back window must not reach further back than its sources keep."""
+    window = params.get("window_months")
+    if window is None or source_fields is None:
+        return
+    for source in source_fields:
+        retention = SOURCE_RETENTION_MONTHS.get(source)
+        if retention is not None and window > retention:
+            params_node = node["params"]
+            checker.problem(
+                params_node.line_of("window_months"),
+                f"{what} looks back {window} months, beyond the {retention} months "
+                f"`{source}` keeps (SOURCE_RETENTION_MONTHS).",
+            )
+
+
 def _feature_fields(checker: _Checker, node: _Map, what: str) -> dict[str, tuple[str, ...]] | None:
-    """`sources` and `source_fields`: known sources and fields, no identity field, agreeing."""
+    """`sources` and `source_fields`: known sources and fields, no identity field, agreeing.
+
+    An identity field (`name`, `phone`) is allowed to exactly one kind of derivation: an
+    identity comparison, which answers true/false and never the value. An empty field
+    list asks a source only whether it holds the person.
+    """
+    named = node.get("derivation")
+    registered = DERIVATIONS.get(named) if isinstance(named, str) else None
+    compares_identity = registered is not None and registered.compares_identity
     sources = checker.names(node, "sources", what)
     sound = sources is not None
     for source, line in sources or []:
         if source not in SOURCE_SCHEMAS:
             checker.problem(line, f"{what} names an unknown source `{source}`.")
+            sound = False
+        elif source not in SOURCE_RETENTION_MONTHS:
+            checker.problem(
+                line,
+                f"{what} reads `{source}`, whose retention is not declared "
+                "(add it to SOURCE_RETENTION_MONTHS in connectors/schemas.py).",
+            )
             sound = False
     if "source_fields" not in node:
         return None
@@ -571,6 +651,10 @@ def _feature_fields(checker: _Checker, node: _Map, what: str) -> dict[str, tuple
         if sources is not None and source not in declared_sources:
             checker.problem(source_line, f"{what} reads `{source}`, which `sources` does not list.")
             sound = False
+        listed = mapping[source]
+        if isinstance(listed, _Seq) and not listed:
+            fields[source] = ()
+            continue
         names = checker.names(mapping, source, f"{what} `source_fields`")
         if names is None:
             sound = False
@@ -579,11 +663,19 @@ def _feature_fields(checker: _Checker, node: _Map, what: str) -> dict[str, tuple
             if path not in schema:
                 checker.problem(line, f"{what} reads an unknown field `{source}.{path}`.")
                 sound = False
-            elif path.split(".")[-1] in IDENTITY_FIELDS:
+            elif path.split(".")[-1] in FREE_TEXT_FIELDS:
+                checker.problem(
+                    line,
+                    f"{what} reads the free-text field `{source}.{path}`, which may carry "
+                    "anything, personal data included; no feature may read it.",
+                )
+                sound = False
+            elif path.split(".")[-1] in IDENTITY_FIELDS and not compares_identity:
                 checker.problem(
                     line,
                     f"{what} reads the identifier `{source}.{path}`; "
-                    "a feature must never output a raw identifier.",
+                    "a feature must never output a raw identifier "
+                    "(only an identity comparison may read it, to answer true/false).",
                 )
                 sound = False
         fields[source] = tuple(path for path, _ in names)
@@ -630,6 +722,22 @@ def _feature_derivation(
         reads = derivation.reads.get(source, frozenset())
         # Point at the field list to fix, or at `derivation` when the source is missing.
         fields_line = fields_node.line_of(source) if source in fields_node else line
+        if source not in derivation.reads:
+            checker.problem(
+                fields_line,
+                f"{what} reads `{source}`, which derivation `{name}` does not use "
+                "(contact only the sources needed).",
+            )
+            sound = False
+            continue
+        if source not in source_fields and not reads:
+            checker.problem(
+                line,
+                f"{what} must list source `{source}` (with no fields): derivation `{name}` "
+                "asks it whether it holds the person.",
+            )
+            sound = False
+            continue
         if extra := sorted(declared - reads):
             checker.problem(
                 fields_line,
@@ -720,7 +828,12 @@ def _feature_output(
     elif kind == "enum":
         values = checker.names(value, "values", f"{what} output")
         codes = tuple(code for code, _ in values or [])
-        if registered is not None and values is not None and set(codes) != set(registered.values):
+        if (
+            registered is not None
+            and registered.output_type == "enum"
+            and values is not None
+            and set(codes) != set(registered.values)
+        ):
             checker.problem(
                 value.line_of("values"),
                 f"{what} output `values` must be exactly {', '.join(registered.values)}, "
@@ -776,9 +889,9 @@ _PURPOSE_REQUIRED = (
 
 
 def _check_purposes(
-    file: _File, declared: Mapping[str, int], features: Mapping[str, Feature]
+    file: _File, declared: Mapping[str, tuple[str, ...]], features: Mapping[str, Feature]
 ) -> dict[str, Purpose]:
-    """Parse the purpose catalog against the declared features."""
+    """Parse the purpose catalog against the declared features and the sources' retention."""
     checker = _Checker(file)
     purposes: dict[str, Purpose] = {}
     seen: set[str] = set()
@@ -811,6 +924,14 @@ def _check_purposes(
                     item_line, f"{what} allows `{name}`, which features.yaml does not declare."
                 )
                 continue
+            if unknown := [source for source in declared[name] if source not in SOURCE_SCHEMAS]:
+                checker.problem(
+                    item_line,
+                    f"{what} allows `{name}`, which reads the undeclared source "
+                    f"{', '.join(f'`{source}`' for source in unknown)} "
+                    "(connectors/schemas.py declares no such source).",
+                )
+                continue
             window = features[name].params.get("window_months") if name in features else None
             range_limit = limits["max_data_range_months"]
             if window is not None and range_limit is not None and window > range_limit:
@@ -819,6 +940,8 @@ def _check_purposes(
                     f"{what} allows `{name}`, which looks back {window} months, "
                     f"beyond its max_data_range_months of {range_limit}.",
                 )
+        sources = _purpose_sources(allowed or [], features)
+        _range_within_retention(checker, node, what, limits["max_data_range_months"], sources)
         fetch_types = checker.names(node, "fetch_types", what)
         for fetch_type, item_line in fetch_types or []:
             if fetch_type not in FETCH_TYPES:
@@ -842,8 +965,41 @@ def _check_purposes(
             max_frequency=frequency,
             max_data_range_months=_limit(limits["max_data_range_months"]),
             max_data_life_days=_limit(limits["max_data_life_days"]),
+            sources=tuple(sources),
         )
     return purposes
+
+
+def _purpose_sources(
+    allowed: Sequence[tuple[str, int]], features: Mapping[str, Feature]
+) -> dict[str, list[str]]:
+    """The sources a purpose's (sound) features read, each with the features that read it."""
+    readers: dict[str, list[str]] = {}
+    for name, _ in allowed:
+        for source in features[name].sources if name in features else ():
+            readers.setdefault(source, []).append(name)
+    # Catalog order of the sources, so every view lists them alike.
+    return {source: readers[source] for source in SOURCE_SCHEMAS if source in readers}
+
+
+def _range_within_retention(
+    checker: _Checker,
+    node: _Map,
+    what: str,
+    range_limit: int | None,
+    sources: Mapping[str, Sequence[str]],
+) -> None:
+    """`max_data_range_months` must not reach further back than any source it reads keeps."""
+    if range_limit is None:
+        return
+    for source, readers in sources.items():
+        retention = SOURCE_RETENTION_MONTHS.get(source)
+        if retention is not None and range_limit > retention:
+            checker.problem(
+                node.line_of("max_data_range_months"),
+                f"{what} `max_data_range_months` of {range_limit} is above the {retention} "
+                f"months `{source}` keeps (read by {', '.join(f'`{n}`' for n in readers)}).",
+            )
 
 
 def _limit(value: int | None) -> int:

@@ -14,16 +14,25 @@ Conventions shared by every derivation:
   the wrong shape means the source answered badly and raises `SourceUnavailable`.
 - Windowed features (`window_months`) look at the last N months of the range, or at the
   whole range when it is shorter.
+- Amounts are summed and compared as exact decimals; bands and ratios are applied by the
+  catalog (`Output.generalize`), never here.
+
+Identity comparisons (the `identity_match` purpose) are the one place a derivation reads a
+source's `name` or `phone`: they are registered with `compares_identity=True`, receive the
+borrower's claimed identity, and answer only true/false. No other derivation ever sees the
+claimed identity, and the catalog refuses identity fields for every other derivation.
 """
 
 from __future__ import annotations
 
+import hmac
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.base import Month, MonthRange, SourceRecord
 from gateway.errors import SourceUnavailable
@@ -43,6 +52,22 @@ ACCOUNT_STATUSES = ("NORMAL", "SEALED", "CLOSED")
 HF_LOAN_STATUSES = ("NONE", "REPAYING", "SETTLED")
 FIVE_CLASSES = ("NORMAL", "SPECIAL_MENTION", "SUBSTANDARD", "DOUBTFUL", "LOSS")
 HARD_INQUIRY_REASONS = frozenset({"LOAN_APPROVAL", "CARD_APPROVAL"})
+
+# Ways sources and lenders write the middle dot of names such as 阿依古丽·买买提.
+_NAME_DOTS = str.maketrans(dict.fromkeys("\u00b7\u2022\u2027\u2219\u22c5\u30fb\uff0e", "\u00b7"))
+
+
+class ClaimedIdentity(Protocol):
+    """Who the lender says the borrower is: the consent's borrower identity, decrypted."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def id_number(self) -> str: ...
+
+    @property
+    def phone(self) -> str: ...
 
 
 class SourceReader:
@@ -147,10 +172,19 @@ class DerivationInput:
     records: Mapping[str, SourceRecord]
     months: MonthRange
     params: Mapping[str, int] = field(default_factory=dict)
+    claimed: ClaimedIdentity | None = None
+    """The borrower's claimed identity; only identity comparisons are handed it."""
 
     def source(self, name: str) -> SourceReader:
         """Checked access to one source's answer."""
         return SourceReader(self.records[name])
+
+    def claimed_identity(self) -> ClaimedIdentity:
+        """The claimed identity an identity comparison checks the sources against."""
+        if self.claimed is None:
+            # The release pipeline opens it for every plan that compares identity: a bug.
+            raise ValueError("an identity comparison was derived without the claimed identity")
+        return self.claimed
 
     def window(self) -> MonthRange:
         """The last `window_months` months of the data range (all of it when shorter)."""
@@ -179,6 +213,8 @@ class Derivation:
     """Every code an `enum` derivation can return."""
     nullable: bool = False
     """Whether the derivation answers None when the sources hold nothing to derive from."""
+    compares_identity: bool = False
+    """Whether it compares identity fields (`name`, `phone`) with the claimed identity."""
 
 
 _REGISTRY: dict[str, Derivation] = {}
@@ -195,10 +231,14 @@ def _derivation(
     params: Sequence[str] = (),
     values: Sequence[str] = (),
     nullable: bool = False,
+    compares_identity: bool = False,
 ) -> Callable[[DerivationFunction], DerivationFunction]:
     def register(function: DerivationFunction) -> DerivationFunction:
         if name in _REGISTRY:
             raise RuntimeError(f"derivation {name!r} registered twice")
+        if compares_identity and (output != "boolean" or nullable):
+            # Match, don't reveal: anything richer than yes/no could leak the value on file.
+            raise RuntimeError(f"identity comparison {name!r} must answer true or false")
         _REGISTRY[name] = Derivation(
             name=name,
             function=function,
@@ -207,6 +247,7 @@ def _derivation(
             params=frozenset(params),
             values=tuple(values),
             nullable=nullable,
+            compares_identity=compares_identity,
         )
         return function
 
@@ -261,11 +302,58 @@ def _current_hf_base(source: SourceReader) -> Decimal | None:
     return source.amount("deposit_base", source.scalar("deposit_base"))
 
 
+def _latest_paid_hf_deposit(source: SourceReader, months: MonthRange) -> Decimal | None:
+    """What was deposited in the latest paid month of the range (all its records together)."""
+    by_month: dict[Month, Decimal] = {}
+    for item in source.items("deposit_records"):
+        month = source.month("deposit_records", item)
+        if month not in months or not source.flag("deposit_records", item, "paid"):
+            continue
+        amount = source.amount("deposit_records.amount", item.get("amount"))
+        # Two records in one month are two deposits (a supplementary one, or two employers).
+        by_month[month] = by_month.get(month, Decimal(0)) + amount
+    return by_month[max(by_month)] if by_month else None
+
+
+def _income_proxy(inputs: DerivationInput) -> Decimal | None:
+    """The larger of the latest paid contribution base and the current deposit base."""
+    social_insurance = inputs.source(SOCIAL_INSURANCE)
+    housing_fund = inputs.source(HOUSING_FUND)
+    bases = [
+        _latest_paid_si_base(social_insurance, inputs.months) if social_insurance.found else None,
+        _current_hf_base(housing_fund) if housing_fund.found else None,
+    ]
+    known = [base for base in bases if base is not None]
+    return max(known) if known else None
+
+
 def _credit_accounts(source: SourceReader) -> list[tuple[str, Mapping[str, Any]]]:
     """Every loan and card account, each with the list it came from."""
     return [("loan_accounts", account) for account in source.items("loan_accounts")] + [
         ("card_accounts", account) for account in source.items("card_accounts")
     ]
+
+
+def _five_classes(source: SourceReader) -> list[int]:
+    """The five-level classification of every account, as an index into FIVE_CLASSES."""
+    classes = []
+    for list_field, account in _credit_accounts(source):
+        five_class = account.get("five_class")
+        if not isinstance(five_class, str) or five_class not in FIVE_CLASSES:
+            raise source.malformed(f"{list_field}.five_class")
+        classes.append(FIVE_CLASSES.index(five_class))
+    return classes
+
+
+def _loan_total(source: SourceReader, key: str) -> Decimal:
+    """The sum of one amount (`balance`, `monthly_repayment`) over every loan account."""
+    return sum(
+        (
+            source.amount(f"loan_accounts.{key}", loan.get(key))
+            for loan in source.items("loan_accounts")
+        ),
+        Decimal(0),
+    )
 
 
 def _overdue_months_in(
@@ -309,6 +397,53 @@ def si_paid_months(inputs: DerivationInput) -> int:
     if not source.found:
         return 0
     return len(_paid_months(source, "contribution_records", inputs.months))
+
+
+@_derivation(
+    "si_continuous_months",
+    reads={SOCIAL_INSURANCE: ["contribution_records.paid"]},
+    output="integer",
+)
+def si_continuous_months(inputs: DerivationInput) -> int:
+    """Consecutive paid contribution months ending at the last month of the range."""
+    source = inputs.source(SOCIAL_INSURANCE)
+    if not source.found:
+        return 0
+    paid = _paid_months(source, "contribution_records", inputs.months)
+    return _consecutive_paid_months(paid, inputs.months)
+
+
+@_derivation(
+    "si_employer_changes",
+    reads={SOCIAL_INSURANCE: ["contribution_records.employer_code", "contribution_records.paid"]},
+    output="integer",
+)
+def si_employer_changes(inputs: DerivationInput) -> int:
+    """How often the paying employer changed from one paid month of the range to the next.
+
+    Unpaid months are skipped, so a gap between two spells with the same employer is not
+    a change. An employer that also paid in the previous paid month is not new, so a month
+    paid by the old and the new employer (a mid-month move) counts the move once.
+    """
+    source = inputs.source(SOCIAL_INSURANCE)
+    if not source.found:
+        return 0
+    employers: dict[Month, set[str]] = {}
+    for item in source.items("contribution_records"):
+        month = source.month("contribution_records", item)
+        if month not in inputs.months or not source.flag("contribution_records", item, "paid"):
+            continue
+        code = item.get("employer_code")
+        if not isinstance(code, str) or not code:
+            raise source.malformed("contribution_records.employer_code")
+        employers.setdefault(month, set()).add(code)
+    changes = 0
+    previous: set[str] | None = None
+    for month in sorted(employers):
+        codes = employers[month]
+        changes += len(codes) - 1 if previous is None else len(codes - previous)
+        previous = codes
+    return changes
 
 
 @_derivation(
@@ -384,6 +519,34 @@ def hf_current_deposit_base(inputs: DerivationInput) -> Decimal | None:
 
 
 @_derivation(
+    "hf_latest_paid_deposit",
+    reads={HOUSING_FUND: ["deposit_records.amount", "deposit_records.paid"]},
+    output="band",
+    nullable=True,
+)
+def hf_latest_paid_deposit(inputs: DerivationInput) -> Decimal | None:
+    """Personal plus employer deposit of the latest paid month in the range; None when none."""
+    source = inputs.source(HOUSING_FUND)
+    if not source.found:
+        return None
+    return _latest_paid_hf_deposit(source, inputs.months)
+
+
+@_derivation(
+    "hf_balance",
+    reads={HOUSING_FUND: ["balance"]},
+    output="band",
+    nullable=True,
+)
+def hf_balance(inputs: DerivationInput) -> Decimal | None:
+    """The account balance (a closed account holds 0); None without an account."""
+    source = inputs.source(HOUSING_FUND)
+    if not source.found:
+        return None
+    return source.amount("balance", source.scalar("balance"))
+
+
+@_derivation(
     "hf_loan_status",
     reads={HOUSING_FUND: ["loan_status"]},
     output="enum",
@@ -395,6 +558,19 @@ def hf_loan_status(inputs: DerivationInput) -> str:
     if not source.found:
         return "NONE"
     return source.code("loan_status", HF_LOAN_STATUSES)
+
+
+@_derivation(
+    "hf_has_loan",
+    reads={HOUSING_FUND: ["loan_status"]},
+    output="boolean",
+)
+def hf_has_loan(inputs: DerivationInput) -> bool:
+    """Whether a housing-fund loan is being repaid now (a settled one no longer counts)."""
+    source = inputs.source(HOUSING_FUND)
+    if not source.found:
+        return False
+    return source.code("loan_status", HF_LOAN_STATUSES) == "REPAYING"
 
 
 # -- cross-source ----------------------------------------------------------------------
@@ -411,14 +587,31 @@ def hf_loan_status(inputs: DerivationInput) -> str:
 )
 def income_proxy(inputs: DerivationInput) -> Decimal | None:
     """The larger of the latest paid contribution base and the current deposit base."""
-    social_insurance = inputs.source(SOCIAL_INSURANCE)
-    housing_fund = inputs.source(HOUSING_FUND)
-    bases = [
-        _latest_paid_si_base(social_insurance, inputs.months) if social_insurance.found else None,
-        _current_hf_base(housing_fund) if housing_fund.found else None,
-    ]
-    known = [base for base in bases if base is not None]
-    return max(known) if known else None
+    return _income_proxy(inputs)
+
+
+@_derivation(
+    "debt_service_ratio",
+    reads={
+        SOCIAL_INSURANCE: ["contribution_records.base", "contribution_records.paid"],
+        HOUSING_FUND: ["account_status", "deposit_base"],
+        CREDIT_BUREAU: ["loan_accounts.monthly_repayment"],
+    },
+    output="ratio",
+    nullable=True,
+)
+def debt_service_ratio(inputs: DerivationInput) -> Decimal | None:
+    """Monthly loan instalments over the monthly income proxy; None when income is unknown.
+
+    Without a credit file there are no reported instalments, so the ratio is 0.
+    """
+    income = _income_proxy(inputs)
+    if income is None or income == 0:
+        return None
+    credit_bureau = inputs.source(CREDIT_BUREAU)
+    if not credit_bureau.found:
+        return Decimal(0)
+    return _loan_total(credit_bureau, "monthly_repayment") / income
 
 
 # -- credit bureau ---------------------------------------------------------------------
@@ -540,13 +733,141 @@ def cb_worst_five_class(inputs: DerivationInput) -> str:
     source = inputs.source(CREDIT_BUREAU)
     if not source.found:
         return "NONE"
-    worst = -1
+    worst = max(_five_classes(source), default=None)
+    return FIVE_CLASSES[worst] if worst is not None else "NONE"
+
+
+@_derivation(
+    "cb_abnormal_five_class",
+    reads={CREDIT_BUREAU: ["loan_accounts.five_class", "card_accounts.five_class"]},
+    output="boolean",
+)
+def cb_abnormal_five_class(inputs: DerivationInput) -> bool:
+    """Whether any account is classified below NORMAL (关注, or 不良: 次级/可疑/损失)."""
+    source = inputs.source(CREDIT_BUREAU)
+    if not source.found:
+        return False
+    return any(five_class > 0 for five_class in _five_classes(source))
+
+
+@_derivation(
+    "cb_current_overdue_amount",
+    reads={CREDIT_BUREAU: ["loan_accounts.repayment_history", "card_accounts.repayment_history"]},
+    output="band",
+    nullable=True,
+)
+def cb_current_overdue_amount(inputs: DerivationInput) -> Decimal | None:
+    """The amount overdue on every account in the last month of the range; None without a file.
+
+    An account with no repayment record that month (settled, or not yet due) owes nothing.
+    """
+    source = inputs.source(CREDIT_BUREAU)
+    if not source.found:
+        return None
+    total = Decimal(0)
     for list_field, account in _credit_accounts(source):
-        five_class = account.get("five_class")
-        if not isinstance(five_class, str) or five_class not in FIVE_CLASSES:
-            raise source.malformed(f"{list_field}.five_class")
-        worst = max(worst, FIVE_CLASSES.index(five_class))
-    return FIVE_CLASSES[worst] if worst >= 0 else "NONE"
+        path = f"{list_field}.repayment_history"
+        for entry in source.nested_items(list_field, account, "repayment_history"):
+            if source.month(path, entry) == inputs.months.last:
+                total += source.amount(f"{path}.overdue_amount", entry.get("overdue_amount"))
+    return total
+
+
+@_derivation(
+    "cb_loan_balance",
+    reads={CREDIT_BUREAU: ["loan_accounts.balance"]},
+    output="band",
+    nullable=True,
+)
+def cb_loan_balance(inputs: DerivationInput) -> Decimal | None:
+    """Principal outstanding over every loan account; None without a credit file."""
+    source = inputs.source(CREDIT_BUREAU)
+    if not source.found:
+        return None
+    return _loan_total(source, "balance")
+
+
+@_derivation(
+    "cb_monthly_repayment",
+    reads={CREDIT_BUREAU: ["loan_accounts.monthly_repayment"]},
+    output="band",
+    nullable=True,
+)
+def cb_monthly_repayment(inputs: DerivationInput) -> Decimal | None:
+    """The instalments due each month over every loan (0 for settled ones); None without a file."""
+    source = inputs.source(CREDIT_BUREAU)
+    if not source.found:
+        return None
+    return _loan_total(source, "monthly_repayment")
+
+
+# -- identity match --------------------------------------------------------------------
+
+
+@_derivation("identity_on_file", reads={CREDIT_BUREAU: []}, output="boolean")
+def identity_on_file(inputs: DerivationInput) -> bool:
+    """Whether the credit bureau holds a file under the claimed resident ID number.
+
+    Sources are asked by the claimed number itself, so whether one finds the person is the
+    answer: no field is read, and no value is compared here.
+    """
+    return inputs.source(CREDIT_BUREAU).found
+
+
+@_derivation(
+    "identity_name_match",
+    reads={CREDIT_BUREAU: ["name"]},
+    output="boolean",
+    compares_identity=True,
+)
+def identity_name_match(inputs: DerivationInput) -> bool:
+    """Whether the name on the credit file is the claimed name; False without a file."""
+    claimed = inputs.claimed_identity()
+    source = inputs.source(CREDIT_BUREAU)
+    if not source.found:
+        return False
+    on_file = source.scalar("name")
+    if not isinstance(on_file, str):
+        raise source.malformed("name")
+    return _same(_normal_name(on_file), _normal_name(claimed.name))
+
+
+@_derivation(
+    "identity_phone_match",
+    reads={CREDIT_BUREAU: ["phone"]},
+    output="boolean",
+    compares_identity=True,
+)
+def identity_phone_match(inputs: DerivationInput) -> bool:
+    """Whether the mobile on the credit file is the claimed one; False without a file."""
+    claimed = inputs.claimed_identity()
+    source = inputs.source(CREDIT_BUREAU)
+    if not source.found:
+        return False
+    on_file = source.scalar("phone")
+    if not isinstance(on_file, str):
+        raise source.malformed("phone")
+    return _same(_normal_phone(on_file), _normal_phone(claimed.phone))
+
+
+def _normal_name(name: str) -> str:
+    """A name as compared: NFKC (full-width forms), one middle dot, no spaces, case-folded."""
+    folded = unicodedata.normalize("NFKC", name).translate(_NAME_DOTS)
+    return "".join(folded.split()).casefold()
+
+
+def _normal_phone(phone: str) -> str:
+    """A mainland mobile as compared: digits only, without a +86 / 0086 country prefix."""
+    digits = "".join(char for char in unicodedata.normalize("NFKC", phone) if char.isdigit())
+    for prefix in ("0086", "86"):
+        if len(digits) == len(prefix) + 11 and digits.startswith(prefix):
+            return digits[len(prefix) :]
+    return digits
+
+
+def _same(on_file: str, claimed: str) -> bool:
+    """Equal and non-empty, compared in constant time (the answer is all that may leak)."""
+    return bool(on_file) and hmac.compare_digest(on_file.encode(), claimed.encode())
 
 
 # -- release ---------------------------------------------------------------------------
@@ -589,8 +910,12 @@ def derive_features(
     features: Sequence[str],
     records: Mapping[str, SourceRecord],
     months: MonthRange,
+    claimed: ClaimedIdentity | None = None,
 ) -> dict[str, Any]:
-    """Derive and generalize `features` from the sources' answers over the data range."""
+    """Derive and generalize `features` from the sources' answers over the data range.
+
+    `claimed` (the consent's borrower identity) is handed to identity comparisons only.
+    """
     derived: dict[str, Any] = {}
     for name in features:
         if name in derived:
@@ -602,8 +927,55 @@ def derive_features(
                 # The release pipeline fetches every source of the plan: this is a bug.
                 raise ValueError(f"feature {name!r} needs source {source!r}, which was not fetched")
             inputs[source] = project_record(records[source], paths)
-        value = DERIVATIONS[feature.derivation].function(
-            DerivationInput(MappingProxyType(inputs), months, feature.params)
+        derivation = DERIVATIONS[feature.derivation]
+        value = derivation.function(
+            DerivationInput(
+                MappingProxyType(inputs),
+                months,
+                feature.params,
+                claimed if derivation.compares_identity else None,
+            )
         )
         derived[name] = feature.output.generalize(value)
     return derived
+
+
+# -- utility payments (水电燃气缴费) -------------------------------------------------------
+# A source added through the connector plug-in interface (connectors/utility.py).
+
+UTILITY = "utility"
+
+
+@_derivation(
+    "ut_on_time_months",
+    reads={UTILITY: ["bill_records.paid_on_time"]},
+    output="integer",
+)
+def ut_on_time_months(inputs: DerivationInput) -> int:
+    """Months of the range with utility bills, every one of them paid on time."""
+    source = inputs.source(UTILITY)
+    if not source.found:
+        return 0
+    billed: set[Month] = set()
+    late: set[Month] = set()
+    for bill in source.items("bill_records"):
+        month = source.month("bill_records", bill)
+        if month not in inputs.months:
+            continue
+        billed.add(month)
+        if not source.flag("bill_records", bill, "paid_on_time"):
+            late.add(month)
+    return len(billed - late)
+
+
+@_derivation(
+    "ut_in_arrears",
+    reads={UTILITY: ["arrears_amount"]},
+    output="boolean",
+)
+def ut_in_arrears(inputs: DerivationInput) -> bool:
+    """Whether a utility bill is past due and unpaid now; False without utility accounts."""
+    source = inputs.source(UTILITY)
+    if not source.found:
+        return False
+    return source.amount("arrears_amount", source.scalar("arrears_amount")) > 0

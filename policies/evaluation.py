@@ -42,6 +42,8 @@ class ReleasePlan:
     features: tuple[str, ...]
     source_fields: Mapping[str, tuple[str, ...]]
     """Per source, the sorted union of the features' declared fields; unused sources absent."""
+    compares_identity: bool = False
+    """Whether a feature compares the claimed identity (so the pipeline must open it)."""
 
 
 def check_terms(catalog: Catalog, terms: ConsentTerms) -> None:
@@ -85,6 +87,7 @@ def plan_release(
         source_fields={
             source: tuple(sorted(source_fields[source])) for source in sorted(source_fields)
         },
+        compares_identity=any(catalog.features[name].compares_identity for name in chosen),
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.schemas import IDENTITY_FIELDS
+from connectors.schemas import IDENTITY_FIELDS, SOURCE_RETENTION_MONTHS
 from gateway.errors import PurposeViolation
 from policies.catalog import (
     DEFAULT_DIRECTORY,
@@ -22,18 +22,40 @@ from policies.catalog import (
 from policies.derivation import DERIVATIONS
 
 REQUIRED_FEATURES = {
+    # 社保
     "si_active",
     "si_paid_months",
+    "si_continuous_months",
     "si_contribution_base_band",
+    "si_employer_changes",
+    # 公积金
     "hf_status",
     "hf_continuous_months",
     "hf_deposit_base_band",
-    "income_proxy_band",
+    "hf_monthly_deposit_band",
+    "hf_balance_band",
+    "hf_has_loan",
+    # 征信
     "cb_overdue_accounts_24m",
+    "cb_max_overdue_months_24m",
+    "cb_current_overdue_amount_band",
+    "cb_hard_inquiries_1m",
+    "cb_hard_inquiries_3m",
     "cb_hard_inquiries_6m",
     "cb_card_utilization",
+    "cb_loan_balance_band",
     "cb_open_loan_count",
+    "cb_abnormal_five_class",
+    "cb_monthly_repayment_band",
+    # cross-source
+    "income_proxy_band",
+    "debt_service_ratio",
+    # identity match
+    "identity_id_number_match",
+    "identity_name_match",
+    "identity_phone_match",
 }
+IDENTITY_FEATURES = ("identity_id_number_match", "identity_name_match", "identity_phone_match")
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +72,66 @@ def test_shipped_catalogs_have_no_problems() -> None:
 
 def test_shipped_features_include_the_public_names(catalog: Catalog) -> None:
     assert set(catalog.features) >= REQUIRED_FEATURES
+    assert len(catalog.features) >= 20
 
 
 def test_shipped_purposes(catalog: Catalog) -> None:
-    assert set(catalog.purposes) == {
+    assert set(catalog.purposes) >= {
         "consumer_installment_underwriting",
         "credit_line_assessment",
         "housing_fund_loan",
         "post_loan_monitoring",
+        "identity_match",
     }
+
+
+def test_every_shipped_feature_is_allowed_by_some_purpose(catalog: Catalog) -> None:
+    allowed = {name for purpose in catalog.purposes.values() for name in purpose.features}
+    assert set(catalog.features) == allowed
+
+
+def test_identity_match_answers_yes_or_no_per_attribute(catalog: Catalog) -> None:
+    purpose = catalog.purpose("identity_match")
+    assert purpose.features == IDENTITY_FEATURES
+    assert purpose.fetch_types == ("ONETIME",)
+    assert purpose.sources == ("credit_bureau",)
+    assert purpose.max_data_range_months == 1
+    for name in IDENTITY_FEATURES:
+        feature = catalog.features[name]
+        assert feature.output.type == "boolean" and not feature.output.nullable
+        assert feature.sources == ("credit_bureau",)
+    assert dict(catalog.features["identity_id_number_match"].source_fields) == {"credit_bureau": ()}
+    assert dict(catalog.features["identity_name_match"].source_fields) == {
+        "credit_bureau": ("name",)
+    }
+    assert dict(catalog.features["identity_phone_match"].source_fields) == {
+        "credit_bureau": ("phone",)
+    }
+    # Only the comparisons of name and phone are handed the claimed identity.
+    assert {name for name, f in catalog.features.items() if f.compares_identity} == {
+        "identity_name_match",
+        "identity_phone_match",
+    }
+
+
+def test_identity_features_are_allowed_only_for_identity_match(catalog: Catalog) -> None:
+    for purpose in catalog.purposes.values():
+        if purpose.code != "identity_match":
+            assert not set(purpose.features) & set(IDENTITY_FEATURES), purpose.code
+
+
+def test_every_purpose_stays_within_its_sources_retention(catalog: Catalog) -> None:
+    for purpose in catalog.purposes.values():
+        assert purpose.sources, purpose.code
+        for source in purpose.sources:
+            assert purpose.max_data_range_months <= SOURCE_RETENTION_MONTHS[source]
+
+
+def test_one_time_purposes_have_short_realistic_ceilings(catalog: Catalog) -> None:
+    for purpose in catalog.purposes.values():
+        if purpose.fetch_types == ("ONETIME",):
+            assert purpose.max_validity_days <= 30, purpose.code
+            assert purpose.max_data_range_months <= 24, purpose.code
 
 
 def test_consumer_installment_underwriting_ceilings(catalog: Catalog) -> None:
@@ -109,6 +182,46 @@ def test_every_purpose_tells_the_borrower_how_to_withdraw(catalog: Catalog) -> N
             {"credit_bureau": ("card_accounts.credit_limit", "card_accounts.used_amount")},
         ),
         ("cb_open_loan_count", {"credit_bureau": ("loan_accounts.balance",)}),
+        ("si_continuous_months", {"social_insurance": ("contribution_records.paid",)}),
+        (
+            "si_employer_changes",
+            {
+                "social_insurance": (
+                    "contribution_records.employer_code",
+                    "contribution_records.paid",
+                )
+            },
+        ),
+        (
+            "hf_monthly_deposit_band",
+            {"housing_fund": ("deposit_records.amount", "deposit_records.paid")},
+        ),
+        ("hf_balance_band", {"housing_fund": ("balance",)}),
+        ("hf_has_loan", {"housing_fund": ("loan_status",)}),
+        (
+            "cb_current_overdue_amount_band",
+            {
+                "credit_bureau": (
+                    "loan_accounts.repayment_history",
+                    "card_accounts.repayment_history",
+                )
+            },
+        ),
+        ("cb_hard_inquiries_1m", {"credit_bureau": ("inquiries.reason",)}),
+        ("cb_loan_balance_band", {"credit_bureau": ("loan_accounts.balance",)}),
+        ("cb_monthly_repayment_band", {"credit_bureau": ("loan_accounts.monthly_repayment",)}),
+        (
+            "cb_abnormal_five_class",
+            {"credit_bureau": ("loan_accounts.five_class", "card_accounts.five_class")},
+        ),
+        (
+            "debt_service_ratio",
+            {
+                "social_insurance": ("contribution_records.base", "contribution_records.paid"),
+                "housing_fund": ("account_status", "deposit_base"),
+                "credit_bureau": ("loan_accounts.monthly_repayment",),
+            },
+        ),
         (
             "income_proxy_band",
             {
@@ -124,10 +237,16 @@ def test_features_read_the_minimum_fields(
     assert dict(catalog.features[feature].source_fields) == fields
 
 
-def test_no_shipped_feature_reads_an_identifier(catalog: Catalog) -> None:
+def test_only_identity_comparisons_read_an_identifier(catalog: Catalog) -> None:
     for feature in catalog.features.values():
-        for paths in feature.source_fields.values():
-            assert not {path.split(".")[-1] for path in paths} & IDENTITY_FIELDS
+        reads_identity = any(
+            path.split(".")[-1] in IDENTITY_FIELDS
+            for paths in feature.source_fields.values()
+            for path in paths
+        )
+        if reads_identity:
+            assert feature.compares_identity, feature.name
+            assert feature.output.type == "boolean", feature.name
 
 
 def test_band_labels(catalog: Catalog) -> None:
@@ -157,13 +276,26 @@ def test_public_view_is_json_ready_and_complete(catalog: Catalog) -> None:
     assert features["hf_status"]["output"]["values"] == ["NORMAL", "SEALED", "CLOSED", "NONE"]
     assert features["cb_overdue_accounts_24m"]["params"] == {"window_months": 24}
     assert {"description", "source_fields", "data_class"} <= set(income)
+    assert installment["sources"] == [
+        "social_insurance",
+        "housing_fund",
+        "credit_bureau",
+        "utility",
+    ]
+    assert purposes["identity_match"]["sources"] == ["credit_bureau"]
+    assert features["identity_name_match"]["compares_identity"] is True
+    assert features["identity_id_number_match"]["source_fields"] == {"credit_bureau": []}
+    assert features["debt_service_ratio"]["output"]["step"] == 0.05
+    assert {source["name"]: source["retention_months"] for source in view["sources"]} == {
+        source: SOURCE_RETENTION_MONTHS[source] for source in installment["sources"]
+    }
 
 
 def test_unknown_purpose_is_a_purpose_violation(catalog: Catalog) -> None:
     with pytest.raises(PurposeViolation) as raised:
-        catalog.purpose("identity_match")
+        catalog.purpose("payday_loan")
     assert raised.value.code == "PurposeViolation"
-    assert "identity_match" in raised.value.detail
+    assert "payday_loan" in raised.value.detail
 
 
 def test_an_unknown_purpose_that_is_not_a_name_is_not_echoed(catalog: Catalog) -> None:
@@ -617,3 +749,125 @@ def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
 def test_every_derivation_is_reachable_by_name() -> None:
     # The checker refuses unknown keys, so a typo in the registry would strand a feature.
     assert all(key == derivation.name for key, derivation in DERIVATIONS.items())
+
+
+# -- identity comparisons, presence checks and the sources' retention -------------------
+
+NAME_MATCH = """\
+  - name: name_match
+    description: {zh: 姓名是否一致, en: Whether the name matches}
+    sources: [credit_bureau]
+    source_fields:
+      credit_bureau: [name]
+    derivation: identity_name_match
+    output: {type: boolean}
+    data_class: C3
+  - name: on_file
+    description: {zh: 是否有征信档案, en: Whether a credit file exists}
+    sources: [credit_bureau]
+    source_fields:
+      credit_bureau: []
+    derivation: identity_on_file
+    output: {type: boolean}
+    data_class: C3
+"""
+
+
+def test_an_identity_comparison_may_read_an_identifier(tmp_path: Path) -> None:
+    catalog = load_catalog(write(tmp_path, features=FEATURES + NAME_MATCH))
+    assert catalog.features["name_match"].compares_identity
+    assert dict(catalog.features["on_file"].source_fields) == {"credit_bureau": ()}
+    assert not catalog.features["on_file"].compares_identity
+
+
+def test_an_identity_comparison_may_not_read_another_identifier(tmp_path: Path) -> None:
+    features = edit(FEATURES + NAME_MATCH, "credit_bureau: [name]", "credit_bureau: [phone]")
+    problems = check_catalog(write(tmp_path, features=features))
+    assert any(":32: " in p and "`credit_bureau.phone`, which derivation" in p for p in problems)
+    assert any(":32: " in p and "must declare `credit_bureau.name`" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        pytest.param(
+            "      social_insurance: [insured_status, contribution_records.paid]\n",
+            "      social_insurance: []\n",
+            6,
+            "must declare `social_insurance.contribution_records.paid`, "
+            "`social_insurance.insured_status`",
+            id="empty-list-for-a-reading-derivation",
+        ),
+        pytest.param(
+            "    sources: [social_insurance]\n    source_fields:\n"
+            "      social_insurance: [insured_status, contribution_records.paid]\n",
+            "    sources: [social_insurance, housing_fund]\n    source_fields:\n"
+            "      social_insurance: [insured_status, contribution_records.paid]\n"
+            "      housing_fund: []\n",
+            7,
+            "reads `housing_fund`, which derivation `si_active` does not use",
+            id="presence-check-of-an-unneeded-source",
+        ),
+        pytest.param(
+            "    sources: [credit_bureau]\n    source_fields:\n      credit_bureau: []\n",
+            "    sources: [social_insurance]\n    source_fields:\n      social_insurance: []\n",
+            41,
+            "must list source `credit_bureau` (with no fields)",
+            id="presence-check-of-the-wrong-source",
+        ),
+    ],
+)
+def test_a_feature_contacts_exactly_the_sources_its_derivation_reads(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    write(tmp_path, features=edit(FEATURES + NAME_MATCH, old, new))
+    problems = check_catalog(tmp_path)
+    prefix = f"{tmp_path / 'features.yaml'}:{line}: "
+    assert any(p.startswith(prefix) and message in p for p in problems), problems
+
+
+@pytest.mark.parametrize(("months", "sound"), [(60, True), (61, False)])
+def test_a_data_range_may_reach_back_exactly_as_far_as_the_sources_keep(
+    tmp_path: Path, months: int, sound: bool
+) -> None:
+    assert SOURCE_RETENTION_MONTHS["credit_bureau"] == 60
+    purposes = edit(PURPOSES, "max_data_range_months: 24", f"max_data_range_months: {months}")
+    problems = check_catalog(write(tmp_path, purposes=purposes))
+    if sound:
+        assert problems == []
+    else:
+        assert len(problems) == 1
+        assert problems[0].startswith(f"{tmp_path / 'purposes.yaml'}:10: ")
+        assert "of 61 is above the 60 months `credit_bureau` keeps" in problems[0]
+        assert "`overdue_12m`" in problems[0]
+
+
+def test_a_source_without_declared_retention_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(SOURCE_RETENTION_MONTHS, "housing_fund")
+    problems = check_catalog(write(tmp_path))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{tmp_path / 'features.yaml'}:12: ")
+    assert "`housing_fund`, whose retention is not declared" in problems[0]
+
+
+def test_every_source_declares_its_retention() -> None:
+    from connectors.schemas import SOURCE_SCHEMAS
+
+    assert set(SOURCE_RETENTION_MONTHS) >= set(SOURCE_SCHEMAS)
+    assert all(months > 0 for months in SOURCE_RETENTION_MONTHS.values())
+
+
+def test_a_free_text_field_is_never_read(tmp_path: Path) -> None:
+    features = edit(
+        FEATURES,
+        "[insured_status, contribution_records.paid]",
+        "[insured_status, contribution_records.paid, remarks]",
+    )
+    problems = check_catalog(write(tmp_path, features=features))
+    assert any(
+        p.startswith(f"{tmp_path / 'features.yaml'}:6: ")
+        and "free-text field `social_insurance.remarks`" in p
+        for p in problems
+    ), problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -11,8 +12,15 @@ import pytest
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.schemas import SOURCE_SCHEMAS
 from gateway.errors import PurposeViolation, SourceUnavailable
+from policies import derivation as derivation_module
 from policies.catalog import Catalog, Output, load_catalog
-from policies.derivation import DERIVATIONS, derive_features, project_record
+from policies.derivation import (
+    DERIVATIONS,
+    ClaimedIdentity,
+    DerivationInput,
+    derive_features,
+    project_record,
+)
 
 LAST = Month(2026, 10)
 RANGE_24 = MonthRange.ending(LAST, 24)  # 2024-11 .. 2026-10
@@ -134,10 +142,41 @@ def cb(
 
 
 def derive(
-    catalog: Catalog, feature: str, *records: SourceRecord, months: MonthRange = RANGE_24
+    catalog: Catalog,
+    feature: str,
+    *records: SourceRecord,
+    months: MonthRange = RANGE_24,
+    claimed: ClaimedIdentity | None = None,
 ) -> Any:
     by_source = {record.source: record for record in records}
-    return derive_features(catalog, [feature], by_source, months)[feature]
+    return derive_features(catalog, [feature], by_source, months, claimed)[feature]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed identity as the consent holds it (fictional: the sandbox's 张三)."""
+
+    name: str = "张三"
+    id_number: str = "11010519491231002X"
+    phone: str = "13800138000"
+
+
+def cb_identity(name: Any = "张三", phone: Any = "13800138000", found: bool = True) -> SourceRecord:
+    if not found:
+        return SourceRecord("credit_bureau", LAST, found=False)
+    return SourceRecord("credit_bureau", LAST, found=True, fields={"name": name, "phone": phone})
+
+
+def owed(amounts: Mapping[str, float], months: list[str] | None = None) -> list[dict[str, Any]]:
+    """A repayment history with `overdue_amount` set in the months named."""
+    return [
+        {
+            "month": month,
+            "overdue_months": 1 if amounts.get(month) else 0,
+            "overdue_amount": amounts.get(month, 0),
+        }
+        for month in (months or months_back(24))
+    ]
 
 
 # -- si_active -------------------------------------------------------------------------
@@ -601,3 +640,429 @@ def test_a_band_below_its_first_edge_says_so() -> None:
     assert output.labels == ("<1000", "1000-5000", "5000+")
     with pytest.raises(ValueError, match="nullable"):
         output.generalize(None)
+
+
+# -- si_continuous_months, si_employer_changes -----------------------------------------
+
+
+def test_si_continuous_months_ends_at_the_last_month(catalog: Catalog) -> None:
+    assert derive(catalog, "si_continuous_months", si("NORMAL", paid_si(months_back(24)))) == 24
+    records = paid_si(months_back(24))
+    records[-6]["paid"] = False  # 2026-05 unpaid: the run is 2026-06..2026-10
+    assert derive(catalog, "si_continuous_months", si("NORMAL", records)) == 5
+
+
+def test_si_continuous_months_after_a_gap_last_year(catalog: Catalog) -> None:
+    # The 李四 shape: paid until 2025-03, a gap, a new job from 2025-10.
+    months = months_back(24)
+    records = paid_si([m for m in months if m <= "2025-03" or m >= "2025-10"])
+    assert derive(catalog, "si_continuous_months", si("NORMAL", records)) == 13
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        si(found=False),
+        si("NORMAL", []),
+        si("SUSPENDED", paid_si(months_back(12, Month(2026, 9)))),  # the last month unpaid
+        si("NORMAL", paid_si(["2026-11", "2026-12"])),  # after the range only
+    ],
+)
+def test_si_continuous_months_is_zero(catalog: Catalog, record: SourceRecord) -> None:
+    assert derive(catalog, "si_continuous_months", record) == 0
+
+
+def employed(spells: list[tuple[str, list[str]]]) -> SourceRecord:
+    """Paid months per employer code; unpaid months carry no employer, as the sources send."""
+    records = [
+        {"month": month, "base": 8000, "paid": True, "employer_code": code}
+        for code, months in spells
+        for month in months
+    ]
+    return si("NORMAL", records)
+
+
+@pytest.mark.parametrize(
+    ("spells", "changes"),
+    [
+        ([("A", months_back(24))], 0),
+        ([("A", months_back(12, Month(2025, 10))), ("B", months_back(12))], 1),
+        # A gap and back to the same employer is not a change.
+        ([("A", ["2025-01", "2025-02"]), ("A", ["2025-09", "2025-10"])], 0),
+        ([("A", ["2025-01"]), ("B", ["2025-05"]), ("A", ["2025-09"])], 2),
+        # A mid-month move: both pay 2025-06; the move counts once.
+        ([("A", ["2025-05", "2025-06"]), ("B", ["2025-06", "2025-07"])], 1),
+        # Two employers in the first month of the range: one change, not none.
+        ([("A", ["2024-11"]), ("B", ["2024-11", "2024-12"])], 1),
+        # Moves outside the range do not count.
+        ([("A", ["2024-09"]), ("B", ["2024-10"]), ("C", months_back(24))], 0),
+    ],
+)
+def test_si_employer_changes(
+    catalog: Catalog, spells: list[tuple[str, list[str]]], changes: int
+) -> None:
+    assert derive(catalog, "si_employer_changes", employed(spells)) == changes
+
+
+def test_si_employer_changes_skips_unpaid_months(catalog: Catalog) -> None:
+    records = [
+        {"month": "2025-01", "base": 8000, "paid": True, "employer_code": "A"},
+        {"month": "2025-02", "base": None, "paid": False, "employer_code": None},
+        {"month": "2025-03", "base": 8000, "paid": True, "employer_code": "B"},
+    ]
+    assert derive(catalog, "si_employer_changes", si("NORMAL", records)) == 1
+    assert derive(catalog, "si_employer_changes", si(found=False)) == 0
+
+
+def test_si_employer_changes_refuses_a_paid_month_without_employer(catalog: Catalog) -> None:
+    records = [{"month": "2026-10", "base": 8000, "paid": True, "employer_code": None}]
+    with pytest.raises(SourceUnavailable, match="employer_code"):
+        derive(catalog, "si_employer_changes", si("NORMAL", records))
+
+
+# -- hf_monthly_deposit_band, hf_balance_band, hf_has_loan -----------------------------
+
+
+def paid_deposits(amounts: Mapping[str, Any], paid: bool = True) -> list[dict[str, Any]]:
+    return [{"month": month, "amount": amount, "paid": paid} for month, amount in amounts.items()]
+
+
+@pytest.mark.parametrize(
+    ("amount", "band"),
+    [(0, "0-500"), (499.99, "0-500"), (500, "500-1000"), (2400, "2000-3000"), (5000, "5000+")],
+)
+def test_hf_monthly_deposit_band_edges(catalog: Catalog, amount: Any, band: str) -> None:
+    record = hf(deposits=paid_deposits({"2026-10": amount}))
+    assert derive(catalog, "hf_monthly_deposit_band", record) == band
+
+
+def test_hf_monthly_deposit_band_uses_the_latest_paid_month(catalog: Catalog) -> None:
+    deposits_ = (
+        paid_deposits({"2026-08": 900, "2026-09": 1500})
+        + paid_deposits({"2026-10": 4000}, paid=False)  # unpaid: not a deposit
+        + paid_deposits({"2026-11": 4000})  # after the range
+    )
+    assert derive(catalog, "hf_monthly_deposit_band", hf(deposits=deposits_)) == "1000-2000"
+
+
+def test_hf_monthly_deposit_band_adds_up_one_months_deposits(catalog: Catalog) -> None:
+    # A regular and a supplementary deposit (补缴) in the same month.
+    deposits_ = paid_deposits({"2026-10": 1200}) + paid_deposits({"2026-10": 900})
+    assert derive(catalog, "hf_monthly_deposit_band", hf(deposits=deposits_)) == "2000-3000"
+
+
+def test_hf_monthly_deposit_band_of_a_sealed_account(catalog: Catalog) -> None:
+    # Sealed in 2026-06: the latest paid month in the range is still a real deposit.
+    record = hf("SEALED", deposits=paid_deposits({"2026-05": 1800}))
+    assert derive(catalog, "hf_monthly_deposit_band", record) == "1000-2000"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [hf(found=False), hf(deposits=[]), hf(deposits=paid_deposits({"2026-10": 900}, paid=False))],
+)
+def test_hf_monthly_deposit_band_is_null_without_a_paid_month(
+    catalog: Catalog, record: SourceRecord
+) -> None:
+    assert derive(catalog, "hf_monthly_deposit_band", record) is None
+
+
+@pytest.mark.parametrize(
+    ("balance", "band"),
+    [
+        (0, "0-10000"),  # a closed account
+        (9999.99, "0-10000"),
+        (10000, "10000-50000"),
+        (52000, "50000-100000"),
+        (200000, "200000-500000"),
+        (750000.5, "500000+"),
+    ],
+)
+def test_hf_balance_band(catalog: Catalog, balance: Any, band: str) -> None:
+    record = SourceRecord("housing_fund", LAST, True, {"balance": balance})
+    assert derive(catalog, "hf_balance_band", record) == band
+
+
+def test_hf_balance_band_without_an_account_or_with_a_bad_balance(catalog: Catalog) -> None:
+    assert derive(catalog, "hf_balance_band", hf(found=False)) is None
+    with pytest.raises(SourceUnavailable, match="balance"):
+        derive(catalog, "hf_balance_band", SourceRecord("housing_fund", LAST, True, {}))
+
+
+@pytest.mark.parametrize(
+    ("record", "has_loan"),
+    [
+        (hf(loan_status="REPAYING"), True),
+        (hf(loan_status="SETTLED"), False),
+        (hf(loan_status="NONE"), False),
+        (hf("SEALED", loan_status="REPAYING"), True),
+        (hf(found=False), False),
+    ],
+)
+def test_hf_has_loan(catalog: Catalog, record: SourceRecord, has_loan: bool) -> None:
+    assert derive(catalog, "hf_has_loan", record) is has_loan
+
+
+# -- debt_service_ratio ----------------------------------------------------------------
+
+
+def repaying(*monthly: Any) -> SourceRecord:
+    return cb(loans=[{**loan(), "monthly_repayment": amount} for amount in monthly])
+
+
+@pytest.mark.parametrize(
+    ("credit", "ratio"),
+    [
+        (repaying(3000, 1500), 0.45),  # 4500 / 10000
+        (repaying(4740), 0.45),  # 0.474 rounds down to a multiple of 0.05
+        (repaying(4750), 0.5),  # 0.475 rounds half up
+        (repaying(3000, 0.0), 0.3),  # a settled loan owes no instalment
+        (repaying(25000), 2.5),  # more than the income
+        (cb(), 0.0),  # a file without loans
+        (cb(found=False), 0.0),  # no file: no reported instalments
+    ],
+)
+def test_debt_service_ratio(catalog: Catalog, credit: SourceRecord, ratio: float) -> None:
+    income = si("NORMAL", paid_si(["2026-10"], 10000))
+    value = derive(catalog, "debt_service_ratio", income, hf(found=False), credit)
+    assert value == ratio
+    assert type(value) is float
+
+
+def test_debt_service_ratio_uses_the_income_proxy(catalog: Catalog) -> None:
+    # The housing-fund base (12000) is the larger of the two: 3000 / 12000 = 0.25.
+    income = si("NORMAL", paid_si(["2026-10"], 8000))
+    assert (
+        derive(catalog, "debt_service_ratio", income, hf("NORMAL", 12000), repaying(3000)) == 0.25
+    )
+
+
+@pytest.mark.parametrize(
+    ("social_insurance", "housing_fund"),
+    [(si(found=False), hf(found=False)), (si("NORMAL", []), hf("SEALED", 9000))],
+)
+def test_debt_service_ratio_is_null_without_an_income(
+    catalog: Catalog, social_insurance: SourceRecord, housing_fund: SourceRecord
+) -> None:
+    assert (
+        derive(catalog, "debt_service_ratio", social_insurance, housing_fund, repaying(3000))
+        is None
+    )
+
+
+# -- credit bureau: amounts and classes ------------------------------------------------
+
+
+def test_cb_current_overdue_amount_adds_up_the_last_month(catalog: Catalog) -> None:
+    record = cb(
+        loans=[{**loan(), "repayment_history": owed({"2026-10": 2850.5, "2026-09": 9999})}],
+        cards=[
+            {**card(), "repayment_history": owed({"2026-10": 1200})},
+            {**card(), "repayment_history": owed({"2026-08": 5000})},  # overdue before, paid now
+        ],
+    )
+    assert derive(catalog, "cb_current_overdue_amount_band", record) == "1000-5000"  # 4050.5
+
+
+@pytest.mark.parametrize(
+    ("amount", "band"),
+    [(0, "0-1"), (0.5, "0-1"), (1, "1-1000"), (999.99, "1-1000"), (5000, "5000-20000")],
+)
+def test_cb_current_overdue_amount_band_edges(catalog: Catalog, amount: Any, band: str) -> None:
+    record = cb(cards=[{**card(), "repayment_history": owed({"2026-10": amount})}])
+    assert derive(catalog, "cb_current_overdue_amount_band", record) == band
+
+
+def test_cb_current_overdue_amount_ignores_months_after_the_range(catalog: Catalog) -> None:
+    account = {**card(), "repayment_history": owed({"2026-11": 800}, [*months_back(24), "2026-11"])}
+    assert derive(catalog, "cb_current_overdue_amount_band", cb(cards=[account])) == "0-1"
+    # A loan settled in 2026-04 has no record in the last month: it owes nothing now.
+    settled = {**loan(), "repayment_history": owed({}, months_back(6, Month(2026, 4)))}
+    assert derive(catalog, "cb_current_overdue_amount_band", cb(loans=[settled])) == "0-1"
+
+
+def test_cb_current_overdue_amount_without_a_file(catalog: Catalog) -> None:
+    assert derive(catalog, "cb_current_overdue_amount_band", cb(found=False)) is None
+    assert derive(catalog, "cb_current_overdue_amount_band", cb()) == "0-1"
+
+
+def test_cb_current_overdue_amount_refuses_a_malformed_amount(catalog: Catalog) -> None:
+    account = {**card(), "repayment_history": owed({"2026-10": "lots"})}
+    with pytest.raises(SourceUnavailable, match="overdue_amount"):
+        derive(catalog, "cb_current_overdue_amount_band", cb(cards=[account]))
+
+
+@pytest.mark.parametrize(
+    ("window", "count"),
+    [("cb_hard_inquiries_1m", 2), ("cb_hard_inquiries_3m", 3), ("cb_hard_inquiries_6m", 4)],
+)
+def test_cb_hard_inquiries_windows(catalog: Catalog, window: str, count: int) -> None:
+    inquiries = [
+        {"date": "2026-10-01", "reason": "LOAN_APPROVAL"},  # first day of the 1-month window
+        {"date": "2026-10-31", "reason": "CARD_APPROVAL"},
+        {"date": "2026-09-30", "reason": "LOAN_APPROVAL"},  # 3 months: 2026-08..2026-10
+        {"date": "2026-07-31", "reason": "CARD_APPROVAL"},  # 6 months: 2026-05..2026-10
+        {"date": "2026-10-15", "reason": "POST_LOAN"},  # not an approval
+        {"date": "2026-04-30", "reason": "LOAN_APPROVAL"},  # before every window
+    ]
+    assert derive(catalog, window, cb(inquiries=inquiries)) == count
+
+
+@pytest.mark.parametrize(
+    ("balances", "band"),
+    [
+        ([], "0-1"),
+        ([0, 0.0], "0-1"),  # settled loans
+        ([30000, 19999.99], "1-50000"),
+        ([30000, 20000], "50000-200000"),
+        ([800000, 300000, 1000000], "2000000+"),
+    ],
+)
+def test_cb_loan_balance_band(catalog: Catalog, balances: list[Any], band: str) -> None:
+    record = cb(loans=[loan(balance=balance) for balance in balances])
+    assert derive(catalog, "cb_loan_balance_band", record) == band
+
+
+def test_cb_loan_balance_band_without_a_file(catalog: Catalog) -> None:
+    assert derive(catalog, "cb_loan_balance_band", cb(found=False)) is None
+    with pytest.raises(SourceUnavailable, match="balance"):
+        derive(catalog, "cb_loan_balance_band", cb(loans=[loan(balance=-5)]))
+
+
+@pytest.mark.parametrize(
+    ("monthly", "band"),
+    [((), "0-1"), ((0.0,), "0-1"), ((999.5,), "1-1000"), ((3000, 1500), "3000-5000")],
+)
+def test_cb_monthly_repayment_band(catalog: Catalog, monthly: tuple[Any, ...], band: str) -> None:
+    assert derive(catalog, "cb_monthly_repayment_band", repaying(*monthly)) == band
+    assert derive(catalog, "cb_monthly_repayment_band", cb(found=False)) is None
+
+
+@pytest.mark.parametrize(
+    ("record", "abnormal"),
+    [
+        (cb(loans=[loan()], cards=[card()]), False),
+        (cb(loans=[loan(five_class="SPECIAL_MENTION")]), True),
+        (cb(cards=[card(), card(five_class="LOSS")]), True),
+        (cb(), False),
+        (cb(found=False), False),
+    ],
+)
+def test_cb_abnormal_five_class(catalog: Catalog, record: SourceRecord, abnormal: bool) -> None:
+    assert derive(catalog, "cb_abnormal_five_class", record) is abnormal
+
+
+def test_cb_abnormal_five_class_refuses_an_unknown_class(catalog: Catalog) -> None:
+    with pytest.raises(SourceUnavailable, match=r"card_accounts\.five_class"):
+        derive(catalog, "cb_abnormal_five_class", cb(cards=[card(five_class="BAD_DEBT")]))
+
+
+# -- identity match --------------------------------------------------------------------
+
+
+def test_identity_matches_answer_true_for_the_person_on_file(catalog: Catalog) -> None:
+    record = cb_identity()
+    for feature in ("identity_id_number_match", "identity_name_match", "identity_phone_match"):
+        assert derive(catalog, feature, record, claimed=Claimed()) is True
+
+
+@pytest.mark.parametrize(
+    ("on_file", "claimed", "match"),
+    [
+        ("张三", "张三", True),
+        (" 张 三 ", "张三", True),  # spacing on file
+        ("阿依古丽·买买提", "阿依古丽·买买提", True),
+        ("阿依古丽•买买提", "阿依古丽·买买提", True),  # another middle dot
+        ("阿依古丽・买买提", "阿依古丽·买买提", True),  # the full-width one
+        ("张三", "张叁", False),
+        ("张三丰", "张三", False),
+        ("", "张三", False),
+    ],
+)
+def test_identity_name_match(catalog: Catalog, on_file: str, claimed: str, match: bool) -> None:
+    record = cb_identity(name=on_file)
+    assert derive(catalog, "identity_name_match", record, claimed=Claimed(name=claimed)) is match
+
+
+@pytest.mark.parametrize(
+    ("on_file", "match"),
+    [
+        ("13800138000", True),
+        ("+86 138-0013-8000", True),
+        ("0086 13800138000", True),
+        ("8613800138000", True),
+        ("13800138001", False),
+        ("1380013800", False),
+    ],
+)
+def test_identity_phone_match(catalog: Catalog, on_file: str, match: bool) -> None:
+    record = cb_identity(phone=on_file)
+    assert derive(catalog, "identity_phone_match", record, claimed=Claimed()) is match
+
+
+def test_identity_matches_are_false_without_a_file(catalog: Catalog) -> None:
+    record = cb_identity(found=False)
+    for feature in ("identity_id_number_match", "identity_name_match", "identity_phone_match"):
+        assert derive(catalog, feature, record, claimed=Claimed()) is False
+
+
+def test_identity_matches_never_carry_the_value_on_file(catalog: Catalog) -> None:
+    record = cb_identity(name="李四", phone="13900139000")
+    names = ["identity_id_number_match", "identity_name_match", "identity_phone_match"]
+    released = derive_features(catalog, names, {"credit_bureau": record}, RANGE_24, Claimed())
+    assert released == {
+        "identity_id_number_match": True,
+        "identity_name_match": False,
+        "identity_phone_match": False,
+    }
+    text = json.dumps(released, ensure_ascii=False)
+    assert "李四" not in text and "13900139000" not in text and "张三" not in text
+
+
+def test_an_identity_comparison_needs_the_claimed_identity(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="claimed identity"):
+        derive(catalog, "identity_name_match", cb_identity())
+
+
+@pytest.mark.parametrize("value", [None, 42])
+def test_an_identity_comparison_refuses_a_malformed_value(catalog: Catalog, value: Any) -> None:
+    with pytest.raises(SourceUnavailable, match="name"):
+        derive(catalog, "identity_name_match", cb_identity(name=value), claimed=Claimed())
+
+
+def test_only_identity_comparisons_are_handed_the_claimed_identity(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, ClaimedIdentity | None] = {}
+
+    def spy(name: str) -> None:
+        registered = DERIVATIONS[name]
+
+        def function(inputs: DerivationInput) -> Any:
+            seen[name] = inputs.claimed
+            return registered.function(inputs)
+
+        spied = replace(registered, function=function)
+        monkeypatch.setitem(derivation_module._REGISTRY, name, spied)
+
+    for name in ("identity_name_match", "identity_on_file", "cb_open_loans"):
+        spy(name)
+    records = {"credit_bureau": cb_identity()}
+    features = ["identity_name_match", "identity_id_number_match", "cb_open_loan_count"]
+    derive_features(catalog, features, records, RANGE_24, Claimed())
+    assert seen == {
+        "identity_name_match": Claimed(),
+        "identity_on_file": None,
+        "cb_open_loans": None,
+    }
+
+
+def test_an_identity_comparison_must_answer_yes_or_no() -> None:
+    with pytest.raises(RuntimeError, match="true or false"):
+        derivation_module._derivation(
+            "identity_name_band",
+            reads={"credit_bureau": ["name"]},
+            output="band",
+            compares_identity=True,
+        )(lambda inputs: None)
+    assert "identity_name_band" not in DERIVATIONS

@@ -282,3 +282,96 @@ def test_a_feature_the_purpose_no_longer_allows_is_not_released(catalog: Catalog
     assert plan_release(replaced, INSTALLMENT, EXAMPLE_FEATURES, ["si_active"]).features == (
         "si_active",
     )
+
+
+# -- every purpose, every ceiling ------------------------------------------------------
+
+
+def within(catalog: Catalog, code: str, **changes: Any) -> ConsentTerms:
+    """Terms for purpose `code` at its ceilings, with `changes`."""
+    purpose = catalog.purpose(code)
+    at_ceilings = terms(
+        purpose=code,
+        features=purpose.features,
+        fetch_type=purpose.fetch_types[0],
+        frequency_unit=purpose.max_frequency.unit,
+        frequency_value=purpose.max_frequency.value,
+        valid_until=START + timedelta(days=purpose.max_validity_days),
+        data_range_months=purpose.max_data_range_months,
+        data_life_days=purpose.max_data_life_days,
+    )
+    return dataclasses.replace(at_ceilings, **changes)
+
+
+PURPOSES = [
+    "consumer_installment_underwriting",
+    "credit_line_assessment",
+    "housing_fund_loan",
+    "post_loan_monitoring",
+    "identity_match",
+]
+
+
+@pytest.mark.parametrize("code", PURPOSES)
+def test_each_purpose_accepts_terms_at_its_ceilings(catalog: Catalog, code: str) -> None:
+    check_terms(catalog, within(catalog, code))
+
+
+@pytest.mark.parametrize("code", PURPOSES)
+@pytest.mark.parametrize(
+    ("term", "named"),
+    [
+        ("data_range_months", "`data_range_months`"),
+        ("data_life_days", "`data_life_days`"),
+        ("validity", "The validity period"),
+        ("frequency", "`frequency`"),
+        ("fetch_type", "`fetch_type`"),
+        ("feature", "does not allow feature"),
+    ],
+)
+def test_a_term_above_a_ceiling_is_refused_naming_the_term(
+    catalog: Catalog, code: str, term: str, named: str
+) -> None:
+    purpose = catalog.purpose(code)
+    outside = next(name for name in catalog.features if name not in purpose.features)
+    changes: dict[str, Any] = {
+        "data_range_months": {"data_range_months": purpose.max_data_range_months + 1},
+        "data_life_days": {"data_life_days": purpose.max_data_life_days + 1},
+        "validity": {"valid_until": START + timedelta(days=purpose.max_validity_days, seconds=1)},
+        "frequency": {"frequency_value": purpose.max_frequency.value + 1},
+        "fetch_type": {
+            "fetch_type": "PERIODIC" if purpose.fetch_types == ("ONETIME",) else "ONETIME"
+        },
+        "feature": {"features": (purpose.features[0], outside)},
+    }[term]
+    refusal = refused(catalog, within(catalog, code, **changes))
+    assert named in refusal.detail
+    assert f"'{code}'" in refusal.detail
+    if term == "feature":
+        assert f"'{outside}'" in refusal.detail
+    # Only the one term is named: the other terms are within the purpose.
+    assert refusal.detail.count("exceeds") + refusal.detail.count("not allow") == 1
+
+
+# -- identity match plans --------------------------------------------------------------
+
+IDENTITY = ("identity_id_number_match", "identity_name_match", "identity_phone_match")
+
+
+def test_an_identity_match_asks_one_source_for_name_and_phone(catalog: Catalog) -> None:
+    plan = plan_release(catalog, "identity_match", IDENTITY, None)
+    assert plan.source_fields == {"credit_bureau": ("name", "phone")}
+    assert plan.compares_identity
+
+
+def test_an_id_number_match_asks_the_source_for_no_field(catalog: Catalog) -> None:
+    plan = plan_release(catalog, "identity_match", IDENTITY, ["identity_id_number_match"])
+    assert plan.source_fields == {"credit_bureau": ()}
+    # Nothing is compared, so the pipeline need not open the claimed name and phone.
+    assert not plan.compares_identity
+
+
+def test_other_purposes_never_compare_identity(catalog: Catalog) -> None:
+    for code in PURPOSES[:-1]:
+        purpose = catalog.purpose(code)
+        assert not plan_release(catalog, code, purpose.features, None).compares_identity

@@ -1,0 +1,97 @@
+"""The public catalog as lenders read it (`GET /v1/catalog`), for OpenAPI and validation.
+
+`Catalog.public_view()` builds the document; these models describe it field by field.
+Keys that do not apply to an output type (band `edges`, ratio `step`, enum `values`)
+are left out of the document rather than sent as null.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class LocalizedTextView(BaseModel):
+    """Text in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+class FrequencyView(BaseModel):
+    """At most `value` releases per calendar `unit`."""
+
+    unit: Literal["DAY", "MONTH", "YEAR"]
+    value: int
+
+
+class OutputView(BaseModel):
+    """A feature's output type and how its value is generalized before release."""
+
+    type: Literal["boolean", "integer", "band", "ratio", "enum"]
+    nullable: bool = Field(description="Whether the value is null when the sources hold nothing.")
+    edges: list[int | float] | None = Field(
+        None, description="Band edges, lowest first; bands are lower-inclusive, [lo, hi)."
+    )
+    labels: list[str] | None = Field(None, description="Every label a band can take.")
+    step: float | None = Field(None, description="A ratio is rounded half-up to this step.")
+    values: list[str] | None = Field(None, description="Every code an enum can take.")
+
+
+class FeatureView(BaseModel):
+    """A value the gateway can release, what it reads and how it is generalized."""
+
+    name: str
+    description: LocalizedTextView
+    sources: list[str]
+    source_fields: dict[str, list[str]] = Field(
+        description="Per source, exactly the fields fetched for this feature (`a.b`: key b "
+        "of the items of list a). An empty list asks only whether the source holds the person."
+    )
+    params: dict[str, int] = Field(description="Derivation parameters, e.g. `window_months`.")
+    output: OutputView
+    data_class: Literal["C1", "C2", "C3"] = Field(
+        description="JR/T 0171-2020 class of the inputs (C3 most sensitive)."
+    )
+    compares_identity: bool = Field(
+        description="Match, don't reveal: compares the claimed identity, answers true/false."
+    )
+
+
+class PurposeView(BaseModel):
+    """Why a lender may ask, what it may ask for, and the ceilings on every consent term."""
+
+    code: str
+    title: LocalizedTextView
+    notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
+    legal_basis: str
+    features: list[str] = Field(description="The features a consent for this purpose may name.")
+    sources: list[str] = Field(description="Every source those features read.")
+    fetch_types: list[Literal["ONETIME", "PERIODIC"]]
+    max_validity_days: int
+    max_frequency: FrequencyView
+    max_data_range_months: int
+    max_data_life_days: int
+
+
+class SourceView(BaseModel):
+    """A source system the catalog reads."""
+
+    name: str
+    title: LocalizedTextView
+    retention_months: int = Field(
+        description="How far back the source answers; no purpose's data range reaches further."
+    )
+
+
+class CatalogView(BaseModel):
+    """Every purpose and feature in force, and the version releases are stamped with."""
+
+    policy_version: str = Field(
+        description="`sha256:` + hex SHA-256 of features.yaml then purposes.yaml; "
+        "every release payload and consent audit event carries it."
+    )
+    purposes: list[PurposeView]
+    features: list[FeatureView]
+    sources: list[SourceView]
