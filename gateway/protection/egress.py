@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from gateway.errors import EgressBlocked
 from gateway.protection.pii import Pii
-from gateway.protection.recognizers import PREFILTER, apply_masks, find_pii, find_pii_in_field
+from gateway.protection.recognizers import (
+    ENTITIES,
+    PREFILTER,
+    apply_masks,
+    find_pii,
+    find_pii_in_field,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +35,42 @@ class EgressFinding:
     path: str
 
 
+class PersonalDataBlocked(EgressBlocked):
+    """`EgressBlocked` with what was found: entity types and paths, never values."""
+
+    def __init__(self, findings: Sequence[EgressFinding]):
+        self.findings = tuple(findings)
+        where = ", ".join(f"{f.entity} at {f.path}" for f in self.findings)
+        super().__init__(
+            f"The outbound payload carried personal data ({where}); nothing was released."
+        )
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        """The entity types found, each once, sorted."""
+        return tuple(sorted({f.entity for f in self.findings}))
+
+
 class EgressGuard:
-    """Scans outbound payloads for personal data and blocks releases that carry it."""
+    """Scans outbound payloads for personal data and blocks releases that carry it.
+
+    `allowed_by_purpose` names the entity types a purpose may release (a purpose
+    whose very point is a contact detail, say); every other purpose, and every
+    other entity type, is blocked. Nothing is allowed by default.
+    """
+
+    def __init__(self, allowed_by_purpose: Mapping[str, Iterable[str]] | None = None):
+        allowed = {
+            purpose: frozenset(entities) for purpose, entities in (allowed_by_purpose or {}).items()
+        }
+        unknown = {entity for entities in allowed.values() for entity in entities} - set(ENTITIES)
+        if unknown:
+            raise ValueError(f"unknown entity types: {', '.join(sorted(unknown))}")
+        self._allowed = allowed
+
+    def allowed_for(self, purpose: str | None) -> frozenset[str]:
+        """The entity types `purpose` may release."""
+        return self._allowed.get(purpose or "", frozenset())
 
     def scan(self, payload: Mapping[str, Any]) -> list[EgressFinding]:
         """Every entity type found in `payload` with the path where it sits, in payload order."""
@@ -41,15 +81,20 @@ class EgressGuard:
         return list(dict.fromkeys(findings))
 
     def check(
-        self, payload: Mapping[str, Any], allowed_entities: frozenset[str] = frozenset()
+        self,
+        payload: Mapping[str, Any],
+        *,
+        purpose: str | None = None,
+        allowed_entities: Iterable[str] = (),
     ) -> None:
-        """Raise `EgressBlocked` if `payload` carries any entity outside `allowed_entities`."""
-        blocked = [f for f in self.scan(payload) if f.entity not in allowed_entities]
+        """Raise `PersonalDataBlocked` if `payload` carries an entity the purpose does not allow.
+
+        `allowed_entities` adds to what the guard's settings allow `purpose`.
+        """
+        allowed = self.allowed_for(purpose) | frozenset(allowed_entities)
+        blocked = [f for f in self.scan(payload) if f.entity not in allowed]
         if blocked:
-            where = ", ".join(f"{f.entity} at {f.path}" for f in blocked)
-            raise EgressBlocked(
-                f"The outbound payload carried personal data ({where}); nothing was released."
-            )
+            raise PersonalDataBlocked(blocked)
 
     def _walk(self, node: Any, *, path: str, key: str, findings: list[EgressFinding]) -> None:
         """Scan `node` and everything under it; `key` is the nearest dict key, for context."""

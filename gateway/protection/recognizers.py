@@ -61,11 +61,17 @@ SURNAMES: Final = (
     "关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华"
     "喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗"
     "瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+    # Less common, but real (the tail of Faker's zh_CN list, ~3% of people):
+    "萧赖洪鞠荆冀郁胥栗燕楚鄢谌奚皮粟冼蔺阚帅屠朴禹漆狄扈晁芮阙邸雍辜裘亓邰赫逯茹嵇湛戎茅昝匡卿"
+    "劳楼杭门宣位官封惠储闻厉伊仝郜权廉祖索晋鹿薄况宿隆诸慕宾勾揭尉冶檀阴幸奉衡尧闭谈"
 )
 
 # Surnames that are also everyday function words (借款人向银行…, 借款人应按时…):
 # right after a context word they count only behind an explicit `：`/`:`/`=`.
-_FUNCTION_WORD_SURNAMES: Final = "于向应和时成安全单申关管常明"
+_FUNCTION_WORD_SURNAMES: Final = (
+    "于向应和时成安全单申关管常明劳楼杭门宣位官封惠储闻厉伊权廉祖索晋鹿薄况宿隆诸慕宾勾揭尉冶檀"
+    "阴幸奉衡尧闭谈"
+)
 
 # Words after which a Chinese name is expected (free text or a JSON/dict key).
 NAME_CONTEXT_WORDS: tuple[str, ...] = (
@@ -149,21 +155,35 @@ NAME_UNDER_KEY_REGEX: Final = (
 
 # One cheap pass decides whether Presidio runs at all. Each alternative is a
 # superset of what some recognizer needs, so skipping Presidio loses nothing:
-# every ID, phone and card holds 11+ digits with at most single separators, a
-# USCC is 18 characters of its charset, an e-mail has `@`, a name follows a
-# context word or a key ending in `name`. The leading look-ahead and the guards
-# inside the branches only make failing positions cheap (about 3x faster on a
-# typical release payload); they match nothing the branches would not.
+# every phone, card and legacy ID has the digit groups of its recognizer (or is
+# one run of 11+ digits), with neither a digit nor a Latin letter on either side;
+# an 18-digit ID (the only number the recognizers accept next to letters) is
+# 6 + 8 + 3 digits and a check character, its birth year 19xx or 20xx (or in
+# non-ASCII digits); a USCC is 18 characters of its charset, an e-mail has `@`,
+# a name follows a context word or a `name` key and its `:` or `=`. So hex
+# digests (release ids, pseudonyms, payload digests), whose digit runs often
+# reach 11, amount bands (`500000-1000000`) and feature names such as
+# `identity_name_match` do not send clean payloads to Presidio. The leading
+# look-aheads only make failing positions cheap; they match nothing more.
 _CONTEXT_FIRST_CHARS: Final = "".join(sorted({word[0] for word in NAME_CONTEXT_WORDS}))
+_NUMBER_SHAPES: Final = "|".join(
+    (
+        r"\d{11,}",  # any plain number long enough: phones, cards, legacy IDs
+        rf"(?:(?:00)?86{_SEP})?1\d\d{_SEP}\d{{4}}{_SEP}\d{{4}}",  # 138 0013 8000, 86-138-…
+        r"\d{4}(?P<sep>[ -])\d{4}(?P=sep)\d{4}(?P=sep)\d{4}(?:(?P=sep)\d{3})?",  # 6222 0212 …
+        rf"\d{{6}}{_SEP}\d{{6}}{_SEP}\d{{3}}",  # 110105 491231 002
+    )
+)
 PREFILTER: Final = re.compile(
     rf"(?=[\d@{_CONTEXT_FIRST_CHARS}nNA-Z])"
     "(?:"
     + "|".join(
         (
-            r"\d(?=[\d -]{10})(?:[ -]?\d){10}",
+            rf"(?<![0-9A-Za-z])(?=[\d -]{{11}})(?:{_NUMBER_SHAPES})(?![0-9A-Za-z])",
+            rf"(?<!\d)\d{{6}}{_SEP}(?:19|20|(?![0-9]{{2}})\d\d)\d{{6}}{_SEP}\d{{3}}[\dXx](?![\dXx])",
             "@",
             _CONTEXT,
-            "[nN](?i:ame)",
+            "[nN](?i:ame)[\"']?[ \t]*[:=]",
             rf"{_USCC_CLASS}(?=[0-9A-Z]{{17}}){_USCC_CLASS}{{17}}",
         )
     )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import EgressBlocked
-from gateway.protection.egress import EgressFinding, EgressGuard
+from gateway.protection.egress import EgressFinding, EgressGuard, PersonalDataBlocked
 from gateway.protection.pii import Pii
 
 SANDBOX_ID = "11010519491231002X"
@@ -135,7 +135,7 @@ def test_check_blocks_with_types_and_paths_but_never_the_value() -> None:
 
 def test_allowed_entities_pass_and_others_still_block() -> None:
     payload = {"features": {"email": "zs@example.com", "phone": "13800138000"}}
-    GUARD.check({"features": {"email": "zs@example.com"}}, frozenset({"EMAIL_ADDRESS"}))
+    GUARD.check({"features": {"email": "zs@example.com"}}, allowed_entities={"EMAIL_ADDRESS"})
     with pytest.raises(EgressBlocked) as caught:
         GUARD.check(payload, allowed_entities=frozenset({"EMAIL_ADDRESS"}))
     assert "CN_MOBILE at features.phone" in caught.value.detail
@@ -145,3 +145,21 @@ def test_allowed_entities_pass_and_others_still_block() -> None:
 def test_keys_json_cannot_carry_are_still_walked() -> None:
     payload: dict[Any, Any] = {"features": {("a", 1): f"证件{SANDBOX_ID}"}}
     assert GUARD.scan(payload) == [EgressFinding("CN_RESIDENT_ID", "features.('a', 1)")]
+
+
+def test_nothing_is_allowed_by_default_and_allowances_are_per_purpose() -> None:
+    guard = EgressGuard({"contact_purpose": ["CN_MOBILE"]})
+    payload = {"features": {"contact": "13800138000"}}
+    guard.check(payload, purpose="contact_purpose")
+    for purpose in (None, "consumer_installment_underwriting"):
+        with pytest.raises(PersonalDataBlocked) as caught:
+            guard.check(payload, purpose=purpose)
+        assert caught.value.entities == ("CN_MOBILE",)
+        assert caught.value.findings == (EgressFinding("CN_MOBILE", "features.contact"),)
+    assert guard.allowed_for("contact_purpose") == {"CN_MOBILE"}
+    assert GUARD.allowed_for("contact_purpose") == frozenset()
+
+
+def test_an_allowance_naming_an_unknown_entity_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown entity types: PHONE"):
+        EgressGuard({"p": ["PHONE"]})

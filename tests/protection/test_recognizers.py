@@ -336,6 +336,10 @@ def test_email_addresses_are_found(text: str, masked: str) -> None:
         ('{"姓名": "欧阳明远", "age": 30}', "欧阳明远"),
         ("{'holder_name': '李四'}", "李四"),
         ("Name=赵六", "赵六"),
+        ("借款人洪涛已还款", "洪涛"),
+        ("户名：赖红霞", "赖红霞"),
+        ('{"name": "鞠玉华"}', "鞠玉华"),
+        ("联系人：宣岩", "宣岩"),
     ],
 )
 def test_names_after_a_context_word_or_key_are_found(text: str, name: str) -> None:
@@ -356,6 +360,8 @@ def test_names_after_a_context_word_or_key_are_found(text: str, name: str) -> No
         "借款人应按时还款",
         "客户经理已核实",
         "客户服务",
+        "借款人门店地址",  # 门 and 位 are surnames too, but not right after 借款人 without a colon
+        "申请人位于北京",
     ],
 )
 def test_names_without_context_are_not_reported(text: str) -> None:
@@ -396,6 +402,20 @@ def test_release_shaped_values_are_clean(text: str) -> None:
 def test_hex_digests_are_not_cards_or_phones() -> None:
     digests = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(500)]
     assert [f for d in digests for f in find_pii(d)] == []
+
+
+def test_the_prefilter_lets_long_digit_runs_inside_hex_digests_through() -> None:
+    # Release ids, pseudonyms and digests often hold 11+ digits in a row; glued to
+    # hex letters they are no phone or card, and Presidio need not run at all.
+    digests = [
+        "9f" + "13800138000" + "ab",
+        "cns_" + "62220212345678947" + "e1",
+        "e3b0" + "1101051949123100" + "fa",
+    ]
+    assert [d for d in digests if PREFILTER.search(json.dumps({"ref": d}))] == []
+    # A resident ID glued to letters is still an ID, and still reaches Presidio.
+    glued = f"ab{SANDBOX_ID}cd"
+    assert PREFILTER.search(glued) and entities(glued) == ["CN_RESIDENT_ID"]
 
 
 # --- findings never carry the value -------------------------------------------
@@ -443,6 +463,10 @@ POSITIVES = [
     "NAME=赵六",
     "{'Holder_Name': '欧阳明远'}",
     '{"姓名":"司马一鸣"}',
+    f"ab{SANDBOX_ID}cd",
+    '"Name" = "张三"',
+    "86-13900139000",
+    "110105 491231 002",
 ]
 
 
