@@ -134,6 +134,19 @@ def _decision_endpoint(action: ConsentAction, summary: str) -> None:
     )
 
 
+@borrower_router.post(
+    "/consents/{consent_id}/delete-data",
+    response_model=BorrowerConsentView,
+    responses=error_responses("InvalidToken", "ConsentNotFound"),
+)
+async def delete_my_data(
+    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+) -> BorrowerConsentView:
+    """Delete what the gateway keeps under this consent; a consent in force ends first."""
+    consent = await service.borrower_requests_deletion(session, context, borrower, consent_id)
+    return await service.borrower_view(session, context, consent)
+
+
 _decision_endpoint(ConsentAction.REJECT, "Reject a pending consent request.")
 _decision_endpoint(ConsentAction.PAUSE, "Pause an active consent; releases stop until resumed.")
 _decision_endpoint(ConsentAction.RESUME, "Resume a paused consent.")

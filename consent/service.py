@@ -34,6 +34,8 @@ from gateway.clients import repository as clients_repository
 from gateway.context import GatewayContext
 from gateway.db import utcnow
 from gateway.errors import ConsentNotFound, LendgateError
+from gateway.protection import data_life
+from gateway.protection import repository as protection_repository
 from gateway.protection.envelope import field_context, new_data_key, open_sealed, seal
 from gateway.protection.masking import mask_id_number, mask_name, mask_phone
 from gateway.releases import repository as releases_repository
@@ -214,11 +216,40 @@ async def get_for_borrower(
 
 
 async def data_key(session: AsyncSession, context: GatewayContext, consent_id: str) -> bytes | None:
-    """The consent's data key, or None once it was shredded."""
+    """The consent's data key, or None once it was shredded or its data life has ended."""
     key = await repository.get_key(session, consent_id)
     if key is None or key.wrapped_key is None:
         return None
+    # Past its data life the key counts as destroyed before the sweep destroys it.
+    consent = await session.get(Consent, consent_id)
+    if consent is not None and await data_deleted_at(session, consent) is not None:
+        return None
     return context.keys.kms.unwrap(key.wrapped_key, consent_id.encode())
+
+
+async def data_deleted_at(
+    session: AsyncSession, consent: Consent, now: datetime | None = None
+) -> datetime | None:
+    """When what the gateway kept about the consent was deleted; None while it is kept.
+
+    That is when its key was shredded, or when its data life ended if that came
+    first (`gateway.protection.data_life`): reads treat it as deleted from then on.
+    """
+    now = now or utcnow()
+    key = await repository.get_key(session, consent.id)
+    shredded_at = key.shredded_at if key is not None else None
+    status = status_now(consent, now)
+    if status not in data_life.ENDED:
+        return shredded_at
+    end = data_life.consent_data_life_end(
+        status,
+        approved=consent.artefact is not None,
+        ended_at=consent.ended_at,
+        valid_until=consent.valid_until,
+        request_expires_at=consent.request_expires_at,
+        last_delete_by=await protection_repository.last_delete_by(session, consent.id),
+    )
+    return data_life.deleted_at(shredded_at, end, now)
 
 
 async def open_identity(
@@ -284,6 +315,7 @@ async def _apply(
     after: ConsentStatus,
     *,
     actor: str,
+    shred_reason: str | None = None,
 ) -> Decision:
     before = ConsentStatus(consent.status)
     now = utcnow()
@@ -299,20 +331,47 @@ async def _apply(
     await session.flush()
     await audit_service.append(session, consent_event(consent, event_type(before, after), actor))
     if after in (ConsentStatus.REVOKED, ConsentStatus.REJECTED):
-        await shred(session, consent, actor=actor)
+        await shred(
+            session, consent, actor=actor, reason=shred_reason or f"consent {after.lower()}"
+        )
     log.info("consent.transition", consent_id=consent.id, before=before, after=after)
     return Decision(consent_id=consent.id, status=after, artefact=consent.artefact, receipt=receipt)
 
 
-async def shred(session: AsyncSession, consent: Consent, *, actor: str) -> None:
-    """Destroy the consent's data key: everything sealed under it becomes unrecoverable."""
+async def shred(session: AsyncSession, consent: Consent, *, actor: str, reason: str) -> None:
+    """Destroy the consent's data key: everything sealed under it becomes unrecoverable.
+
+    The ciphertexts stay where they are; without the key they are noise.
+    """
     key = await repository.get_key(session, consent.id)
     if key is None or key.wrapped_key is None:
         return
     key.wrapped_key = None
     key.shredded_at = utcnow()
     await session.flush()
-    await audit_service.append(session, consent_event(consent, "key.shredded", actor))
+    await audit_service.append(
+        session, consent_event(consent, "key.shredded", actor, reason=reason)
+    )
+    log.info("key.shredded", consent_id=consent.id, reason=reason)
+
+
+async def borrower_requests_deletion(
+    session: AsyncSession, context: GatewayContext, borrower: BorrowerPrincipal, consent_id: str
+) -> Consent:
+    """Delete what the gateway keeps about the borrower under this consent (PIPL Art. 47).
+
+    A consent still in force ends first (active or paused: revoked; pending:
+    rejected); then its data key is destroyed. Asking again changes nothing.
+    """
+    consent = await get_for_borrower(session, borrower, consent_id, for_update=True)
+    reason = "deletion requested by the borrower"
+    status = status_now(consent)
+    if status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED, ConsentStatus.PENDING):
+        action = ConsentAction.REJECT if status is ConsentStatus.PENDING else ConsentAction.REVOKE
+        after = transition(status, action)
+        await _apply(session, context, consent, after, actor="borrower", shred_reason=reason)
+    await shred(session, consent, actor="borrower", reason=reason)
+    return consent
 
 
 async def _sign_artefact(
@@ -377,6 +436,9 @@ async def consent_receipt(
         "valid_until": consent.valid_until.isoformat(),
         "withdrawal": f"POST /v1/borrower/consents/{consent.id}/revoke, or the portal",
         "policy_version": consent.policy_version,
+        # The newest audit tree head a regulator co-signed: the log this receipt's
+        # events go into, as independently witnessed (None until one co-signs).
+        "audit_tree_head": await audit_service.latest_cosigned_head(session),
     }
 
 
@@ -387,12 +449,13 @@ async def borrower_view(
     catalog = context.catalog
     purpose = catalog.purposes.get(consent.purpose)
     lender = await clients_repository.get(session, consent.lender_id)
-    key = await repository.get_key(session, consent.id)
+    now = utcnow()
     dek = await data_key(session, context, consent.id)
     accesses = []
     for release in await releases_repository.list_for_consent(session, consent.id):
         values = None
-        if dek is not None and release.payload_sealed is not None:
+        copy_kept = data_life.copy_deleted_at(release.delete_by, now) is None
+        if dek is not None and copy_kept and release.payload_sealed is not None:
             sealed_for = field_context(consent.id, f"release:{release.id}")
             values = json.loads(open_sealed(dek, release.payload_sealed, sealed_for))
         accesses.append(
@@ -427,6 +490,6 @@ async def borrower_view(
         created_at=consent.created_at,
         decided_at=consent.decided_at,
         ended_at=consent.ended_at,
-        data_deleted_at=key.shredded_at if key else None,
+        data_deleted_at=await data_deleted_at(session, consent, now),
         accesses=accesses,
     )

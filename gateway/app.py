@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent.endpoints import borrower_router, lender_router
 from gateway import meta
+from gateway.audit import service as audit_service
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
@@ -42,11 +43,14 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
             return
         resolved = settings or get_settings()
         configure_logging(resolved.log_level)
-        if resolved.is_development:
-            await upgrade(resolved.resolved_database_url)
+        # Catalogs first: an invalid LENDGATE_POLICY_DIR stops start-up, listing every
+        # problem (CatalogError), before the database is touched.
         app.state.context = build_context(resolved)
         try:
-            yield
+            if resolved.is_development:
+                await upgrade(resolved.resolved_database_url)
+            async with audit_service.tree_head_schedule(app.state.context):
+                yield
         finally:
             await app.state.context.aclose()
 

@@ -15,7 +15,7 @@ import typer
 from gateway.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 app = typer.Typer(help="Lendgate: consent-bound data sharing for lending.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -24,6 +24,7 @@ keys_app = typer.Typer(help="The gateway's own keys.", no_args_is_help=True)
 policy_app = typer.Typer(help="Purpose and feature catalogs.", no_args_is_help=True)
 simulators_app = typer.Typer(help="Source simulators for development.", no_args_is_help=True)
 pii_app = typer.Typer(help="Personal-data recognizers.", no_args_is_help=True)
+audit_app = typer.Typer(help="The verifiable audit log.", no_args_is_help=True)
 for name, sub in (
     ("db", db_app),
     ("clients", clients_app),
@@ -31,6 +32,7 @@ for name, sub in (
     ("policy", policy_app),
     ("simulators", simulators_app),
     ("pii", pii_app),
+    ("audit", audit_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -115,18 +117,42 @@ def keys_init() -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key and make it active; old public keys stay in the JWKS."""
-    kid = asyncio.run(_rotate_signing_key(get_settings()))
-    typer.echo(kid)
+def keys_rotate(
+    kek: Annotated[
+        bool,
+        typer.Option(
+            "--kek",
+            help="Rotate the key-encryption key instead: a new KEK, and every data key "
+            "re-wrapped under it in batches (online; an interrupted run resumes).",
+        ),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Data keys re-wrapped per transaction (--kek).")
+    ] = 500,
+) -> None:
+    """Add a new signing key and make it active (old public keys stay in the JWKS), or --kek."""
+    settings = get_settings()
+    if not kek:
+        typer.echo(asyncio.run(_rotate_signing_key(settings)))
+        return
+    report = asyncio.run(_rotate_kek(settings, batch_size))
+    typer.echo(
+        f"{report.kek_id}: {report.rewrapped} data keys re-wrapped"
+        + (" (resumed)" if report.resumed else "")
+    )
+    for consent_id in report.unreadable:
+        typer.echo(f"could not open the data key of {consent_id}", err=True)
+    if report.unreadable:
+        raise typer.Exit(1)
 
 
 async def _rotate_signing_key(settings: Settings) -> str:
     from gateway.audit import service as audit_service
     from gateway.audit.events import AuditEvent
-    from gateway.keys import KeyStore, add_signing_key, new_signing_kid
+    from gateway.context import open_keys
+    from gateway.keys import add_signing_key, new_signing_kid
 
-    KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+    open_keys(settings)
     kid = new_signing_kid()
     async with operator_session(settings) as session:
         # On record first: a key that could not be audited is never made active.
@@ -135,6 +161,96 @@ async def _rotate_signing_key(settings: Settings) -> str:
         )
         add_signing_key(settings.resolved_key_dir, kid)
     return kid
+
+
+async def _rotate_kek(settings: Settings, batch_size: int) -> Any:
+    from gateway.context import open_keys
+    from gateway.protection import service as protection_service
+
+    keys = open_keys(settings)
+    async with operator_engine(settings) as sessionmaker:
+        return await protection_service.rotate_kek(
+            sessionmaker,
+            keys.kms,
+            actor=OPERATOR,
+            batch_size=batch_size,
+            on_batch=lambda done: typer.echo(f"re-wrapped {done}", err=True),
+        )
+
+
+@keys_app.command("retire")
+def keys_retire(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be retired.")
+    ] = False,
+) -> None:
+    """Retire superseded signing keys nothing valid needs, and KEKs that wrap no data key."""
+    from gateway.protection.service import RotationInProgress
+
+    try:
+        signing, keks = asyncio.run(_retire(get_settings(), dry_run))
+    except RotationInProgress as error:
+        typer.echo(f"a key-encryption key rotation is unfinished: {error}", err=True)
+        raise typer.Exit(1) from error
+    verb = "would retire" if dry_run else "retired"
+    for kid in signing.retired + keks.retired:
+        typer.echo(f"{verb} {kid}")
+    for kid, why in {**signing.kept, **keks.kept}.items():
+        typer.echo(f"kept {kid}: {why}")
+
+
+async def _retire(settings: Settings, dry_run: bool) -> Any:
+    from datetime import timedelta
+
+    from gateway.context import open_keys
+    from gateway.protection import service as protection_service
+
+    keys = open_keys(settings)
+    token_lifetime = timedelta(
+        seconds=max(settings.access_token_ttl_seconds, settings.borrower_session_ttl_seconds)
+        + settings.clock_skew_seconds
+    )
+    async with operator_session(settings) as session:
+        signing = await protection_service.retire_signing_keys(
+            session, keys, actor=OPERATOR, token_lifetime=token_lifetime, dry_run=dry_run
+        )
+    async with operator_engine(settings) as sessionmaker:
+        keks = await protection_service.retire_keks(
+            sessionmaker, keys.kms, actor=OPERATOR, dry_run=dry_run
+        )
+    return signing, keks
+
+
+@keys_app.command("shred-expired")
+def keys_shred_expired() -> None:
+    """Destroy the data keys and release copies whose data life has ended (run it daily)."""
+    sweep = asyncio.run(_shred_expired(get_settings()))
+    typer.echo(
+        f"{len(sweep.keys_shredded)} consent keys shredded, "
+        f"{sweep.copies_erased} release copies erased"
+    )
+
+
+async def _shred_expired(settings: Settings) -> Any:
+    from gateway.protection import service as protection_service
+
+    async with operator_session(settings) as session:
+        return await protection_service.shred_expired(session, actor=OPERATOR)
+
+
+@contextlib.asynccontextmanager
+async def operator_engine(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions for an operator command that commits in several transactions."""
+    from gateway.db import create_engine, create_sessionmaker
+    from gateway.migrate import upgrade
+
+    if settings.is_development:
+        await upgrade(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -196,6 +312,56 @@ def pii_scan(
     with handle:
         for result in scan_lines(handle):
             typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    bundle: Annotated[Path, typer.Argument(help="A bundle from GET /v1/audit/export.")],
+    jwks: Annotated[
+        Path | None,
+        typer.Option(help="The gateway's JWKS obtained elsewhere (default: the bundle's own)."),
+    ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option(
+            help="A tree head kept from before: a file with the GET /v1/audit/sth answer "
+            "or the JWS, or the JWS itself. The bundle must extend it unchanged."
+        ),
+    ] = None,
+) -> None:
+    """Recompute every leaf hash and root, check every signature; exit 1 naming the bad leaf."""
+    from gateway.audit.verify import BundleError, verify_bundle
+
+    try:
+        document = _read_json(bundle)
+        trusted = _read_json(jwks) if jwks is not None else None
+        earlier: Any = None
+        if previous is not None:
+            candidate = Path(previous)
+            earlier = _read_json(candidate) if candidate.is_file() else previous
+        outcome = verify_bundle(document, trusted_jwks=trusted, previous=earlier)
+    except BundleError as error:
+        typer.echo(f"cannot verify: {error}", err=True)
+        raise typer.Exit(2) from error
+    for line in outcome.lines():
+        typer.echo(line)
+    raise typer.Exit(0 if outcome.ok else 1)
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON document from `path`; a tree head may also be a bare JWS."""
+    from gateway.audit.verify import BundleError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BundleError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        return json.loads(text)
+    except ValueError:
+        if text.strip().count(".") == 2:
+            return text.strip()
+        raise BundleError(f"{path} is not JSON") from None
 
 
 if __name__ == "__main__":

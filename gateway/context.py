@@ -18,6 +18,7 @@ from connectors.registry import build_connectors, close_all
 from gateway.db import create_engine, create_sessionmaker
 from gateway.keys import KeyStore
 from gateway.protection.egress import EgressGuard
+from gateway.protection.kms import configured_kms
 from gateway.settings import Settings
 from gateway.sms import SmsSender, sms_sender_for
 from policies.catalog import Catalog, load_catalog
@@ -49,18 +50,41 @@ def build_context(
     sms: SmsSender | None = None,
 ) -> GatewayContext:
     """Open keys, catalogs, connectors and the database engine for `settings`."""
-    keys = KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+    # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
+    catalog = load_catalog(settings.policy_dir)
+    keys = open_keys(settings)
+    egress_guard = EgressGuard(egress_allowances(settings, catalog))
     engine = create_engine(settings.resolved_database_url)
     return GatewayContext(
         settings=settings,
         keys=keys,
-        catalog=load_catalog(settings.policy_dir),
+        catalog=catalog,
         connectors=build_connectors(settings, source_transports),
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
-        egress_guard=EgressGuard(),
+        egress_guard=egress_guard,
         sms=sms or sms_sender_for(settings),
     )
+
+
+def open_keys(settings: Settings) -> KeyStore:
+    """The gateway's keys, with the KMS the settings choose (`LENDGATE_KMS`)."""
+    return KeyStore.open(
+        settings.resolved_key_dir,
+        create_missing=settings.is_development,
+        kms=configured_kms(settings),
+    )
+
+
+def egress_allowances(settings: Settings, catalog: Catalog) -> dict[str, frozenset[str]]:
+    """The entity types each purpose may release (`LENDGATE_EGRESS_ALLOWED_ENTITIES`)."""
+    unknown = set(settings.egress_allowed_entities) - set(catalog.purposes)
+    if unknown:
+        raise ValueError(f"egress allowances name unknown purposes: {', '.join(sorted(unknown))}")
+    return {
+        purpose: frozenset(entities)
+        for purpose, entities in settings.egress_allowed_entities.items()
+    }
 
 
 def get_context(request: Request) -> GatewayContext:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SOURCE_NAMES = ("social_insurance", "housing_fund", "credit_bureau")
+SOURCE_NAMES = ("social_insurance", "housing_fund", "credit_bureau", "utility")
 
 DEVELOPMENT_SOURCE_CREDENTIALS = {
     "social_insurance": "dev-social-insurance-key",
     "housing_fund": "dev-housing-fund-key",
     "credit_bureau": "dev-credit-bureau-key",
+    "utility": "dev-utility-key",
 }
 
 
@@ -23,6 +24,7 @@ def _default_source_urls() -> dict[str, str]:
         "social_insurance": "http://127.0.0.1:8101",
         "housing_fund": "http://127.0.0.1:8102",
         "credit_bureau": "http://127.0.0.1:8103",
+        "utility": "http://127.0.0.1:8104",
     }
 
 
@@ -60,10 +62,27 @@ class Settings(BaseSettings):
     )
     source_credentials: dict[str, str] = Field(
         default_factory=lambda: dict(DEVELOPMENT_SOURCE_CREDENTIALS),
-        description="The gateway's credential (API key) at each source, by source name.",
+        description="The gateway's credential at each source, by source name: an API key, "
+        "or the shared secret requests are signed with (征信).",
     )
     source_timeout_seconds: float = Field(
         5.0, description="How long one source may take to answer before the release fails."
+    )
+    source_timeouts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-source timeouts in seconds overriding `source_timeout_seconds` (JSON).",
+    )
+    source_retries: int = Field(
+        2, ge=0, le=5, description="Retries of a query after a transient failure (5xx, refused)."
+    )
+    source_retry_backoff_seconds: float = Field(
+        0.1, ge=0, description="Cap of the first jittered wait before a retry; doubles each time."
+    )
+    source_breaker_failures: int = Field(
+        5, ge=1, description="Failed fetches in a row that open a source's circuit breaker."
+    )
+    source_breaker_reset_seconds: float = Field(
+        30.0, ge=0, description="How long an open breaker fails fetches before one trial call."
     )
     sms_outbox: Path | None = Field(
         None,
@@ -85,7 +104,8 @@ class Settings(BaseSettings):
     )
     simulator_seed: int = Field(20261123, description="Seed of the simulators' population.")
     simulator_population: int = Field(
-        2000, description="How many seeded people each simulator holds (plus sandbox identities)."
+        10_000,
+        description="How many seeded people each simulator holds (plus sandbox identities).",
     )
     simulator_host: str = Field("127.0.0.1", description="Address the simulators bind.")
     simulator_ports: dict[str, int] = Field(
@@ -93,10 +113,36 @@ class Settings(BaseSettings):
             "social_insurance": 8101,
             "housing_fund": 8102,
             "credit_bureau": 8103,
+            "utility": 8104,
         },
         description="Loopback port of each simulator.",
     )
+    simulator_faults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Fault plan of each simulator at start-up (JSON object, source to plan; "
+        'see `connectors/simulators/faults.py`), e.g. `{"housing_fund": {"latency_ms": 800}}`.',
+    )
+    simulator_admin_key: str | None = Field(
+        "dev-simulator-admin-key",
+        description="Key of the simulators' admin endpoints (`X-Admin-Key`); unset turns them off.",
+    )
     log_level: str = Field("INFO", description="Lowest level written to the log.")
+    audit_tree_head_interval_seconds: float = Field(
+        300.0,
+        description="How often each running gateway signs a tree head of the audit log when "
+        "it has grown (besides on demand); 0 turns the schedule off.",
+    )
+    kms: str = Field(
+        "file",
+        description="Where the key-encryption keys live: `file` (the `kek/` folder of the key "
+        "directory) or `package.module:factory` naming a function that takes the settings and "
+        "returns a `gateway.protection.kms.Kms` (a hardware or cloud KMS).",
+    )
+    egress_allowed_entities: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Personal-data entity types a purpose may release (JSON object, purpose "
+        "code to entity types such as `CN_MOBILE`); none by default, so any finding blocks.",
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -17,15 +17,18 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import structlog
+from sqlalchemy import event, select
 from sqlalchemy.engine import URL, make_url
 
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from gateway.app import create_app
+from gateway.audit.models import AuditEntry
 from gateway.context import build_context
 from gateway.logging import configure_logging
 from gateway.migrate import upgrade
 from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from tests.protection.leaks import KnownIdentity, find_leaks
 from tests.support import LogCapture, Stack
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -103,6 +106,36 @@ def captured_logs() -> Iterator[LogCapture]:
     structlog.reset_defaults()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_logs_or_audit(captured_logs: LogCapture) -> Iterator[list[str]]:
+    """After the whole run: no log line and no audit leaf of any test database holds personal data.
+
+    Leaves are collected as they are written (in whatever database) and read back
+    from each `stack` database before it is dropped; the check uses the gateway's
+    recognizers and the exact values of every identity of the simulators' population.
+    """
+    leaves: list[str] = []
+
+    def collect(_mapper: object, _connection: object, entry: AuditEntry) -> None:
+        leaves.append(entry.leaf)
+
+    event.listen(AuditEntry, "after_insert", collect)
+    yield leaves
+    event.remove(AuditEntry, "after_insert", collect)
+    population = Population.generate(SIMULATOR_SEED, SIMULATOR_POPULATION)
+    known = [
+        KnownIdentity(person.name, person.id_number, person.phone)
+        for person in map(population.get, population.id_numbers())
+        if person is not None
+    ]
+    leaks = find_leaks(captured_logs.lines(), known, label="log line") + find_leaks(
+        list(dict.fromkeys(leaves)), known, label="audit leaf"
+    )
+    if leaks:
+        shown = "\n".join(str(leak) for leak in leaks[:50])
+        pytest.fail(f"personal data in {len(leaks)} places:\n{shown}", pytrace=False)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -134,6 +167,7 @@ async def stack(
     population: Population,
     tmp_path_factory: pytest.TempPathFactory,
     captured_logs: LogCapture,
+    no_personal_data_in_logs_or_audit: list[str],
 ) -> AsyncIterator[Stack]:
     """A running gateway (in process) over the backend's database and the three simulators."""
     workdir = tmp_path_factory.mktemp("gateway")
@@ -153,7 +187,13 @@ async def stack(
     context = build_context(settings, source_transports=transports)
     app = create_app(context)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        yield Stack(
+        running = Stack(
             app=app, context=context, http=http, population=population, simulators=simulators
         )
+        yield running
+        # Every leaf of this database, however it was written, before the database is dropped.
+        async with context.sessionmaker() as session:
+            no_personal_data_in_logs_or_audit.extend(
+                (await session.scalars(select(AuditEntry.leaf))).all()
+            )
     await context.aclose()

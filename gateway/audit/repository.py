@@ -1,33 +1,189 @@
-"""Every query on the audit tables."""
+"""Every query on the audit tables (and the few reads the compliance report makes elsewhere)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    SmallInteger,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit.models import AuditEntry, AuditHead
+from consent.models import Consent
+from gateway.audit.merkle import Frontier, NodeId
+from gateway.audit.models import AuditCosignature, AuditEntry, AuditHead, AuditNode, AuditTreeHead
+from gateway.clients.models import Client
+from gateway.releases.models import Release
 
 HEAD_ID = 1
+_HEAD = cast(Table, AuditHead.__table__)
+_NODES = cast(Table, AuditNode.__table__)
+# Keeps every IN list well under SQLite's and asyncpg's bound-parameter limits.
+_CHUNK = 500
+# A proof touches at most a few nodes per level and 64 levels; bulk reads (an export's
+# prefix and suffix) stay within the same bound per query.
+_LEVELS_PER_QUERY = 64
 
 
-async def reserve_seq(session: AsyncSession) -> int:
-    """Take the next sequence number, holding the head row's lock until the transaction ends.
+@dataclass(frozen=True)
+class Reservation:
+    """The position a new leaf takes, and the tree's right edge just before it."""
+
+    seq: int
+    frontier: Frontier
+
+
+async def reserve_seq(session: AsyncSession) -> Reservation:
+    """Take the next position, holding the head row's lock until the transaction ends.
 
     The row lock is what serializes appends across every gateway process; a
-    rolled-back transaction gives its number back, so the log has no gaps.
+    rolled-back transaction gives its position back, so the log has no gaps. The
+    frontier is read under the same lock, so the tree grows one leaf at a time.
     """
-    size = await session.scalar(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(size=AuditHead.size + 1)
-        .returning(AuditHead.size)
-    )
-    if size is None:
+    connection = await session.connection()
+    row = (
+        await connection.execute(
+            _HEAD.update()
+            .where(_HEAD.c.id == HEAD_ID)
+            .values(size=_HEAD.c.size + 1)
+            .returning(_HEAD.c.size, _HEAD.c.frontier)
+        )
+    ).one_or_none()
+    if row is None:
         raise RuntimeError("audit head row is missing; run the migrations")
-    return int(size) - 1
+    seq = int(row.size) - 1
+    return Reservation(seq, Frontier.from_bytes(seq, bytes(row.frontier)))
+
+
+# PostgreSQL: the nodes and the head's new frontier in one statement (data-modifying CTEs
+# always run to completion), the nodes as arrays so that the statement stays cacheable.
+_GROW_IN_ONE = (
+    _HEAD.update()
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(frontier=bindparam("frontier"))
+    .add_cte(
+        _NODES.insert()
+        .from_select(
+            ["level", "position", "hash"],
+            select(
+                func.unnest(bindparam("levels", type_=postgresql.ARRAY(SmallInteger))),
+                func.unnest(bindparam("positions", type_=postgresql.ARRAY(BigInteger))),
+                func.unnest(bindparam("hashes", type_=postgresql.ARRAY(LargeBinary))),
+            ),
+        )
+        .cte("nodes")
+    )
+)
+
+
+async def add_leaf(
+    session: AsyncSession,
+    entry: AuditEntry,
+    frontier: Frontier,
+    nodes: Sequence[tuple[int, int, bytes]],
+) -> None:
+    """Store a leaf, the tree nodes it completed and the head's new frontier (under the lock)."""
+    session.add(entry)
+    await session.flush()
+    await grow_tree(session, frontier, nodes)
+
+
+async def grow_tree(
+    session: AsyncSession, frontier: Frontier, nodes: Sequence[tuple[int, int, bytes]]
+) -> None:
+    """Store the nodes a leaf completed and the head's new frontier (under the append lock).
+
+    Plain statements rather than the unit of work, and one round trip on PostgreSQL:
+    an append is on every request's path, and inside the lock.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        levels, positions, hashes = zip(*nodes, strict=True)
+        await connection.execute(
+            _GROW_IN_ONE,
+            {
+                "frontier": frontier.to_bytes(),
+                "levels": list(levels),
+                "positions": list(positions),
+                "hashes": list(hashes),
+            },
+        )
+        return
+    await connection.execute(
+        _NODES.insert(),
+        [{"level": level, "position": index, "hash": digest} for level, index, digest in nodes],
+    )
+    await connection.execute(
+        _HEAD.update().where(_HEAD.c.id == HEAD_ID).values(frontier=frontier.to_bytes())
+    )
+
+
+async def head(session: AsyncSession) -> Frontier:
+    """The tree as last committed (or as this transaction left it), without taking the lock."""
+    row = (
+        await session.execute(
+            select(AuditHead.size, AuditHead.frontier).where(AuditHead.id == HEAD_ID)
+        )
+    ).one()
+    return Frontier.from_bytes(int(row.size), bytes(row.frontier))
+
+
+async def nodes(session: AsyncSession, wanted: Collection[NodeId]) -> dict[NodeId, bytes]:
+    """The stored hashes of `wanted` perfect subtrees: one indexed query for a proof's few dozen.
+
+    Grouped by level (`level = ? AND position IN (...)`, OR-ed): both databases
+    answer that from the primary key, where a row-value IN makes SQLite scan.
+    """
+    by_level: dict[int, list[int]] = {}
+    for level, index in sorted(wanted):
+        by_level.setdefault(level, []).append(index)
+    found: dict[NodeId, bytes] = {}
+    groups = list(by_level.items())
+    for at in range(0, len(groups), _LEVELS_PER_QUERY):
+        query = select(AuditNode.level, AuditNode.position, AuditNode.hash).where(
+            or_(
+                *(
+                    and_(AuditNode.level == level, AuditNode.position.in_(positions))
+                    for level, positions in groups[at : at + _LEVELS_PER_QUERY]
+                )
+            )
+        )
+        for level, position, digest in (await session.execute(query)).all():
+            found[(int(level), int(position))] = bytes(digest)
+    return found
+
+
+async def leaves_between(session: AsyncSession, start: int, end: int) -> Sequence[Any]:
+    """Rows `(seq, leaf, tree_hash)` for positions `[start, end)`, as stored, in log order.
+
+    `tree_hash` is the leaf's hash as the tree recorded it (level 0), which is
+    what the signed roots are built from.
+    """
+    query = (
+        select(AuditEntry.seq, AuditEntry.leaf, AuditNode.hash)
+        .outerjoin(AuditNode, and_(AuditNode.level == 0, AuditNode.position == AuditEntry.seq))
+        .where(AuditEntry.seq >= start, AuditEntry.seq < end)
+        .order_by(AuditEntry.seq)
+    )
+    return (await session.execute(query)).all()
+
+
+async def first_seq_at_or_after(session: AsyncSession, moment: datetime) -> int | None:
+    """The first position stamped at or after `moment`."""
+    value = await session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.ts >= moment))
+    return None if value is None else int(value)
 
 
 async def list_entries(
@@ -62,3 +218,186 @@ async def entries_for_consent(session: AsyncSession, consent_id: str) -> Sequenc
     """Every entry about one consent, in log order."""
     query = select(AuditEntry).where(AuditEntry.consent_id == consent_id).order_by(AuditEntry.seq)
     return (await session.scalars(query)).all()
+
+
+# --- tree heads and co-signatures ----------------------------------------------------
+
+
+async def add_tree_head(session: AsyncSession, tree_head: AuditTreeHead) -> None:
+    """Store a signed tree head unless one of that size exists (another process may have won)."""
+    values = {
+        "tree_size": tree_head.tree_size,
+        "root_hash": tree_head.root_hash,
+        "timestamp": tree_head.timestamp,
+        "signature": tree_head.signature,
+        "kid": tree_head.kid,
+        "created_at": tree_head.created_at,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(dialect.insert(AuditTreeHead).values(values).on_conflict_do_nothing())
+
+
+async def tree_head_at(session: AsyncSession, tree_size: int) -> AuditTreeHead | None:
+    """The signed tree head of exactly `tree_size` leaves."""
+    return await session.scalar(select(AuditTreeHead).where(AuditTreeHead.tree_size == tree_size))
+
+
+async def tree_heads_between(session: AsyncSession, low: int, high: int) -> Sequence[AuditTreeHead]:
+    """Signed tree heads with `low` ≤ size ≤ `high`, smallest first."""
+    query = (
+        select(AuditTreeHead)
+        .where(AuditTreeHead.tree_size >= low, AuditTreeHead.tree_size <= high)
+        .order_by(AuditTreeHead.tree_size)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def latest_tree_head(session: AsyncSession) -> AuditTreeHead | None:
+    """The largest signed tree head."""
+    query = select(AuditTreeHead).order_by(AuditTreeHead.tree_size.desc()).limit(1)
+    return await session.scalar(query)
+
+
+async def latest_cosigned_tree_head(session: AsyncSession) -> AuditTreeHead | None:
+    """The largest tree head that at least one witness co-signed."""
+    size = await session.scalar(select(func.max(AuditCosignature.tree_size)))
+    return None if size is None else await tree_head_at(session, int(size))
+
+
+async def add_cosignature(session: AsyncSession, cosignature: AuditCosignature) -> None:
+    """Store a witness's co-signature (one per witness and tree head)."""
+    session.add(cosignature)
+    await session.flush()
+
+
+async def cosignature(
+    session: AsyncSession, tree_size: int, witness_id: str
+) -> AuditCosignature | None:
+    """One witness's co-signature of one tree head."""
+    return await session.get(AuditCosignature, (tree_size, witness_id))
+
+
+async def cosignatures_for(
+    session: AsyncSession, tree_sizes: Collection[int]
+) -> Sequence[AuditCosignature]:
+    """The co-signatures of the given tree heads, by size then time."""
+    found: list[AuditCosignature] = []
+    sizes = sorted(set(tree_sizes))
+    for at in range(0, len(sizes), _CHUNK):
+        query = (
+            select(AuditCosignature)
+            .where(AuditCosignature.tree_size.in_(sizes[at : at + _CHUNK]))
+            .order_by(AuditCosignature.tree_size, AuditCosignature.created_at)
+        )
+        found.extend((await session.scalars(query)).all())
+    return found
+
+
+async def clients(session: AsyncSession, client_ids: Collection[str]) -> Sequence[Client]:
+    """Registered clients by id (the witnesses named in an export)."""
+    if not client_ids:
+        return []
+    return (await session.scalars(select(Client).where(Client.id.in_(sorted(client_ids))))).all()
+
+
+# --- what the compliance report reads ------------------------------------------------
+
+
+async def entries_of_types_between(
+    session: AsyncSession,
+    types: Collection[str],
+    since: datetime,
+    until: datetime,
+    lender_id: str | None = None,
+) -> Sequence[AuditEntry]:
+    """Entries of the given types stamped in `[since, until)`, in log order."""
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.type.in_(sorted(types)), AuditEntry.ts >= since, AuditEntry.ts < until)
+        .order_by(AuditEntry.seq)
+    )
+    if lender_id is not None:
+        query = query.where(AuditEntry.lender_id == lender_id)
+    return (await session.scalars(query)).all()
+
+
+async def entries_for_consents(
+    session: AsyncSession, consent_ids: Collection[str], before: int
+) -> Sequence[AuditEntry]:
+    """Every entry about the given consents at positions below `before`, in log order."""
+    found: list[AuditEntry] = []
+    ids = sorted(consent_ids)
+    for at in range(0, len(ids), _CHUNK):
+        query = select(AuditEntry).where(
+            AuditEntry.consent_id.in_(ids[at : at + _CHUNK]), AuditEntry.seq < before
+        )
+        found.extend((await session.scalars(query)).all())
+    return sorted(found, key=lambda entry: entry.seq)
+
+
+async def releases_per_lender(
+    session: AsyncSession, since: datetime, until: datetime
+) -> dict[str, int]:
+    """How many `release.granted` entries each lender has in `[since, until)`."""
+    query = (
+        select(AuditEntry.lender_id, func.count())
+        .where(
+            AuditEntry.type == "release.granted",
+            AuditEntry.ts >= since,
+            AuditEntry.ts < until,
+        )
+        .group_by(AuditEntry.lender_id)
+    )
+    return {str(lender): int(count) for lender, count in (await session.execute(query)).all()}
+
+
+async def consents(session: AsyncSession, consent_ids: Collection[str]) -> dict[str, Consent]:
+    """Consents by id (their terms are immutable, so today's row is the row of any moment)."""
+    found: dict[str, Consent] = {}
+    ids = sorted(consent_ids)
+    for at in range(0, len(ids), _CHUNK):
+        query = select(Consent).where(Consent.id.in_(ids[at : at + _CHUNK]))
+        found.update({consent.id: consent for consent in (await session.scalars(query)).all()})
+    return found
+
+
+async def releases_created_between(
+    session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
+) -> Sequence[Release]:
+    """Release records written in `[since, until)`."""
+    query = select(Release).where(Release.created_at >= since, Release.created_at < until)
+    if lender_id is not None:
+        query = query.where(Release.lender_id == lender_id)
+    return (await session.scalars(query.order_by(Release.leaf_index))).all()
+
+
+async def releases_due_between(
+    session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
+) -> Sequence[Release]:
+    """Releases whose data life (`delete_by`) ended in `[since, until)`."""
+    query = select(Release).where(Release.delete_by >= since, Release.delete_by < until)
+    if lender_id is not None:
+        query = query.where(Release.lender_id == lender_id)
+    return (await session.scalars(query.order_by(Release.leaf_index))).all()
+
+
+async def releases_at_leaves(
+    session: AsyncSession, positions: Collection[int]
+) -> Sequence[Release]:
+    """Release records whose audit leaf is at one of `positions`."""
+    found: list[Release] = []
+    wanted = sorted(positions)
+    for at in range(0, len(wanted), _CHUNK):
+        query = select(Release).where(Release.leaf_index.in_(wanted[at : at + _CHUNK]))
+        found.extend((await session.scalars(query)).all())
+    return found
+
+
+async def entries_at(session: AsyncSession, positions: Collection[int]) -> dict[int, AuditEntry]:
+    """Entries by position."""
+    found: dict[int, AuditEntry] = {}
+    wanted = sorted(positions)
+    for at in range(0, len(wanted), _CHUNK):
+        query = select(AuditEntry).where(AuditEntry.seq.in_(wanted[at : at + _CHUNK]))
+        found.update({entry.seq: entry for entry in (await session.scalars(query)).all()})
+    return found

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AuditEntryView(BaseModel):
@@ -20,3 +21,97 @@ class AuditPage(BaseModel):
 
     entries: list[AuditEntryView]
     next_cursor: str | None
+
+
+class CosignatureView(BaseModel):
+    """A witness's signature over a tree head it checked."""
+
+    witness: str = Field(description="The regulator's client_id.")
+    signature: str = Field(description="The witness's compact JWS over the tree head's claims.")
+    signed_at: datetime
+
+
+class TreeHeadView(BaseModel):
+    """A signed tree head (STH) and the co-signatures witnesses added to it."""
+
+    tree_size: int
+    root_hash: str = Field(
+        description="Hex SHA-256 Merkle tree hash (RFC 6962) of the first `tree_size` leaves."
+    )
+    timestamp: int = Field(description="Milliseconds since the Unix epoch.")
+    sth: str = Field(
+        description="The gateway's compact JWS (EdDSA) over `{tree_size, root_hash, timestamp}`; "
+        "verify it with `/.well-known/jwks.json`."
+    )
+    cosignatures: list[CosignatureView] = []
+
+
+class CosignRequest(BaseModel):
+    """A witness's co-signature: a compact JWS (`typ` `cosignature+jwt`) by its registered key.
+
+    Its claims repeat the tree head (`tree_size`, `root_hash`, `timestamp`) and add
+    `iss` (the witness's client_id) and `iat`.
+    """
+
+    signature: str = Field(min_length=1, max_length=8192)
+
+
+class InclusionProof(BaseModel):
+    """RFC 9162 inclusion proof of one leaf (hex hashes, leaf to root)."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    inclusion_path: list[str]
+    root_hash: str
+    tree_head: TreeHeadView | None = Field(
+        None, description="The signed tree head of `tree_size`, when the gateway issued one."
+    )
+
+
+class ConsistencyProof(BaseModel):
+    """RFC 9162 consistency proof between two tree sizes (hex hashes)."""
+
+    tree_size_1: int
+    tree_size_2: int
+    consistency_path: list[str]
+    first_root_hash: str
+    second_root_hash: str
+
+
+class Finding(BaseModel):
+    """Something the compliance report found, pointing at the leaves that show it."""
+
+    kind: str
+    severity: str
+    leaf_indexes: list[int]
+    detail: str
+    consent_id: str | None = None
+    lender_id: str | None = None
+
+
+class ReleaseCheck(BaseModel):
+    """One release checked against its consent as it stood at that moment."""
+
+    leaf_index: int
+    ts: str
+    consent_id: str | None
+    lender_id: str | None
+    consent_status: str | None = Field(description="The consent's state replayed from the log.")
+    checks: dict[str, bool]
+    compliant: bool
+
+
+class ComplianceReport(BaseModel):
+    """Releases in a time range reconciled against consents, overdue deletions, anomalies."""
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    generated_at: datetime
+    lender_id: str | None
+    tree_head: TreeHeadView
+    summary: dict[str, Any]
+    releases: list[ReleaseCheck]
+    findings: list[Finding]
+
+    model_config = {"populate_by_name": True}

@@ -18,6 +18,7 @@ from connectors.registry import fetch_all
 from consent import service as consent_service
 from consent.budget import CHINA_STANDARD_TIME, interval_start, releases_allowed
 from consent.models import Consent
+from consent.schemas import BorrowerIdentity
 from consent.states import check_releasable
 from gateway import jose
 from gateway.audit import service as audit_service
@@ -29,6 +30,7 @@ from gateway.context import GatewayContext
 from gateway.db import utcnow
 from gateway.errors import ConsentRevoked, FrequencyExceeded, InvalidToken, LendgateError
 from gateway.metrics import RELEASES
+from gateway.protection.egress import PersonalDataBlocked
 from gateway.protection.envelope import field_context, seal
 from gateway.releases import repository
 from gateway.releases.models import Release
@@ -67,11 +69,16 @@ async def release_features(
         # 3.3 fetch exactly those fields, for the consented months only
         months = data_range(consent, now)
         records = await fetch_sources(session, context, consent, plan, months, trail)
-        # 3.4 derive and generalize the features
-        features = derive_features(context.catalog, plan.features, records, months)
+        # 3.4 derive and generalize the features (identity matches compare the claimed identity)
+        claimed = await claimed_identity(session, context, consent, plan)
+        features = derive_features(context.catalog, plan.features, records, months, claimed)
         payload = release_payload(context, consent, release_id, features, records, now)
-        # 3.5 the egress guard: no personal data leaves
-        context.egress_guard.check(payload)
+        # 3.5 the egress guard: no personal data leaves that the purpose does not allow
+        try:
+            context.egress_guard.check(payload, purpose=consent.purpose)
+        except PersonalDataBlocked as blocked:
+            trail.append(egress_blocked(consent, plan, blocked))
+            raise
         # 3.6 sign (JWS, EdDSA) and encrypt to the lender (JWE, ECDH-ES+A256KW / A256GCM)
         jws = jose.sign_jwt(
             payload, context.keys.signing_key.private_key, context.keys.signing_key.kid
@@ -119,6 +126,18 @@ def data_range(consent: Consent, now: datetime) -> MonthRange:
     """The consented months, ending with the last complete month (Beijing time)."""
     last_complete = Month.of(now.astimezone(CHINA_STANDARD_TIME).date()).shift(-1)
     return MonthRange.ending(last_complete, consent.data_range_months)
+
+
+async def claimed_identity(
+    session: AsyncSession, context: GatewayContext, consent: Consent, plan: ReleasePlan
+) -> BorrowerIdentity | None:
+    """The consent's borrower identity, opened only when a feature compares it (identity_match)."""
+    if not plan.compares_identity:
+        return None
+    identity = await consent_service.open_identity(session, context, consent)
+    if identity is None:
+        raise ConsentRevoked("The consent's data key was destroyed.")
+    return identity
 
 
 async def fetch_sources(
@@ -255,6 +274,19 @@ async def record_release(
     session.add(release)
     await session.flush()
     return release, entry
+
+
+def egress_blocked(consent: Consent, plan: ReleasePlan, blocked: PersonalDataBlocked) -> AuditEvent:
+    """The `egress.blocked` event: the entity types the guard found, never the values."""
+    return consent_service.consent_event(
+        consent,
+        "egress.blocked",
+        "gateway",
+        outcome="blocked",
+        features=plan.features,
+        reason="personal data in the payload: " + ", ".join(blocked.entities),
+        request_id=request_id(),
+    )
 
 
 def denial(

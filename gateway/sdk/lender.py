@@ -28,6 +28,8 @@ ASSERTION_LIFETIME_SECONDS: Final = 60
 # Refresh this long before the gateway's expiry so a token never dies in flight.
 _TOKEN_REFRESH_MARGIN_SECONDS: Final = 30
 _JWKS_PATH: Final = "/.well-known/jwks.json"
+_TREE_HEAD_TYPE: Final = "sth+jwt"
+_COSIGNATURE_TYPE: Final = "cosignature+jwt"
 
 
 class LendgateSDKError(Exception):
@@ -317,6 +319,56 @@ class RegulatorClient(_ClientCredentials):
         """The RFC 9162 consistency proof between two tree sizes."""
         params = {"first": first, "second": second}
         return await self._call("GET", "/v1/audit/proofs/consistency", params=params)
+
+    async def export(
+        self, start: int | str | None = None, end: int | str | None = None
+    ) -> dict[str, Any]:
+        """A bundle for `lendgate audit verify`: leaves `[start, end)` (indexes or RFC 3339)."""
+        params = {
+            name: value for name, value in (("from", start), ("to", end)) if value is not None
+        }
+        return await self._call("GET", "/v1/audit/export", params=params)
+
+    async def compliance_report(
+        self, start: str, end: str, lender_id: str | None = None
+    ) -> dict[str, Any]:
+        """Releases between two RFC 3339 times reconciled against their consents."""
+        params = {"from": start, "to": end, **({"lender_id": lender_id} if lender_id else {})}
+        return await self._call("GET", "/v1/audit/reports/compliance", params=params)
+
+    async def gateway_jwks(self) -> dict[str, Any]:
+        """The gateway's public signing keys (better still: a copy obtained out of band)."""
+        return await self._call("GET", _JWKS_PATH, authenticated=False)
+
+    def cosignature(self, tree_head: Mapping[str, Any], jwks: Mapping[str, Any]) -> str:
+        """This regulator's signature over a tree head, once the gateway's signature checks out.
+
+        Call it only for a head you have also checked is consistent with the
+        heads you saw before (`consistency_proof`), or recomputed from a bundle.
+        """
+        claims = jose.verify_jwt(
+            str(tree_head.get("sth", "")),
+            jwks,
+            audience=None,
+            issuer=None,
+            required=(),
+            typ=_TREE_HEAD_TYPE,
+        )
+        signed = {name: claims.get(name) for name in ("tree_size", "root_hash", "timestamp")}
+        if any(tree_head.get(name) != value for name, value in signed.items()):
+            raise LendgateSDKError("The tree head's fields differ from what the gateway signed.")
+        return jose.sign_jwt(
+            {**signed, "iss": self.client_id, "iat": int(time.time())},
+            self._signing_key,
+            self._signing_kid,
+            typ=_COSIGNATURE_TYPE,
+        )
+
+    async def cosign(self, tree_head: Mapping[str, Any], jwks: Mapping[str, Any]) -> dict[str, Any]:
+        """Co-sign a tree head as a witness; returns it with every co-signature."""
+        signature = self.cosignature(tree_head, jwks)
+        path = f"/v1/audit/sth/{int(tree_head['tree_size'])}/cosign"
+        return await self._call("POST", path, json={"signature": signature})
 
 
 def _segment(value: str) -> str:
