@@ -1,1 +1,1 @@
-"""Benchmarks (`make bench`): each module's `run()` prints figures against a baseline of the same run."""
+"""Benchmarks (`make bench`): each module's `run()` prints ratios to a baseline of the same run."""

@@ -84,4 +84,6 @@ def _borrower(request: Request, context: ContextDep) -> BorrowerPrincipal:
 ConsentWriter = Annotated[ClientPrincipal, Depends(_requiring("lender", "consents:write"))]
 FeatureReader = Annotated[ClientPrincipal, Depends(_requiring("lender", "features:read"))]
 RegulatorDep = Annotated[ClientPrincipal, Depends(_requiring("regulator", "audit:read"))]
+# A witness needs only `audit:cosign`: a regulator may narrow its token to co-signing.
+RegulatorCosigner = Annotated[ClientPrincipal, Depends(_requiring("regulator", "audit:cosign"))]
 CurrentBorrower = Annotated[BorrowerPrincipal, Depends(_borrower)]

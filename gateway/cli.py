@@ -45,8 +45,21 @@ def serve() -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.keys import KeysMissing, KeyStore
+    from policies.catalog import CatalogError, load_catalog
 
     settings = get_settings()
+    # Refuse early and plainly: a broken catalog or missing keys is the operator's to fix.
+    try:
+        load_catalog(settings.policy_dir)
+        KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+    except CatalogError as error:
+        for problem in error.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1) from error
+    except KeysMissing as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
     uvicorn.run(
         create_app(settings=settings), host=settings.host, port=settings.port, log_level="warning"
     )
@@ -289,7 +302,7 @@ def policy_check(
 
 @simulators_app.command("serve")
 def simulators_serve() -> None:
-    """Run the 社保, 公积金 and 征信 simulators on their loopback ports."""
+    """Run every source simulator (社保, 公积金, 征信, 水电燃气) on its loopback port."""
     from connectors.simulators.server import build_simulator_servers
 
     async def run() -> None:

@@ -21,7 +21,8 @@ import uvicorn
 from connectors.simulators.server import SimulatorServer, build_simulator_servers
 from gateway import jose
 from gateway.app import create_app
-from gateway.audit.merkle import canonical_json, leaf_hash
+from gateway.audit.merkle import canonical_json, leaf_hash, verify_inclusion
+from gateway.audit.verify import tree_head_claims, verify_bundle
 from gateway.clients import service as clients_service
 from gateway.db import create_engine, create_sessionmaker
 from gateway.logging import configure_logging
@@ -53,7 +54,7 @@ def demo_settings(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_stack(settings: Settings) -> AsyncIterator[dict[str, str]]:
-    """Start the three simulators and the gateway; yield `{service: url}` until done."""
+    """Start the source simulators and the gateway; yield `{service: url}` until done."""
     servers = [(source, url, server) for source, url, server in build_simulator_servers(settings)]
     gateway_config = uvicorn.Config(
         create_app(settings=settings),
@@ -199,22 +200,62 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
         )
 
     async with RegulatorClient(gateway_url, regulator_id, regulator_keys) as regulator:
-        page = await regulator.audit_entries(consent_id=consent_id)
-        for entry in page["entries"]:
-            leaf = entry["leaf"]
-            recomputed = leaf_hash(canonical_json(leaf)).hex()
-            verdict = "ok" if recomputed == entry["leaf_hash"] else "MISMATCH"
-            say(
-                "regulator",
-                f"#{entry['index']} {leaf['type']:<17} {leaf['actor']:<28} "
-                f"{leaf['outcome']:<6} leaf hash {verdict}",
-            )
-            if verdict != "ok":
-                raise RuntimeError(f"audit leaf {entry['index']} does not match its hash")
+        await regulator_checks(regulator, consent_id, release.audit)
+
+
+async def regulator_checks(
+    regulator: RegulatorClient, consent_id: str, release_leaf: dict[str, Any]
+) -> None:
+    """What a regulator does without trusting the gateway: hashes, proofs, heads, the bundle."""
+    page = await regulator.audit_entries(consent_id=consent_id)
+    for entry in page["entries"]:
+        leaf = entry["leaf"]
+        if leaf_hash(canonical_json(leaf)).hex() != entry["leaf_hash"]:
+            raise RuntimeError(f"audit leaf {entry['index']} does not match its hash")
         say(
             "regulator",
-            f"{len(page['entries'])} entries about {consent_id}; every leaf hash verified",
+            f"#{entry['index']} {leaf['type']:<17} {leaf['actor']:<30} "
+            f"{leaf['outcome']:<6} leaf hash ok",
         )
+
+    jwks = await regulator.gateway_jwks()
+    head = await regulator.tree_head()
+    tree_head_claims(head["sth"], jwks)
+    say(
+        "regulator",
+        f"signed tree head: {head['tree_size']} leaves, root {head['root_hash'][:16]}…, "
+        "gateway signature ok",
+    )
+    proof = await regulator.inclusion_proof(release_leaf["leaf_index"], head["tree_size"])
+    included = verify_inclusion(
+        release_leaf["leaf_index"],
+        head["tree_size"],
+        bytes.fromhex(release_leaf["leaf_hash"]),
+        [bytes.fromhex(node) for node in proof["inclusion_path"]],
+        bytes.fromhex(head["root_hash"]),
+    )
+    if not included:
+        raise RuntimeError("the release is not in the signed tree")
+    say(
+        "regulator",
+        f"the release (leaf {release_leaf['leaf_index']}) is in that tree: "
+        f"inclusion proof of {len(proof['inclusion_path'])} hashes verified",
+    )
+    cosigned = await regulator.cosign(head, jwks)
+    say(
+        "regulator",
+        f"co-signed tree head {cosigned['tree_size']} as a witness "
+        f"({len(cosigned['cosignatures'])} co-signature(s))",
+    )
+    bundle = await regulator.export(0)
+    verification = verify_bundle(bundle, trusted_jwks=jwks)
+    if not verification.ok:
+        raise RuntimeError("\n".join(verification.lines()))
+    say(
+        "regulator",
+        f"exported the log ({len(bundle['leaves'])} leaves) and verified it offline: "
+        "every leaf hash, root and signature recomputed",
+    )
 
 
 async def run_demo(settings: Settings, *, keep_running: bool = False) -> int:

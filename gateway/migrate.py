@@ -21,7 +21,7 @@ def alembic_config() -> Config:
 
 
 async def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the database at `url` to `revision` (default: every head, so parallel branches apply)."""
+    """Bring the database at `url` to `revision` (default: every head of every branch)."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:

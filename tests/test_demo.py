@@ -52,7 +52,7 @@ def test_demo_tells_the_whole_story_and_exits_zero(tmp_path: Path) -> None:
     assert "[lender]   si_active = true" in out
     assert '[lender]   hf_status = "NORMAL"' in out
     assert "[lender] release refused: 403 ConsentRevoked" in out
-    assert "every leaf hash verified" in out
+    assert "inclusion proof of" in out and "verified it offline" in out
     assert "11010519491231002X" not in out + done.stderr
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from gateway import auth
 from gateway.audit import repository, service
 from gateway.audit.schemas import (
     AuditEntryView,
@@ -20,18 +19,13 @@ from gateway.audit.schemas import (
     InclusionProof,
     TreeHeadView,
 )
-from gateway.auth import ClientPrincipal, RegulatorDep
+from gateway.auth import RegulatorCosigner, RegulatorDep
 from gateway.context import ContextDep
 from gateway.db import SessionDep
 from gateway.errors import InvalidRequest
 from gateway.openapi import error_responses
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-# A witness needs only `audit:cosign`: a regulator may narrow its token to co-signing.
-RegulatorCosigner = Annotated[
-    ClientPrincipal, Depends(auth._requiring("regulator", "audit:cosign"))
-]
 
 _READ_ERRORS = ("InvalidToken", "InsufficientScope", "InvalidRequest", "AuditUnavailable")
 

@@ -77,4 +77,5 @@ def test_lendgate_serve_exits_listing_every_problem(tmp_path: Path) -> None:
     assert done.returncode != 0
     for problem in check_catalog(BROKEN):
         assert problem in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "lendgate.db").exists()
