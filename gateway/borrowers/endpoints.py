@@ -1,13 +1,14 @@
-"""HTTP: borrower login."""
+"""HTTP: borrower login and logout, with bearer tokens (apps) or cookies (browsers)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response, status
 
-from gateway.auth import BORROWER_TOKEN_USE, BorrowerPrincipal, bearer_token, verify_gateway_token
+from gateway import auth
+from gateway.auth import CurrentBorrower
 from gateway.borrowers import service
 from gateway.borrowers.schemas import BorrowerSession, CodeRequest, CodeSent, SessionRequest
-from gateway.context import ContextDep
+from gateway.context import ContextDep, GatewayContext
 from gateway.db import SessionDep
 from gateway.openapi import error_responses
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1/borrower", tags=["borrower login"])
 @router.post(
     "/otp",
     response_model=CodeSent,
-    responses=error_responses("InvalidRequest", "InvalidToken", "ConsentNotFound"),
+    responses=error_responses("InvalidRequest", "InvalidToken", "ConsentNotFound", "RateLimited"),
 )
 async def send_code(
     body: CodeRequest, request: Request, session: SessionDep, context: ContextDep
@@ -25,18 +26,75 @@ async def send_code(
     """Text a one-time code: to log in, or (logged in) to approve one consent."""
     borrower = None
     if body.purpose == "approve":
-        claims = verify_gateway_token(context, bearer_token(request), BORROWER_TOKEN_USE)
-        borrower = BorrowerPrincipal(phone_index=str(claims["sub"]))
-    return await service.send_code(session, context, body, borrower)
+        # Only the approval code needs the session; a stale cookie must not stop a login.
+        borrower = await auth.current_borrower(request, context, session)
+    address = request.client.host if request.client else "unknown"
+    return await service.send_code(session, context, body, borrower, address)
 
 
 @router.post(
     "/session",
     response_model=BorrowerSession,
+    response_model_exclude_none=True,
     responses=error_responses("InvalidRequest", "InvalidToken", "RateLimited"),
 )
 async def open_session(
-    body: SessionRequest, session: SessionDep, context: ContextDep
+    body: SessionRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    context: ContextDep,
 ) -> BorrowerSession:
-    """Exchange the code for a borrower session token."""
-    return await service.open_session(session, context, body)
+    """Exchange the code for a session: a bearer token, or (`delivery: cookie`) cookies."""
+    if body.delivery == "cookie":
+        auth.check_same_origin(request, context)
+    opened = await service.open_session(session, context, body)
+    if opened.delivery == "bearer":
+        return BorrowerSession(access_token=opened.token, expires_in=opened.expires_in)
+    csrf = auth.csrf_token(context, opened.session_id)
+    _set_session_cookies(response, context, opened.token, csrf, opened.expires_in)
+    return BorrowerSession(token_type=None, expires_in=opened.expires_in, csrf_token=csrf)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses("InvalidToken"),
+)
+async def log_out(borrower: CurrentBorrower, session: SessionDep, context: ContextDep) -> Response:
+    """End the session at once, server-side; the cookies (if any) are cleared."""
+    await service.log_out(session, borrower)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    _clear_session_cookies(response, context)
+    return response
+
+
+def _set_session_cookies(
+    response: Response, context: GatewayContext, token: str, csrf: str, max_age: int
+) -> None:
+    # Secure outside development; SameSite=Strict: no other site's page makes the browser
+    # send them. The CSRF cookie is readable by the portal's script, which echoes it.
+    secure = not context.settings.is_development
+    for name, value, http_only in (
+        (auth.session_cookie_name(context.settings), token, True),
+        (auth.csrf_cookie_name(context.settings), csrf, False),
+    ):
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            secure=secure,
+            httponly=http_only,
+            samesite="strict",
+        )
+
+
+def _clear_session_cookies(response: Response, context: GatewayContext) -> None:
+    secure = not context.settings.is_development
+    for name, http_only in (
+        (auth.session_cookie_name(context.settings), True),
+        (auth.csrf_cookie_name(context.settings), False),
+    ):
+        response.delete_cookie(name, path="/", secure=secure, httponly=http_only, samesite="strict")

@@ -1,4 +1,7 @@
-"""One-time code challenges. Phones are kept only as keyed blind indexes; codes only hashed."""
+"""One-time code challenges and borrower sessions.
+
+Phones are kept only as keyed blind indexes; codes only hashed.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +28,15 @@ class OtpChallenge(CreatedAt, Base):
     consumed_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_otp_challenges_phone_index_purpose", "phone_index", "purpose"),)
+
+
+class LoginSession(CreatedAt, Base):
+    """A borrower's signed-in session; its token names it (`sid`), so logout ends it at once."""
+
+    __tablename__ = "borrower_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(64), index=True)
+    delivery: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

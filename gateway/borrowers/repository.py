@@ -1,11 +1,13 @@
-"""Every query on one-time code challenges."""
+"""Every query on one-time code challenges and borrower sessions."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.borrowers.models import OtpChallenge
+from gateway.borrowers.models import LoginSession, OtpChallenge
 
 
 async def latest_open(
@@ -33,4 +35,18 @@ async def count_attempt(session: AsyncSession, challenge_id: str) -> None:
         update(OtpChallenge)
         .where(OtpChallenge.id == challenge_id)
         .values(attempts=OtpChallenge.attempts + 1)
+    )
+
+
+async def get_session(session: AsyncSession, session_id: str) -> LoginSession | None:
+    """The borrower session named `session_id`."""
+    return await session.get(LoginSession, session_id)
+
+
+async def revoke_session(session: AsyncSession, session_id: str, when: datetime) -> None:
+    """End a borrower session (logout): its token and cookie stop working at once."""
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=when)
     )

@@ -33,11 +33,18 @@ class SessionRequest(BaseModel):
 
     phone: str = Field(pattern=MOBILE_PATTERN)
     code: str = Field(pattern=r"^\d{6}$")
+    delivery: Literal["bearer", "cookie"] = Field(
+        "bearer",
+        description="`bearer`: the session token is in the answer (apps). `cookie`: it is "
+        "set as an HttpOnly cookie and the answer carries the CSRF token to send as "
+        "`X-CSRF-Token` with every change (browsers).",
+    )
 
 
 class BorrowerSession(BaseModel):
-    """A borrower session token for the app or the portal."""
+    """A borrower session: a bearer token for an app, or (cookie) the CSRF token for a browser."""
 
-    access_token: str
-    token_type: str = "Bearer"
+    access_token: str | None = None
+    token_type: str | None = "Bearer"
     expires_in: int
+    csrf_token: str | None = None

@@ -1,11 +1,20 @@
-"""Borrower login and step-up: one-time codes, checked in constant time, with an attempt limit."""
+"""Borrower login and step-up: one-time codes and the sessions they open.
+
+Codes are checked in constant time against a keyed hash, with an attempt limit per
+code and a lockout per phone across codes; sending is rate-limited per phone and per
+client address. Sessions live server-side (`borrower_sessions`), so logout and expiry
+end them at once whether the token travels as a bearer header or as a cookie.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 import secrets
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +25,51 @@ from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
 from gateway.auth import BORROWER_TOKEN_USE, BorrowerPrincipal
 from gateway.borrowers import repository
-from gateway.borrowers.models import OtpChallenge
-from gateway.borrowers.schemas import BorrowerSession, CodeRequest, CodeSent, SessionRequest
+from gateway.borrowers.models import LoginSession, OtpChallenge
+from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
 from gateway.context import GatewayContext
 from gateway.db import on_rollback, utcnow
 from gateway.errors import ConsentNotFound, InvalidRequest, InvalidToken, LendgateError, RateLimited
+from gateway.security.limits import enforce_rate_limit
+from gateway.security.store import SharedStore, StoreUnavailable
 
 log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session just opened: its token (header or cookie) and when it ends."""
+
+    session_id: str
+    token: str
+    delivery: str
+    expires_in: int
+    expires_at: datetime
+
+
+def address_index(context: GatewayContext, address: str) -> str:
+    """A keyed hash of a client address: rate-limit keys never hold the address itself."""
+    secret = context.keys.secret("rate-limit:address")
+    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _failures_key(phone_index: str) -> str:
+    return f"otp-failures:{phone_index}"
+
+
+async def _refuse_if_locked_out(
+    store: SharedStore, context: GatewayContext, phone_index: str
+) -> None:
+    try:
+        window = await store.peek(_failures_key(phone_index))
+    except StoreUnavailable as error:
+        log.warning("borrower.lockout_unavailable", error=str(error))
+        return
+    if window.count >= context.settings.otp_lockout_failures:
+        raise RateLimited(
+            "Too many wrong codes for this phone; try again later.",
+            headers={"Retry-After": str(max(1, math.ceil(window.resets_in)))},
+        )
 
 
 async def send_code(
@@ -30,6 +77,7 @@ async def send_code(
     context: GatewayContext,
     request: CodeRequest,
     borrower: BorrowerPrincipal | None,
+    client_address: str,
 ) -> CodeSent:
     """Create a challenge and text its code; `approve` codes need the borrower's session."""
     phone_index = pseudonyms.phone_index(context.keys, request.phone)
@@ -41,9 +89,26 @@ async def send_code(
         consent = await consent_repository.get(session, request.consent_id)
         if consent is None or consent.phone_index != phone_index:
             raise ConsentNotFound()
+    # Limits before anything is written: the shared store commits on its own connection.
+    settings, store = context.settings, context.shared_store
+    await _refuse_if_locked_out(store, context, phone_index)
+    await enforce_rate_limit(
+        store,
+        f"otp-send:address:{address_index(context, client_address)}",
+        limit=settings.otp_send_limit_per_ip,
+        window_seconds=settings.otp_send_window_seconds,
+        detail="Too many codes asked for from this address; retry after the time given.",
+    )
+    await enforce_rate_limit(
+        store,
+        f"otp-send:phone:{phone_index}",
+        limit=settings.otp_send_limit_per_phone,
+        window_seconds=settings.otp_send_window_seconds,
+        detail="Too many codes sent to this phone; retry after the time given.",
+    )
     challenge_id = uuid.uuid4().hex
     code = f"{secrets.randbelow(1_000_000):06d}"
-    ttl = context.settings.otp_ttl_seconds
+    ttl = settings.otp_ttl_seconds
     session.add(
         OtpChallenge(
             id=challenge_id,
@@ -69,7 +134,13 @@ async def check_code(
     consent_id: str | None,
     code: str,
 ) -> None:
-    """Consume the open challenge if `code` matches; otherwise count the try and refuse."""
+    """Consume the open challenge if `code` matches; otherwise count the try and refuse.
+
+    Wrong codes also count against the phone across challenges: a phone with too many
+    of them is locked out for a while, right code or not.
+    """
+    store = context.shared_store
+    await _refuse_if_locked_out(store, context, phone_index)
     challenge = await repository.latest_open(session, phone_index, purpose, consent_id)
     if challenge is None:
         raise InvalidToken("No code is waiting; request a new one.")
@@ -85,6 +156,10 @@ async def check_code(
             await repository.count_attempt(fresh, challenge_id)
 
         on_rollback(session, count_wrong_try)
+        try:
+            await store.hit(_failures_key(phone_index), context.settings.otp_lockout_seconds)
+        except StoreUnavailable as error:
+            log.warning("borrower.lockout_unavailable", error=str(error))
         raise InvalidToken("Wrong code.")
     challenge.consumed_at = utcnow()
     await session.flush()
@@ -92,8 +167,8 @@ async def check_code(
 
 async def open_session(
     session: AsyncSession, context: GatewayContext, request: SessionRequest
-) -> BorrowerSession:
-    """Log a borrower in with the code sent to their phone."""
+) -> OpenedSession:
+    """Log a borrower in with the code sent to their phone; the session is kept server-side."""
     phone_index = pseudonyms.phone_index(context.keys, request.phone)
     try:
         await check_code(
@@ -115,15 +190,25 @@ async def open_session(
             ),
         )
         raise
-    now = int(utcnow().timestamp())
+    now = utcnow()
     ttl = context.settings.borrower_session_ttl_seconds
+    record = LoginSession(
+        id=secrets.token_hex(16),
+        phone_index=phone_index,
+        delivery=request.delivery,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    session.add(record)
+    await session.flush()
+    issued = int(now.timestamp())
     token = jose.sign_jwt(
         {
             "iss": context.settings.issuer,
             "aud": context.settings.issuer,
             "sub": phone_index,
-            "iat": now,
-            "exp": now + ttl,
+            "sid": record.id,
+            "iat": issued,
+            "exp": issued + ttl,
             "jti": secrets.token_urlsafe(16),
             "token_use": BORROWER_TOKEN_USE,
         },
@@ -131,5 +216,17 @@ async def open_session(
         context.keys.signing_key.kid,
         typ="borrower+jwt",
     )
-    log.info("borrower.session_opened")
-    return BorrowerSession(access_token=token, expires_in=ttl)
+    log.info("borrower.session_opened", delivery=request.delivery)
+    return OpenedSession(
+        session_id=record.id,
+        token=token,
+        delivery=request.delivery,
+        expires_in=ttl,
+        expires_at=record.expires_at,
+    )
+
+
+async def log_out(session: AsyncSession, borrower: BorrowerPrincipal) -> None:
+    """End the borrower's session at once (its token or cookie no longer works anywhere)."""
+    await repository.revoke_session(session, borrower.session_id, utcnow())
+    log.info("borrower.logged_out")

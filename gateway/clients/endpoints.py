@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 
 from gateway.clients import service
 from gateway.clients.schemas import TokenResponse
@@ -21,14 +21,19 @@ router = APIRouter(tags=["oauth"])
     responses=error_responses("InvalidToken", "InvalidRequest", "InsufficientScope"),
 )
 async def token(
+    request: Request,
     session: SessionDep,
     context: ContextDep,
-    grant_type: Annotated[str, Form()],
-    client_assertion_type: Annotated[str | None, Form()] = None,
-    client_assertion: Annotated[str | None, Form()] = None,
-    scope: Annotated[str | None, Form()] = None,
+    grant_type: Annotated[str, Form(max_length=64)],
+    client_assertion_type: Annotated[str | None, Form(max_length=128)] = None,
+    client_assertion: Annotated[str | None, Form(max_length=8192)] = None,
+    scope: Annotated[str | None, Form(max_length=400)] = None,
 ) -> TokenResponse:
-    """Client credentials with `private_key_jwt`: an access token for a signed assertion."""
+    """Client credentials with `private_key_jwt`: an access token for a signed assertion.
+
+    A `DPoP` header (RFC 9449) binds the token to the proof's key (`token_type` DPoP);
+    clients registered with DPoP must send one.
+    """
     return await service.issue_token(
         session,
         context,
@@ -36,4 +41,5 @@ async def token(
         assertion_type=client_assertion_type,
         assertion=client_assertion,
         scope=scope,
+        dpop_proofs=request.headers.getlist("DPoP"),
     )

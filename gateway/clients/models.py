@@ -1,11 +1,11 @@
-"""Client tables: registrations and the replay store of client-assertion `jti`s."""
+"""Client tables: registrations (keys, scopes, status, DPoP) and spent client-assertion `jti`s."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, CreatedAt
@@ -22,6 +22,8 @@ class Client(CreatedAt, Base):
     jwks: Mapped[dict[str, Any]] = mapped_column(JSON)
     scopes: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # Registered with `--dpop`: every token must be sender-constrained (RFC 9449).
+    dpop_required: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class UsedAssertion(Base):

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.clients.models import Client, UsedAssertion
 
 
-async def get(session: AsyncSession, client_id: str) -> Client | None:
-    """The client registered as `client_id`."""
-    return await session.get(Client, client_id)
+async def get(session: AsyncSession, client_id: str, *, for_update: bool = False) -> Client | None:
+    """The client registered as `client_id` (row-locked for an operator's change)."""
+    return await session.get(Client, client_id, with_for_update=for_update or None)
 
 
 async def list_all(session: AsyncSession) -> list[Client]:

@@ -1,4 +1,10 @@
-"""Client registration and the client-credentials grant with `private_key_jwt` (RFC 7523)."""
+"""Clients: registration, key rotation, suspension, and the client-credentials grant.
+
+Clients authenticate with `private_key_jwt` (RFC 7523): a short-lived assertion signed
+with a registered key, whose algorithm is fixed by that key. A client registered with
+DPoP gets sender-constrained tokens only (RFC 9449, `cnf.jkt`). Every operator action
+on a client is an audit event.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import jose
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth import CLIENT_TOKEN_USE
+from gateway.auth import CLIENT_TOKEN_USE, spend_dpop_proof
 from gateway.clients import repository
 from gateway.clients.models import Client
 from gateway.clients.schemas import TokenResponse
 from gateway.context import GatewayContext
 from gateway.db import utcnow
 from gateway.errors import InsufficientScope, InvalidRequest, InvalidToken
+from gateway.security import dpop
 
 log = structlog.get_logger()
 
@@ -49,12 +56,19 @@ def signing_keys(jwks: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def encryption_keys(jwks: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The client's X25519 keys, oldest first."""
+    return [
+        dict(key)
+        for key in jwks.get("keys", [])
+        if key.get("use") == "enc" and (key.get("kty"), key.get("crv")) in ENCRYPTION_KEYS
+    ]
+
+
 def encryption_key(jwks: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The client's X25519 key that releases are encrypted to."""
-    for key in jwks.get("keys", []):
-        if key.get("use") == "enc" and (key.get("kty"), key.get("crv")) in ENCRYPTION_KEYS:
-            return dict(key)
-    return None
+    """The X25519 key releases are encrypted to: the newest one registered."""
+    keys = encryption_keys(jwks)
+    return keys[-1] if keys else None
 
 
 def validate_jwks(kind: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,10 +79,10 @@ def validate_jwks(kind: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(keys, list) or not keys:
         raise ClientRegistrationError("the JWKS has no keys")
     for key in keys:
-        if not isinstance(key, dict) or not key.get("kid"):
-            raise ClientRegistrationError("every key needs a `kid`")
-        if any(member in key for member in ("d", "p", "q", "k")):
-            raise ClientRegistrationError(f"key {key['kid']} holds private material")
+        _check_public_key(key)
+    kids = [key["kid"] for key in keys]
+    if len(set(kids)) != len(kids):
+        raise ClientRegistrationError("two keys share one `kid`")
     if not signing_keys(jwks)["keys"]:
         raise ClientRegistrationError("the JWKS needs a `sig` key (Ed25519 or P-256)")
     if kind == "lender" and encryption_key(jwks) is None:
@@ -76,10 +90,26 @@ def validate_jwks(kind: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
     return {"keys": [dict(key) for key in keys]}
 
 
+def _check_public_key(key: Any) -> None:
+    if not isinstance(key, dict) or not isinstance(key.get("kid"), str) or not key["kid"]:
+        raise ClientRegistrationError("every key needs a `kid`")
+    if any(member in key for member in ("d", "p", "q", "k", "dp", "dq", "qi", "oth")):
+        raise ClientRegistrationError(f"key {key['kid']} holds private material")
+
+
 async def register(
-    session: AsyncSession, *, name: str, kind: str, jwks: Mapping[str, Any], actor: str
+    session: AsyncSession,
+    *,
+    name: str,
+    kind: str,
+    jwks: Mapping[str, Any],
+    actor: str,
+    dpop_required: bool = False,
 ) -> Client:
-    """Register a client from its public JWKS; the registration is an audit event."""
+    """Register a client from its public JWKS; the registration is an audit event.
+
+    `dpop_required`: every token of the client must be DPoP-bound (RFC 9449).
+    """
     public_jwks = validate_jwks(kind, jwks)
     prefix = "lnd" if kind == "lender" else "reg"
     client = Client(
@@ -88,19 +118,112 @@ async def register(
         kind=kind,
         jwks=public_jwks,
         scopes=" ".join(DEFAULT_SCOPES[kind]),
+        dpop_required=dpop_required,
     )
     session.add(client)
     await session.flush()
+    await _record(
+        session,
+        client,
+        "admin.client_added",
+        actor,
+        f"{kind} registered" + (", DPoP required" if dpop_required else ""),
+    )
+    return client
+
+
+async def add_keys(
+    session: AsyncSession, client_id: str, jwks: Mapping[str, Any], *, actor: str
+) -> list[str]:
+    """Add public keys to a client (rotation: the old ones keep working until retired).
+
+    A new `enc` key becomes the one releases are encrypted to; a new `sig` key is
+    accepted for assertions at once, beside the old one.
+    """
+    client = await _client_for_operator(session, client_id)
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise ClientRegistrationError("the JWKS has no keys")
+    registered = {key["kid"] for key in client.jwks["keys"]}
+    for key in keys:
+        _check_public_key(key)
+        if key["kid"] in registered:
+            raise ClientRegistrationError(f"key {key['kid']} is already registered")
+        registered.add(key["kid"])
+        kind_of_key = (key.get("kty"), key.get("crv"))
+        is_sig = key.get("use", "sig") == "sig" and kind_of_key in SIGNING_KEYS
+        is_enc = (
+            client.kind == "lender" and key.get("use") == "enc" and kind_of_key in ENCRYPTION_KEYS
+        )
+        if not (is_sig or is_enc):
+            raise ClientRegistrationError(
+                f"key {key['kid']} is neither a `sig` key (Ed25519 or P-256)"
+                + (" nor an X25519 `enc` key" if client.kind == "lender" else "")
+            )
+    client.jwks = {"keys": [*client.jwks["keys"], *(dict(key) for key in keys)]}
+    await session.flush()
+    added = [str(key["kid"]) for key in keys]
+    for kid in added:
+        await _record(session, client, "admin.client_key_added", actor, f"key {kid}")
+    return added
+
+
+async def retire_key(session: AsyncSession, client_id: str, kid: str, *, actor: str) -> None:
+    """Remove a key from a client; its last signing key (or a lender's last enc key) stays."""
+    client = await _client_for_operator(session, client_id)
+    remaining = [key for key in client.jwks["keys"] if key.get("kid") != kid]
+    if len(remaining) == len(client.jwks["keys"]):
+        raise ClientRegistrationError(f"the client has no key {kid}")
+    if not signing_keys({"keys": remaining})["keys"]:
+        raise ClientRegistrationError("that is the client's last signing key; add another first")
+    if client.kind == "lender" and encryption_key({"keys": remaining}) is None:
+        raise ClientRegistrationError("that is the lender's last `enc` key; add another first")
+    client.jwks = {"keys": remaining}
+    await session.flush()
+    await _record(session, client, "admin.client_key_retired", actor, f"key {kid}")
+
+
+async def suspend(session: AsyncSession, client_id: str, *, actor: str) -> Client:
+    """Suspend a client: no new tokens, and its existing tokens stop working at once."""
+    return await _set_status(session, client_id, "suspended", "admin.client_suspended", actor)
+
+
+async def resume(session: AsyncSession, client_id: str, *, actor: str) -> Client:
+    """Lift a suspension."""
+    return await _set_status(session, client_id, "active", "admin.client_resumed", actor)
+
+
+async def _set_status(
+    session: AsyncSession, client_id: str, status: str, event: str, actor: str
+) -> Client:
+    client = await _client_for_operator(session, client_id)
+    if client.status == status:
+        raise ClientRegistrationError(f"the client is already {status}")
+    client.status = status
+    await session.flush()
+    await _record(session, client, event, actor, f"{client.kind} {status}")
+    return client
+
+
+async def _client_for_operator(session: AsyncSession, client_id: str) -> Client:
+    client = await repository.get(session, client_id, for_update=True)
+    if client is None:
+        raise ClientRegistrationError(f"no client {client_id}")
+    return client
+
+
+async def _record(
+    session: AsyncSession, client: Client, event: str, actor: str, reason: str
+) -> None:
     await audit_service.append(
         session,
         AuditEvent(
-            type="admin.client_added",
+            type=event,
             actor=actor,
-            lender_id=client.id if kind == "lender" else None,
-            reason=f"{kind} registered",
+            lender_id=client.id if client.kind == "lender" else None,
+            reason=reason,
         ),
     )
-    return client
 
 
 async def issue_token(
@@ -111,8 +234,13 @@ async def issue_token(
     assertion_type: str | None,
     assertion: str | None,
     scope: str | None,
+    dpop_proofs: list[str] | None = None,
 ) -> TokenResponse:
-    """Exchange a valid, unused client assertion for a short-lived access token."""
+    """Exchange a valid, unused client assertion for a short-lived access token.
+
+    With a DPoP proof the token is bound to the proof's key (`cnf.jkt`, `token_type`
+    DPoP); a client registered with DPoP gets no token without one.
+    """
     if grant_type != "client_credentials":
         raise InvalidRequest("grant_type must be client_credentials.")
     if assertion_type != ASSERTION_TYPE or not assertion:
@@ -120,6 +248,9 @@ async def issue_token(
     client = None
     try:
         client = await _claimed_client(session, assertion)
+        # The proof first: its `jti` is spent in the shared store, which must not wait on
+        # this request's own write (the assertion's `jti`).
+        jkt = await _confirmation_key(context, client, dpop_proofs or [])
         claims = await _verify_assertion(session, context, client, assertion)
     except InvalidToken as refusal:
         # Only a registered client's id goes on record: an unverified `iss` is anyone's text.
@@ -142,24 +273,66 @@ async def issue_token(
 
     now = utcnow()
     ttl = context.settings.access_token_ttl_seconds
+    token_claims: dict[str, Any] = {
+        "iss": context.settings.issuer,
+        "sub": client.id,
+        "aud": context.settings.issuer,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + ttl,
+        "jti": secrets.token_urlsafe(16),
+        "scope": " ".join(granted),
+        "client_kind": client.kind,
+        "token_use": CLIENT_TOKEN_USE,
+    }
+    if jkt is not None:
+        token_claims["cnf"] = {"jkt": jkt}
     token = jose.sign_jwt(
-        {
-            "iss": context.settings.issuer,
-            "sub": client.id,
-            "aud": context.settings.issuer,
-            "iat": int(now.timestamp()),
-            "exp": int(now.timestamp()) + ttl,
-            "jti": secrets.token_urlsafe(16),
-            "scope": " ".join(granted),
-            "client_kind": client.kind,
-            "token_use": CLIENT_TOKEN_USE,
-        },
+        token_claims,
         context.keys.signing_key.private_key,
         context.keys.signing_key.kid,
         typ="at+jwt",
     )
-    log.info("token.issued", client_id=client.id, scope=" ".join(granted), jti=claims["jti"])
-    return TokenResponse(access_token=token, expires_in=ttl, scope=" ".join(granted))
+    log.info(
+        "token.issued",
+        client_id=client.id,
+        scope=" ".join(granted),
+        jti=claims["jti"],
+        dpop=jkt is not None,
+    )
+    return TokenResponse(
+        access_token=token,
+        token_type="DPoP" if jkt is not None else "Bearer",
+        expires_in=ttl,
+        scope=" ".join(granted),
+    )
+
+
+async def _confirmation_key(
+    context: GatewayContext, client: Client, proofs: list[str]
+) -> str | None:
+    """The thumbprint a new token is bound to (a checked, unspent DPoP proof), or None."""
+    if not proofs:
+        if client.dpop_required:
+            raise InvalidToken(
+                "This client must bind its tokens with a DPoP proof.",
+                headers={"WWW-Authenticate": dpop.CHALLENGE},
+            )
+        return None
+    if len(proofs) != 1:
+        raise InvalidToken(
+            "Send exactly one DPoP proof.", headers={"WWW-Authenticate": dpop.CHALLENGE}
+        )
+    settings = context.settings
+    proof = dpop.verify_proof(
+        proofs[0],
+        method="POST",
+        url=settings.token_endpoint,
+        access_token=None,
+        max_age_seconds=settings.dpop_proof_max_age_seconds,
+        leeway_seconds=settings.clock_skew_seconds,
+    )
+    await spend_dpop_proof(context.shared_store, settings, proof)
+    return proof.jkt
 
 
 async def _claimed_client(session: AsyncSession, assertion: str) -> Client:
@@ -191,11 +364,16 @@ async def _verify_assertion(
     if claims["sub"] != client.id:
         raise InvalidToken("The assertion's `sub` must equal its `iss`.")
     now = utcnow()
-    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
-    latest = now + timedelta(
-        seconds=settings.client_assertion_max_lifetime_seconds + settings.clock_skew_seconds
-    )
-    if expires_at > latest:
+    skew = settings.clock_skew_seconds
+    lifetime = settings.client_assertion_max_lifetime_seconds
+    issued_at, expires = int(claims["iat"]), int(claims["exp"])
+    # PyJWT refused an `iat` or `nbf` ahead of now + skew; the window is bounded here too.
+    if issued_at > now.timestamp() + skew:
+        raise InvalidToken("The assertion is issued in the future.")
+    if expires - issued_at > lifetime:
+        raise InvalidToken("The assertion lives longer than the gateway accepts.")
+    expires_at = datetime.fromtimestamp(expires, UTC)
+    if expires_at > now + timedelta(seconds=lifetime + skew):
         raise InvalidToken("The assertion's `exp` is too far ahead.")
     if not await repository.spend_assertion(
         session, client.id, str(claims["jti"]), expires_at, now

@@ -1,0 +1,1 @@
+"""API hardening shared by every endpoint: security headers, body limits, rate limits, DPoP."""

@@ -1,0 +1,118 @@
+"""Request limits: body size (an ASGI middleware) and rate limits (called by the auth layer)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import InvalidRequest, RateLimited
+from gateway.security.store import SharedStore, StoreUnavailable
+
+log = structlog.get_logger()
+
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A request body above `LENDGATE_MAX_REQUEST_BODY_BYTES`: malformed input, said with 413."""
+
+    status = 413
+    default_detail = "The request body is too large."
+
+
+async def enforce_rate_limit(
+    store: SharedStore, key: str, *, limit: int, window_seconds: float, detail: str
+) -> None:
+    """Count a hit of `key`; past `limit` in the window refuse with `RateLimited` and Retry-After.
+
+    A store that does not answer lets the request through (logged): a rate limit is a
+    throttle, while credentials and replay checks, which fail closed, are elsewhere.
+    """
+    try:
+        window = await store.hit(key, window_seconds)
+    except StoreUnavailable as error:
+        log.warning("ratelimit.store_unavailable", error=str(error))
+        return
+    if window.count > limit:
+        retry_after = max(1, math.ceil(window.resets_in))
+        raise RateLimited(detail, headers={"Retry-After": str(retry_after)})
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies larger than the configured limit before any endpoint reads them.
+
+    A declared `Content-Length` over the limit is refused at once; a chunked body is read
+    up to the limit and refused as soon as it passes it. Accepted bodies are handed on
+    unchanged (they are small: the limit is tens of kilobytes).
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = _limit_of(scope)
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _refuse(send, limit)
+            return
+        chunked = b"transfer-encoding" in headers
+        if declared is None and not chunked and scope["method"] in BODYLESS_METHODS:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message, receive), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _refuse(send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], None, receive), send)
+
+
+def _limit_of(scope: Scope) -> int:
+    context = getattr(scope["app"].state, "context", None) if "app" in scope else None
+    return int(context.settings.max_request_body_bytes) if context is not None else 65_536
+
+
+def _replay(messages: list[Message], last: Message | None, receive: Receive) -> Receive:
+    pending = [*messages, *([last] if last is not None else [])]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    refusal = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    body = json.dumps(refusal.body()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

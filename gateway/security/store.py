@@ -1,0 +1,195 @@
+"""State every gateway process must share: rate-limit windows and spent one-time values.
+
+Two backends behind one small interface. With `LENDGATE_REDIS_URL` the counters live in
+Redis (one atomic MULTI per hit, expiring by themselves); without it they live in the
+database every replica already shares (one upsert in a short transaction of its own),
+so the embedded default needs nothing more and a limit is never per-process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import structlog
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.security.models import SecurityCounter
+from gateway.settings import Settings
+
+log = structlog.get_logger()
+
+KEY_PREFIX: Final = "lendgate:"
+# Expired rows are swept every so many hits, so the table stays as small as the live windows.
+_SWEEP_EVERY: Final = 256
+
+
+class StoreUnavailable(Exception):
+    """The shared store did not answer; callers decide whether to fail open or closed."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """How often a key was hit in its current window, and when that window ends."""
+
+    count: int
+    resets_in: float
+
+
+class SharedStore(Protocol):
+    """Counters and one-time claims that every gateway process sees alike."""
+
+    async def hit(self, key: str, window_seconds: float) -> Window:
+        """Count one more hit of `key` in its window (a new window starts when none is open)."""
+        ...
+
+    async def peek(self, key: str) -> Window:
+        """The current window of `key` without counting (count 0 when none is open)."""
+        ...
+
+    async def claim(self, key: str, ttl_seconds: float) -> bool:
+        """True for the first claim of `key` within `ttl_seconds`, False for any later one."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class DatabaseStore:
+    """The shared store in the gateway's database (table `security_counters`)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]):
+        self._sessionmaker = sessionmaker
+        self._hits = 0
+
+    async def hit(self, key: str, window_seconds: float) -> Window:
+        """Count one more hit of `key` in its window (one upsert, committed at once)."""
+        now = _now_ms()
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                insert: Any = (
+                    postgresql_insert
+                    if session.get_bind().dialect.name == "postgresql"
+                    else sqlite_insert
+                )(SecurityCounter).values(
+                    key=key, count=1, expires_at_ms=now + int(window_seconds * 1000)
+                )
+                expired = SecurityCounter.expires_at_ms <= now
+                statement = insert.on_conflict_do_update(
+                    index_elements=[SecurityCounter.key],
+                    set_={
+                        "count": case((expired, 1), else_=SecurityCounter.count + 1),
+                        "expires_at_ms": case(
+                            (expired, insert.excluded.expires_at_ms),
+                            else_=SecurityCounter.expires_at_ms,
+                        ),
+                    },
+                ).returning(SecurityCounter.count, SecurityCounter.expires_at_ms)
+                count, expires_at_ms = (await session.execute(statement)).one()
+                self._hits += 1
+                if self._hits % _SWEEP_EVERY == 0:
+                    await session.execute(
+                        delete(SecurityCounter).where(SecurityCounter.expires_at_ms <= now)
+                    )
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+        return Window(int(count), max(0, int(expires_at_ms) - now) / 1000)
+
+    async def peek(self, key: str) -> Window:
+        """The current window of `key` without counting."""
+        now = _now_ms()
+        try:
+            async with self._sessionmaker() as session:
+                row = (
+                    await session.execute(
+                        select(SecurityCounter.count, SecurityCounter.expires_at_ms).where(
+                            SecurityCounter.key == key, SecurityCounter.expires_at_ms > now
+                        )
+                    )
+                ).one_or_none()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+        if row is None:
+            return Window(0, 0.0)
+        count, expires_at_ms = row
+        return Window(int(count), (int(expires_at_ms) - now) / 1000)
+
+    async def claim(self, key: str, ttl_seconds: float) -> bool:
+        """True only for the first claim of `key` while it lives."""
+        return (await self.hit(key, ttl_seconds)).count == 1
+
+    async def aclose(self) -> None:
+        """Nothing to release: the gateway's engine is closed with its context."""
+
+
+class RedisStore:
+    """The shared store in Redis: counters with a TTL, claims with `SET NX PX`."""
+
+    def __init__(self, url: str):
+        import redis.asyncio
+
+        self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    async def hit(self, key: str, window_seconds: float) -> Window:
+        """Count one more hit of `key` in its window (SET NX PX, INCR, PTTL in one MULTI)."""
+        import redis
+
+        name = KEY_PREFIX + key
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(name, 0, px=max(1, int(window_seconds * 1000)), nx=True)
+                pipe.incr(name)
+                pipe.pttl(name)
+                _, count, ttl_ms = await pipe.execute()
+        except redis.RedisError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+        return Window(int(count), max(0, int(ttl_ms)) / 1000)
+
+    async def peek(self, key: str) -> Window:
+        """The current window of `key` without counting."""
+        import redis
+
+        name = KEY_PREFIX + key
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(name)
+                pipe.pttl(name)
+                count, ttl_ms = await pipe.execute()
+        except redis.RedisError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+        if count is None:
+            return Window(0, 0.0)
+        return Window(int(count), max(0, int(ttl_ms)) / 1000)
+
+    async def claim(self, key: str, ttl_seconds: float) -> bool:
+        """True only for the first claim of `key` while it lives."""
+        import redis
+
+        try:
+            claimed = await self._redis.set(
+                KEY_PREFIX + key, 1, px=max(1, int(ttl_seconds * 1000)), nx=True
+            )
+        except redis.RedisError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+        return bool(claimed)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+
+def open_store(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> SharedStore:
+    """Redis when `LENDGATE_REDIS_URL` is set, otherwise the database."""
+    if settings.redis_url:
+        return RedisStore(settings.redis_url)
+    return DatabaseStore(sessionmaker)
