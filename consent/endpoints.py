@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from consent import repository, service
+from fastapi import APIRouter, Query, Response, status
+
+from consent import repository, rights, service
 from consent.schemas import (
+    AccessLog,
     Approval,
     BorrowerConsentList,
     BorrowerConsentView,
+    BorrowerExport,
+    ConsentReceipts,
     ConsentRequestCreate,
     Decision,
     LenderConsentView,
@@ -30,6 +35,7 @@ STATE_ERRORS = (
     "ConsentPaused",
     "ConsentRevoked",
     "ConsentExpired",
+    "PolicyViolation",
 )
 
 
@@ -57,6 +63,7 @@ async def get_consent(
 ) -> LenderConsentView:
     """Status, terms, signed artefact and use count of one of the lender's consents."""
     consent = await service.get_for_lender(session, lender.client_id, consent_id)
+    await service.settle_for_read(session, context, consent)
     return service.lender_view(context, consent)
 
 
@@ -68,7 +75,7 @@ async def get_consent(
 async def lender_revoke(
     consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> Decision:
-    """The lender ends its consent; its data key is destroyed."""
+    """The lender ends its consent; its data key is destroyed. Repeating it changes nothing."""
     return await service.lender_revokes(session, context, lender, consent_id)
 
 
@@ -80,6 +87,8 @@ async def list_my_consents(
 ) -> BorrowerConsentList:
     """Every consent asked of the borrower, newest first, with its accesses."""
     consents = await repository.list_for_phone(session, borrower.phone_index)
+    for consent in consents:
+        await service.settle_for_read(session, context, consent)
     return BorrowerConsentList(
         consents=[await service.borrower_view(session, context, consent) for consent in consents]
     )
@@ -95,7 +104,52 @@ async def get_my_consent(
 ) -> BorrowerConsentView:
     """The plain-language notice of one consent and every access made under it."""
     consent = await service.get_for_borrower(session, borrower, consent_id)
+    await service.settle_for_read(session, context, consent)
     return await service.borrower_view(session, context, consent)
+
+
+@borrower_router.get(
+    "/consents/{consent_id}/receipt",
+    response_model=ConsentReceipts,
+    responses=error_responses(
+        "InvalidToken", "ConsentNotFound", "ConsentPending", "ConsentRejected", "ConsentExpired"
+    ),
+)
+async def get_my_receipts(
+    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+) -> ConsentReceipts:
+    """The signed consent receipt, and the withdrawal receipt once the consent was revoked."""
+    return await service.receipts_of(session, context, borrower, consent_id)
+
+
+@borrower_router.get(
+    "/access-log",
+    response_model=AccessLog,
+    responses=error_responses("InvalidToken", "InvalidRequest"),
+)
+async def get_my_access_log(
+    borrower: CurrentBorrower,
+    session: SessionDep,
+    context: ContextDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AccessLog:
+    """Every access to the borrower's data across their consents, newest first."""
+    return await rights.access_log(session, context, borrower, cursor=cursor, limit=limit)
+
+
+@borrower_router.get(
+    "/export",
+    response_model=BorrowerExport,
+    responses=error_responses("InvalidToken", "AuditUnavailable"),
+)
+async def export_my_data(
+    borrower: CurrentBorrower, session: SessionDep, context: ContextDep, response: Response
+) -> BorrowerExport:
+    """A complete JSON copy of what the gateway holds about the borrower (PIPL Art. 45)."""
+    response.headers["Content-Disposition"] = 'attachment; filename="lendgate-export.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return await rights.export(session, context, borrower)
 
 
 @borrower_router.post(
@@ -110,7 +164,10 @@ async def approve(
     session: SessionDep,
     context: ContextDep,
 ) -> Decision:
-    """Approve with the step-up code texted for this consent; returns artefact and receipt."""
+    """Approve with the step-up code texted for this consent; returns artefact and receipt.
+
+    Approving a consent already active changes nothing and answers its current state.
+    """
     return await service.borrower_decides(
         session, context, borrower, consent_id, ConsentAction.APPROVE, body.code
     )
@@ -150,4 +207,7 @@ async def delete_my_data(
 _decision_endpoint(ConsentAction.REJECT, "Reject a pending consent request.")
 _decision_endpoint(ConsentAction.PAUSE, "Pause an active consent; releases stop until resumed.")
 _decision_endpoint(ConsentAction.RESUME, "Resume a paused consent.")
-_decision_endpoint(ConsentAction.REVOKE, "Revoke a consent at once; its data key is destroyed.")
+_decision_endpoint(
+    ConsentAction.REVOKE,
+    "Revoke a consent at once: its data key is destroyed, a withdrawal receipt issued.",
+)

@@ -1,10 +1,11 @@
-"""Consent tables: the consent with its immutable terms, and its wrapped data key."""
+"""Consent tables: the consent with its immutable terms, its wrapped data key, its receipts."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, CreatedAt
@@ -56,3 +57,23 @@ class ConsentKey(CreatedAt, Base):
     consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), primary_key=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     shredded_at: Mapped[datetime | None]
+
+
+class ConsentReceipt(CreatedAt, Base):
+    """A receipt the borrower keeps: of the consent given, and of its withdrawal.
+
+    `claims` are what the gateway signed (`jws`, by the key `kid`); they name the
+    borrower only by the lender's pairwise pseudonym. One of each kind per consent.
+    """
+
+    __tablename__ = "consent_receipts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime]
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON)
+    jws: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("consent_id", "kind"),)

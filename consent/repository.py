@@ -1,13 +1,17 @@
-"""Every query on consents and their data keys."""
+"""Every query on consents, their data keys and receipts, and the borrower's view across them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consent.models import Consent, ConsentKey
+from consent.models import Consent, ConsentKey, ConsentReceipt
+from consent.states import ConsentStatus
+from gateway.borrowers.models import OtpChallenge
+from gateway.releases.models import Release
 
 
 async def get(
@@ -33,3 +37,99 @@ async def list_for_phone(session: AsyncSession, phone_index: str) -> Sequence[Co
 async def get_key(session: AsyncSession, consent_id: str) -> ConsentKey | None:
     """The consent's wrapped data key row."""
     return await session.get(ConsentKey, consent_id)
+
+
+async def mark_expired(
+    session: AsyncSession, consent_id: str, *, stored: ConsentStatus, ended_at: datetime
+) -> bool:
+    """Record the expiry if the consent is still stored as `stored`; whether this call did.
+
+    A compare-and-swap: of any number of concurrent callers exactly one moves the
+    row (PostgreSQL makes the others wait for its commit and then match nothing;
+    SQLite has one writer at a time), so the expiry is written down once.
+    """
+    result = await session.execute(
+        update(Consent)
+        .where(Consent.id == consent_id, Consent.status == stored)
+        .values(status=ConsentStatus.EXPIRED, ended_at=ended_at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def due_for_expiry(session: AsyncSession, now: datetime, limit: int) -> Sequence[str]:
+    """Consents stored as live whose time is up at `now` (oldest first)."""
+    query = (
+        select(Consent.id)
+        .where(
+            or_(
+                and_(
+                    Consent.status.in_([ConsentStatus.ACTIVE, ConsentStatus.PAUSED]),
+                    Consent.valid_until <= now,
+                ),
+                and_(Consent.status == ConsentStatus.PENDING, Consent.request_expires_at <= now),
+            )
+        )
+        .order_by(Consent.created_at, Consent.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def add_receipt(session: AsyncSession, receipt: ConsentReceipt) -> None:
+    """Keep a signed receipt."""
+    session.add(receipt)
+    await session.flush()
+
+
+async def receipt_of(session: AsyncSession, consent_id: str, kind: str) -> ConsentReceipt | None:
+    """The consent's receipt of `kind` (`consent`, `withdrawal`)."""
+    query = select(ConsentReceipt).where(
+        ConsentReceipt.consent_id == consent_id, ConsentReceipt.kind == kind
+    )
+    return await session.scalar(query)
+
+
+async def receipts_for(session: AsyncSession, consent_id: str) -> Sequence[ConsentReceipt]:
+    """Every receipt of the consent, oldest first."""
+    query = (
+        select(ConsentReceipt)
+        .where(ConsentReceipt.consent_id == consent_id)
+        .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def accesses_for_phone(
+    session: AsyncSession,
+    phone_index: str,
+    *,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[tuple[Release, Consent]]:
+    """Releases under every consent naming this phone, newest first, before a cursor position."""
+    query = (
+        select(Release, Consent)
+        .join(Consent, Consent.id == Release.consent_id)
+        .where(Consent.phone_index == phone_index)
+    )
+    if before is not None:
+        at, release_id = before
+        query = query.where(
+            or_(
+                Release.created_at < at,
+                and_(Release.created_at == at, Release.id < release_id),
+            )
+        )
+    query = query.order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)
+    return [(release, consent) for release, consent in (await session.execute(query)).all()]
+
+
+async def codes_for_phone(session: AsyncSession, phone_index: str) -> Sequence[OtpChallenge]:
+    """Every one-time code challenge of this phone, oldest first (for the borrower's export)."""
+    query = (
+        select(OtpChallenge)
+        .where(OtpChallenge.phone_index == phone_index)
+        .order_by(OtpChallenge.created_at, OtpChallenge.id)
+    )
+    return (await session.scalars(query)).all()

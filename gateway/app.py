@@ -16,11 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent.endpoints import borrower_router, lender_router
+from consent.notifications.endpoints import router as notifications_router
+from consent.schedule import lifecycle_schedule
 from gateway import meta
 from gateway.audit import service as audit_service
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
+from gateway.console.endpoints import router as console_router
 from gateway.context import GatewayContext, build_context
 from gateway.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.logging import configure_logging
@@ -28,6 +31,8 @@ from gateway.metrics import REQUEST_SECONDS
 from gateway.migrate import upgrade
 from gateway.portal.endpoints import router as portal_router
 from gateway.releases.endpoints import router as releases_router
+from gateway.security.headers import SecurityHeadersMiddleware, security_headers
+from gateway.security.limits import BodySizeLimitMiddleware
 from gateway.settings import Settings, get_settings
 
 log = structlog.get_logger()
@@ -49,7 +54,10 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         try:
             if resolved.is_development:
                 await upgrade(resolved.resolved_database_url)
-            async with audit_service.tree_head_schedule(app.state.context):
+            async with (
+                audit_service.tree_head_schedule(app.state.context),
+                lifecycle_schedule(app.state.context),
+            ):
                 yield
         finally:
             await app.state.context.aclose()
@@ -69,12 +77,17 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         releases_router,
         borrower_login_router,
         borrower_router,
+        notifications_router,
         audit_router,
         portal_router,
+        console_router,
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    # Last added runs first: headers go on every answer, even a refused oversized body.
+    app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
@@ -107,11 +120,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(refusal.body(), status_code=refusal.status)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("request.failed", error=type(error).__name__)
+        # Answered outside the middleware stack, so the security headers are added here.
+        context = getattr(request.app.state, "context", None)
+        hsts = context is not None and not context.settings.is_development
         return JSONResponse(
             {"error": "InternalError", "detail": "The gateway could not complete the request."},
             status_code=500,
+            headers=dict(security_headers(request.url.path, hsts=hsts)),
         )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Lendgate: consent-bound data sharing for lending.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 clients_app = typer.Typer(help="Registered lenders and regulators.", no_args_is_help=True)
+client_keys_app = typer.Typer(help="A client's public keys (rotation).", no_args_is_help=True)
+clients_app.add_typer(client_keys_app, name="keys")
 keys_app = typer.Typer(help="The gateway's own keys.", no_args_is_help=True)
 policy_app = typer.Typer(help="Purpose and feature catalogs.", no_args_is_help=True)
 simulators_app = typer.Typer(help="Source simulators for development.", no_args_is_help=True)
@@ -61,7 +63,11 @@ def serve() -> None:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
     uvicorn.run(
-        create_app(settings=settings), host=settings.host, port=settings.port, log_level="warning"
+        create_app(settings=settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        server_header=False,
     )
 
 
@@ -92,41 +98,130 @@ def clients_add(
     name: Annotated[str, typer.Option(help="The institution's name.")],
     kind: Annotated[str, typer.Option(help="lender or regulator")],
     jwks: Annotated[Path, typer.Option(help="File with the client's public JWKS.")],
+    dpop: Annotated[
+        bool,
+        typer.Option(
+            "--dpop", help="Require DPoP (RFC 9449): every token is bound to the client's key."
+        ),
+    ] = False,
 ) -> None:
     """Register a client from its public JWKS and print its client_id."""
-    from gateway.clients.service import ClientRegistrationError
-
-    try:
-        document = json.loads(jwks.read_text())
-    except (OSError, ValueError) as error:
-        typer.echo(f"cannot read a JWKS from {jwks}: {error}", err=True)
-        raise typer.Exit(2) from error
-    try:
-        client_id = asyncio.run(_register_client(get_settings(), name, kind, document))
-    except ClientRegistrationError as error:
-        typer.echo(f"not registered: {error}", err=True)
-        raise typer.Exit(2) from error
+    document = _read_jwks(jwks)
+    client_id = _client_command(
+        lambda session, service: service.register(
+            session, name=name, kind=kind, jwks=document, actor=OPERATOR, dpop_required=dpop
+        )
+    ).id
     typer.echo(client_id)
 
 
-async def _register_client(settings: Settings, name: str, kind: str, jwks: dict[str, Any]) -> str:
-    from gateway.clients import service as clients_service
+@clients_app.command("suspend")
+def clients_suspend(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Suspend a client: no new tokens, and its existing tokens stop working at once."""
+    _client_command(lambda session, service: service.suspend(session, client_id, actor=OPERATOR))
+    typer.echo(f"{client_id} suspended")
 
-    async with operator_session(settings) as session:
-        client = await clients_service.register(
-            session, name=name, kind=kind, jwks=jwks, actor=OPERATOR
-        )
-        return client.id
+
+@clients_app.command("resume")
+def clients_resume(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Lift a client's suspension."""
+    _client_command(lambda session, service: service.resume(session, client_id, actor=OPERATOR))
+    typer.echo(f"{client_id} resumed")
+
+
+@client_keys_app.command("add")
+def client_keys_add(
+    client_id: Annotated[str, typer.Argument(help="The client's id.")],
+    jwks: Annotated[Path, typer.Option(help="File with the new public key(s), as a JWKS.")],
+) -> None:
+    """Add keys to a client; the old ones keep working until retired (rotation, no downtime)."""
+    document = _read_jwks(jwks)
+    added = _client_command(
+        lambda session, service: service.add_keys(session, client_id, document, actor=OPERATOR)
+    )
+    for kid in added:
+        typer.echo(f"added {kid}")
+
+
+@client_keys_app.command("retire")
+def client_keys_retire(
+    client_id: Annotated[str, typer.Argument(help="The client's id.")],
+    kid: Annotated[str, typer.Option(help="The key to retire.")],
+) -> None:
+    """Remove one of a client's keys (never its last signing or encryption key)."""
+    _client_command(
+        lambda session, service: service.retire_key(session, client_id, kid, actor=OPERATOR)
+    )
+    typer.echo(f"retired {kid}")
+
+
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        typer.echo(f"cannot read a JWKS from {path}: {error}", err=True)
+        raise typer.Exit(2) from error
+    if not isinstance(document, dict):
+        typer.echo(f"{path} does not hold a JWKS object", err=True)
+        raise typer.Exit(2)
+    return document
+
+
+def _client_command(action: Callable[[AsyncSession, Any], Awaitable[Any]]) -> Any:
+    """Run one operator action on clients in one audited transaction; exit 2 if refused."""
+    from gateway.clients import service as clients_service
+    from gateway.clients.service import ClientRegistrationError
+
+    async def run() -> Any:
+        async with operator_session(get_settings()) as session:
+            return await action(session, clients_service)
+
+    try:
+        return asyncio.run(run())
+    except ClientRegistrationError as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from error
 
 
 @keys_app.command("init")
 def keys_init() -> None:
     """Create whatever gateway keys are missing in the key directory."""
-    from gateway.keys import initialise
-
     settings = get_settings()
-    initialise(settings.resolved_key_dir)
+    created = asyncio.run(_initialise_keys(settings))
+    for name in created:
+        typer.echo(f"created {name}")
     typer.echo(f"keys ready in {settings.resolved_key_dir}")
+
+
+async def _initialise_keys(settings: Settings) -> list[str]:
+    from gateway.audit import service as audit_service
+    from gateway.audit.events import AuditEvent
+    from gateway.keys import ACTIVE_FILE, KEK_DIR, ROOT_SECRET_FILE, SIGNING_DIR, initialise
+    from gateway.protection.kms import FileKms
+
+    directory = settings.resolved_key_dir
+    missing = [
+        name
+        for name, present in (
+            ("signing key", (directory / SIGNING_DIR / ACTIVE_FILE).exists()),
+            ("key-encryption key", FileKms.is_initialised(directory / KEK_DIR)),
+            ("root secret", (directory / ROOT_SECRET_FILE).exists()),
+        )
+        if not present
+    ]
+    if missing:
+        # On record first, as for every key change: keys that could not be audited are not made.
+        async with operator_session(settings) as session:
+            await audit_service.append(
+                session,
+                AuditEvent(
+                    type="admin.keys_initialised",
+                    actor=OPERATOR,
+                    reason="created " + ", ".join(missing),
+                ),
+            )
+            initialise(directory)
+    return missing
 
 
 @keys_app.command("rotate")

@@ -19,6 +19,7 @@ from gateway.db import create_engine, create_sessionmaker
 from gateway.keys import KeyStore
 from gateway.protection.egress import EgressGuard
 from gateway.protection.kms import configured_kms
+from gateway.security.store import SharedStore, open_store
 from gateway.settings import Settings
 from gateway.sms import SmsSender, sms_sender_for
 from policies.catalog import Catalog, load_catalog
@@ -36,10 +37,15 @@ class GatewayContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     egress_guard: EgressGuard
     sms: SmsSender
+    shared_store: SharedStore
+    """Rate-limit windows and spent one-time values that every gateway process shares."""
+    notification_transport: httpx.AsyncBaseTransport | None = None
+    """How lender notifications are sent; None: the network (tests inject a transport)."""
 
     async def aclose(self) -> None:
         """Close connections to the sources and the database."""
         await close_all(self.connectors)
+        await self.shared_store.aclose()
         await self.engine.dispose()
 
 
@@ -48,6 +54,7 @@ def build_context(
     *,
     source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     sms: SmsSender | None = None,
+    notification_transport: httpx.AsyncBaseTransport | None = None,
 ) -> GatewayContext:
     """Open keys, catalogs, connectors and the database engine for `settings`."""
     # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
@@ -55,15 +62,18 @@ def build_context(
     keys = open_keys(settings)
     egress_guard = EgressGuard(egress_allowances(settings, catalog))
     engine = create_engine(settings.resolved_database_url)
+    sessionmaker = create_sessionmaker(engine)
     return GatewayContext(
         settings=settings,
         keys=keys,
         catalog=catalog,
         connectors=build_connectors(settings, source_transports),
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
+        shared_store=open_store(settings, sessionmaker),
         egress_guard=egress_guard,
         sms=sms or sms_sender_for(settings),
+        notification_transport=notification_transport,
     )
 
 

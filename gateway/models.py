@@ -1,6 +1,7 @@
 """Every table of every domain, imported once so Alembic sees the whole schema."""
 
-from consent.models import Consent, ConsentKey
+from consent.models import Consent, ConsentKey, ConsentReceipt
+from consent.notifications.models import ConsentNotification
 from gateway.audit.models import (
     AuditCosignature,
     AuditEntry,
@@ -8,11 +9,12 @@ from gateway.audit.models import (
     AuditNode,
     AuditTreeHead,
 )
-from gateway.borrowers.models import OtpChallenge
+from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.clients.models import Client, UsedAssertion
 from gateway.db import Base
 from gateway.protection.models import KekRotation
 from gateway.releases.models import Release
+from gateway.security.models import SecurityCounter
 
 metadata = Base.metadata
 
@@ -25,9 +27,13 @@ __all__ = [
     "Client",
     "Consent",
     "ConsentKey",
+    "ConsentNotification",
+    "ConsentReceipt",
     "KekRotation",
+    "LoginSession",
     "OtpChallenge",
     "Release",
+    "SecurityCounter",
     "UsedAssertion",
     "metadata",
 ]

@@ -91,14 +91,67 @@ class Settings(BaseSettings):
     otp_ttl_seconds: int = Field(300, description="How long a one-time code stays valid.")
     otp_max_attempts: int = Field(5, description="Wrong tries before a one-time code is void.")
     access_token_ttl_seconds: int = Field(300, description="Lifetime of lender access tokens.")
-    pending_consent_ttl_hours: int = Field(
-        168, description="How long a consent request waits for the borrower before it expires."
+    pending_consent_ttl_hours: float = Field(
+        168,
+        ge=0,
+        description="How long a consent request waits for the borrower before it expires "
+        "(never beyond the consent's `valid_until`).",
+    )
+    notification_dispatch_interval_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often each running gateway delivers due lender notifications and "
+        "records consents that expired meanwhile; 0 turns the background dispatcher off.",
+    )
+    notification_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a lender's `callback_url` may take to answer an event."
+    )
+    notification_max_attempts: int = Field(
+        8, ge=1, description="Delivery attempts of one event before it is kept as `failed`."
+    )
+    notification_retry_backoff_seconds: float = Field(
+        30.0, ge=0, description="Wait after an event's first failed delivery; doubles each time."
+    )
+    notification_retry_backoff_max_seconds: float = Field(
+        3600.0, ge=0, description="Longest wait between two delivery attempts of one event."
     )
     borrower_session_ttl_seconds: int = Field(1800, description="Lifetime of borrower sessions.")
     client_assertion_max_lifetime_seconds: int = Field(
         300, description="Latest `exp` a client assertion may carry, counted from now."
     )
     clock_skew_seconds: int = Field(30, description="Clock difference tolerated on tokens.")
+    dpop_proof_max_age_seconds: int = Field(
+        60, ge=1, description="How old a DPoP proof's `iat` may be (plus the clock skew)."
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis (`redis://host:6379/0`) for rate-limit counters and spent DPoP "
+        "proof ids, shared by every gateway process; unset: the database holds them.",
+    )
+    client_rate_limit: int = Field(
+        600, ge=1, description="Requests one client may make per rate-limit window."
+    )
+    client_rate_limit_window_seconds: int = Field(
+        60, ge=1, description="The window of `client_rate_limit`, in seconds."
+    )
+    otp_send_limit_per_phone: int = Field(
+        5, ge=1, description="One-time codes one phone may be sent per OTP window."
+    )
+    otp_send_limit_per_ip: int = Field(
+        100, ge=1, description="One-time codes one client address may ask for per OTP window."
+    )
+    otp_send_window_seconds: int = Field(
+        600, ge=1, description="The window of the OTP send limits, in seconds."
+    )
+    otp_lockout_failures: int = Field(
+        10, ge=1, description="Wrong codes for one phone (any challenge) that lock it out."
+    )
+    otp_lockout_seconds: int = Field(
+        900, ge=1, description="How long those failures count, and so the longest lockout."
+    )
+    max_request_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
     policy_dir: Path | None = Field(
         None, description="Folder with this deployment's `purposes.yaml` and `features.yaml`."
     )

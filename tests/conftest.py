@@ -178,6 +178,10 @@ async def stack(
         issuer=BASE_URL,
         sms_outbox=workdir / "sms-outbox.jsonl",
         source_timeout_seconds=5.0,
+        # Every test shares this gateway, one client address and the sandbox phones: the
+        # OTP send limits are set out of reach here and tested with their defaults.
+        otp_send_limit_per_phone=100_000,
+        otp_send_limit_per_ip=100_000,
     )
     simulators = {
         source: create_simulator_app(source, credential=credential, population=population)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +20,7 @@ from connectors.simulators.population import Person, Population
 from gateway import jose
 from gateway.audit.models import AuditEntry
 from gateway.clients import service as clients_service
-from gateway.context import GatewayContext
+from gateway.context import GatewayContext, build_context
 from gateway.releases.models import Release
 from gateway.sdk.lender import LendgateClient, RegulatorClient
 
@@ -65,6 +68,59 @@ class Stack:
                 session, name=name, kind=kind, jwks=public_jwks, actor="operator:test"
             )
         return RegisteredClient(client.id, private_jwks)
+
+    async def register_client(
+        self,
+        kind: str = "lender",
+        name: str = "测试银行",
+        *,
+        dpop_required: bool = False,
+        signing_alg: str = "EdDSA",
+    ) -> RegisteredClient:
+        """Register a client with options: DPoP required, or a P-256 (ES256) signing key."""
+        private_jwks, public_jwks = jose.generate_client_jwks(kind, signing_alg)  # type: ignore[arg-type]
+        async with self.context.sessionmaker() as session, session.begin():
+            client = await clients_service.register(
+                session,
+                name=name,
+                kind=kind,
+                jwks=public_jwks,
+                actor="operator:test",
+                dpop_required=dpop_required,
+            )
+        return RegisteredClient(client.id, private_jwks)
+
+    def dpop_lender_client(self, client: RegisteredClient) -> LendgateClient:
+        """The lender SDK with DPoP-bound tokens, talking to this gateway in process."""
+        return LendgateClient(
+            "http://testserver",
+            client.client_id,
+            client.private_jwks,
+            transport=httpx.ASGITransport(app=self.app),
+            dpop=True,
+        )
+
+    def browser(self, address: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A separate HTTP client with a cookie jar of its own (a browser), from `address`."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, client=(address, 50000)),
+            base_url="http://testserver",
+        )
+
+    async def cookie_login(self, browser: httpx.AsyncClient, phone: str) -> str:
+        """Log in as the portal does (`delivery: cookie`); the jar keeps the cookies.
+
+        Returns the CSRF token to send as `X-CSRF-Token` with every change.
+        """
+        sent = await browser.post("/v1/borrower/otp", json={"phone": phone})
+        assert sent.status_code == 200, sent.text
+        answer = await browser.post(
+            "/v1/borrower/session",
+            json={"phone": phone, "code": self.last_code(phone), "delivery": "cookie"},
+        )
+        assert answer.status_code == 200, answer.text
+        csrf: str = answer.json()["csrf_token"]
+        return csrf
 
     def lender_client(self, client: RegisteredClient) -> LendgateClient:
         """The lender SDK, talking to this gateway in process."""
@@ -176,3 +232,81 @@ class Stack:
                 select(func.count()).select_from(Release).where(Release.consent_id == consent_id)
             )
             return int(await session.scalar(query) or 0)
+
+
+@contextlib.asynccontextmanager
+async def replica(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """A second gateway process over the same database and keys (its own engine and store)."""
+    from gateway.app import create_app
+
+    transports = {source: httpx.ASGITransport(app=app) for source, app in stack.simulators.items()}
+    context = build_context(stack.context.settings, source_transports=transports)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(context)), base_url="http://testserver"
+        ) as http:
+            yield http
+    finally:
+        await context.aclose()
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, Any]]:
+    """Every (method, path, route) the app answers, routers included (HEAD left out)."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        for method in sorted(context.methods or ()):
+            if method != "HEAD":
+                found.append((method, str(context.path), route))
+    return found
+
+
+TOKEN_URL = "http://testserver/oauth/token"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def assertion_claims(client_id: str, **overrides: Any) -> dict[str, Any]:
+    """Valid client-assertion claims for the test gateway; an override of None drops a claim."""
+    now = int(datetime.now(UTC).timestamp())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": TOKEN_URL,
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+        **overrides,
+    }
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def client_assertion(client: RegisteredClient, kid: str | None = None, **overrides: Any) -> str:
+    """An assertion signed with the client's registered key (the header `kid` replaceable)."""
+    key = jose.find_key(client.private_jwks, "sig")
+    return jose.sign_jwt(
+        assertion_claims(client.client_id, **overrides),
+        jose.signing_key_from_jwk(key),
+        kid or key["kid"],
+    )
+
+
+async def request_token(
+    http: httpx.AsyncClient,
+    assertion: str,
+    *,
+    scope: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST /oauth/token with a client assertion (and a scope, extra headers such as DPoP)."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+    if scope is not None:
+        form["scope"] = scope
+    return await http.post("/oauth/token", data=form, headers=headers or {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditEntryView(BaseModel):
@@ -52,6 +52,8 @@ class CosignRequest(BaseModel):
     Its claims repeat the tree head (`tree_size`, `root_hash`, `timestamp`) and add
     `iss` (the witness's client_id) and `iat`.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     signature: str = Field(min_length=1, max_length=8192)
 

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consent import service as consent_service
+from consent.notifications import repository as notifications_repository
 from gateway import jose
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
@@ -191,8 +192,9 @@ async def retire_signing_keys(
 
     A key is kept while a token it signed may still be presented (`token_lifetime`
     after it was superseded), while a consent artefact it signed is still within
-    its `valid_until`, and while a release made before it was superseded may still
-    be kept by its lender (`delete_by`).
+    its `valid_until`, while a release made before it was superseded may still
+    be kept by its lender (`delete_by`), and while a lender notification it signed
+    is still to be delivered (its receiver verifies it against the JWKS).
     """
     now = now or utcnow()
     outcome = Retirement()
@@ -210,6 +212,8 @@ async def retire_signing_keys(
             session, signed_by=superseded_at + SIGNING_GRACE, now=now
         ):
             outcome.kept[kid] = "a release it may have signed is inside its data life"
+        elif kid in await notifications_repository.kids_awaiting_delivery(session):
+            outcome.kept[kid] = "a lender notification it signed still awaits delivery"
         else:
             outcome.retired.append(kid)
     if dry_run:

@@ -1,15 +1,23 @@
-"""HTTP: the release endpoint."""
+"""HTTP: releases, the lender's deletion attestations, and the regulator's list of overdue ones."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from gateway.auth import FeatureReader
+from fastapi import APIRouter, Query
+
+from gateway.auth import FeatureReader, RegulatorDep
 from gateway.context import ContextDep
 from gateway.db import SessionDep
 from gateway.openapi import error_responses
 from gateway.releases import service
-from gateway.releases.schemas import ReleaseRequest, ReleaseResponse
+from gateway.releases.schemas import (
+    DeletionAttestation,
+    DeletionAttestationRequest,
+    OverdueAttestations,
+    ReleaseRequest,
+    ReleaseResponse,
+)
 
 router = APIRouter(tags=["releases"])
 
@@ -46,3 +54,41 @@ async def create_release(
     """Release the consented features (or fewer, `features`), encrypted to the lender."""
     requested = body.features if body else None
     return await service.release_features(session, context, lender, consent_id, requested)
+
+
+@router.post(
+    "/v1/releases/{release_id}/deletion-attestation",
+    response_model=DeletionAttestation,
+    responses=error_responses(
+        "InvalidToken", "InsufficientScope", "ConsentNotFound", "InvalidRequest", "AuditUnavailable"
+    ),
+)
+async def attest_deletion(
+    release_id: str,
+    lender: FeatureReader,
+    session: SessionDep,
+    body: DeletionAttestationRequest | None = None,
+) -> DeletionAttestation:
+    """Attest that what this release gave the lender is deleted (due by its `delete_by`)."""
+    return await service.attest_deletion(session, lender, release_id)
+
+
+@router.get(
+    "/v1/audit/deletion-attestations/overdue",
+    response_model=OverdueAttestations,
+    tags=["audit"],
+    responses=error_responses(
+        "InvalidToken", "InsufficientScope", "InvalidRequest", "AuditUnavailable"
+    ),
+)
+async def overdue_deletion_attestations(
+    regulator: RegulatorDep,
+    session: SessionDep,
+    lender_id: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> OverdueAttestations:
+    """Releases past their `delete_by` whose lender has not attested deletion, oldest first."""
+    return await service.overdue_attestations(
+        session, regulator, lender_id=lender_id, cursor=cursor, limit=limit
+    )

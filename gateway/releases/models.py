@@ -25,5 +25,10 @@ class Release(CreatedAt, Base):
     leaf_index: Mapped[int] = mapped_column(BigInteger)
     delete_by: Mapped[datetime]
     deletion_attested_at: Mapped[datetime | None]
+    deletion_attestation_leaf: Mapped[int | None] = mapped_column(BigInteger)
+    """Audit position of the lender's `deletion.attested` event."""
 
-    __table_args__ = (Index("ix_releases_consent_id_created_at", "consent_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_releases_consent_id_created_at", "consent_id", "created_at"),
+        Index("ix_releases_delete_by", "delete_by"),
+    )

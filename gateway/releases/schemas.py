@@ -30,3 +30,42 @@ class ReleaseResponse(BaseModel):
     jwe: str
     audit: AuditReceipt
     delete_by: datetime
+
+
+class DeletionAttestationRequest(BaseModel):
+    """The lender's attestation carries no free text: the act itself is the statement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeletionAttestation(BaseModel):
+    """A lender's attestation that it deleted what a release gave it."""
+
+    release_id: str
+    consent_id: str
+    delete_by: datetime
+    attested_at: datetime
+    on_time: bool = Field(description="Whether it was attested by the release's `delete_by`.")
+    audit: AuditReceipt | None = Field(
+        None, description="Where the `deletion.attested` event sits in the audit log."
+    )
+
+
+class OverdueAttestation(BaseModel):
+    """A release whose data life has ended without the lender attesting deletion."""
+
+    release_id: str
+    consent_id: str
+    lender_id: str
+    released_at: datetime
+    delete_by: datetime
+    overdue_days: float
+    leaf_index: int = Field(description="The release's `release.granted` audit leaf.")
+
+
+class OverdueAttestations(BaseModel):
+    """Overdue deletion attestations, oldest deadline first."""
+
+    generated_at: datetime
+    releases: list[OverdueAttestation]
+    next_cursor: str | None

@@ -12,15 +12,18 @@ from typing import Any
 import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.registry import fetch_all
 from consent import service as consent_service
 from consent.budget import CHINA_STANDARD_TIME, interval_start, releases_allowed
 from consent.models import Consent
+from consent.pagination import decode_cursor, encode_cursor
 from consent.schemas import BorrowerIdentity
-from consent.states import check_releasable
+from consent.states import ConsentStatus, check_releasable
 from gateway import jose
+from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
 from gateway.auth import ClientPrincipal
@@ -28,19 +31,33 @@ from gateway.clients import repository as clients_repository
 from gateway.clients.service import encryption_key
 from gateway.context import GatewayContext
 from gateway.db import utcnow
-from gateway.errors import ConsentRevoked, FrequencyExceeded, InvalidToken, LendgateError
+from gateway.errors import (
+    ConsentNotFound,
+    ConsentRevoked,
+    FrequencyExceeded,
+    InvalidToken,
+    LendgateError,
+)
 from gateway.metrics import RELEASES
 from gateway.protection.egress import PersonalDataBlocked
 from gateway.protection.envelope import field_context, seal
 from gateway.releases import repository
 from gateway.releases.models import Release
-from gateway.releases.schemas import AuditReceipt, ReleaseResponse
+from gateway.releases.schemas import (
+    AuditReceipt,
+    DeletionAttestation,
+    OverdueAttestation,
+    OverdueAttestations,
+    ReleaseResponse,
+)
 from policies.derivation import derive_features
 from policies.evaluation import ReleasePlan, plan_release
 
 log = structlog.get_logger()
 
 ISSUER = "lendgate"
+# Compare-and-swap rounds before a release that keeps losing the race gives up (SQLite).
+SPEND_ATTEMPTS = 3
 
 
 async def release_features(
@@ -60,9 +77,8 @@ async def release_features(
         consent = await consent_service.get_for_lender(
             session, lender.client_id, consent_id, for_update=True
         )
-        check_releasable(
-            consent_service.status_now(consent, now), now, valid_from=consent.valid_from
-        )
+        status = await consent_service.settle(session, context, consent, now)
+        check_releasable(status, now, valid_from=consent.valid_from)
         await check_budget(session, consent, now)
         # 3.2 policy: requested ⊆ consent ⊆ purpose, and the minimal source fields
         plan = plan_release(context.catalog, consent.purpose, consent.features, requested)
@@ -225,15 +241,7 @@ async def record_release(
     now: datetime,
 ) -> tuple[Release, Any]:
     """Spend the budget, keep the borrower's sealed copy, and append the audit entries."""
-    # Compare-and-swap on the count: of two concurrent releases only one can move it.
-    spent = await session.execute(
-        update(Consent)
-        .where(Consent.id == consent.id, Consent.release_count == consent.release_count)
-        .values(release_count=Consent.release_count + 1)
-    )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise FrequencyExceeded()
-
+    await spend_budget(session, consent, now)
     digest = "sha256:" + hashlib.sha256(jws.encode()).hexdigest()
     source_fields = tuple(
         f"{source}.{name}" for source, names in plan.source_fields.items() for name in names
@@ -274,6 +282,41 @@ async def record_release(
     session.add(release)
     await session.flush()
     return release, entry
+
+
+async def spend_budget(session: AsyncSession, consent: Consent, now: datetime) -> None:
+    """Count this release, atomically with the checks that allowed it.
+
+    A compare-and-swap on the release count that also requires the consent to
+    be `ACTIVE` and inside its window. On PostgreSQL the release holds the
+    consent's row from step 3.1, so the swap cannot miss. SQLite has no row
+    locks: a concurrent release, pause or revoke may commit while this one
+    fetches, and then the swap matches nothing; the consent is judged again as
+    it now stands (SQLite's single writer keeps anyone from changing it between
+    that judgement and the next swap, and until this transaction ends).
+    """
+    for _ in range(SPEND_ATTEMPTS):
+        spent = await session.execute(
+            update(Consent)
+            .where(
+                Consent.id == consent.id,
+                Consent.release_count == consent.release_count,
+                Consent.status == ConsentStatus.ACTIVE,
+                Consent.valid_until > now,
+            )
+            .values(release_count=Consent.release_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if spent.rowcount == 1:  # type: ignore[attr-defined]
+            set_committed_value(consent, "release_count", consent.release_count + 1)
+            return
+        log.info("release.spend_lost", consent_id=consent.id)
+        await session.refresh(consent)
+        check_releasable(
+            consent_service.status_now(consent, now), now, valid_from=consent.valid_from
+        )
+        await check_budget(session, consent, now)
+    raise FrequencyExceeded()
 
 
 def egress_blocked(consent: Consent, plan: ReleasePlan, blocked: PersonalDataBlocked) -> AuditEvent:
@@ -332,3 +375,96 @@ def request_id() -> str | None:
     """The current request's id, as bound by the request middleware."""
     value = structlog.contextvars.get_contextvars().get("request_id")
     return str(value) if value else None
+
+
+# --- data life: the lender's deletion attestations -----------------------------------
+
+
+async def attest_deletion(
+    session: AsyncSession, lender: ClientPrincipal, release_id: str
+) -> DeletionAttestation:
+    """The lender attests it deleted what a release gave it (`deletion.attested`).
+
+    Attesting again changes nothing and answers the first attestation; another
+    lender's release is as unknown as a missing one.
+    """
+    release = await repository.get(session, release_id, for_update=True)
+    if release is None or release.lender_id != lender.client_id:
+        raise ConsentNotFound("No such release.")
+    attested_at = release.deletion_attested_at
+    if attested_at is None:
+        attested_at = utcnow()
+        consent = await consent_service.get_for_lender(
+            session, lender.client_id, release.consent_id
+        )
+        on_time = attested_at <= release.delete_by
+        entry = await audit_service.append(
+            session,
+            consent_service.consent_event(
+                consent,
+                "deletion.attested",
+                f"lender:{lender.client_id}",
+                features=tuple(release.features),
+                payload_digest=release.payload_digest,
+                outcome="ok" if on_time else "late",
+                reason=f"release {release.id}; delete_by {release.delete_by.isoformat()}",
+                request_id=request_id(),
+            ),
+        )
+        release.deletion_attested_at = attested_at
+        release.deletion_attestation_leaf = entry.seq
+        await session.flush()
+        log.info("deletion.attested", release_id=release.id, on_time=on_time)
+    leaf = release.deletion_attestation_leaf
+    entries = await audit_repository.entries_at(session, {leaf}) if leaf is not None else {}
+    return DeletionAttestation(
+        release_id=release.id,
+        consent_id=release.consent_id,
+        delete_by=release.delete_by,
+        attested_at=attested_at,
+        on_time=attested_at <= release.delete_by,
+        audit=(
+            AuditReceipt(leaf_index=leaf, leaf_hash=entries[leaf].leaf_hash)
+            if leaf is not None and leaf in entries
+            else None
+        ),
+    )
+
+
+async def overdue_attestations(
+    session: AsyncSession,
+    regulator: ClientPrincipal,
+    *,
+    lender_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> OverdueAttestations:
+    """Releases whose `delete_by` has passed with no deletion attested, for regulators."""
+    now = utcnow()
+    after = decode_cursor(cursor) if cursor is not None else None
+    found = await repository.overdue_attestations(
+        session, now, lender_id=lender_id, after=after, limit=limit
+    )
+    filters = audit_service.describe_filters(lender_id=lender_id)
+    await audit_service.record_read(
+        session, regulator.client_id, f"deletion-attestations/overdue {filters}".rstrip()
+    )
+    next_cursor = None
+    if len(found) == limit:
+        next_cursor = encode_cursor(found[-1].delete_by, found[-1].id)
+    return OverdueAttestations(
+        generated_at=now,
+        releases=[
+            OverdueAttestation(
+                release_id=release.id,
+                consent_id=release.consent_id,
+                lender_id=release.lender_id,
+                released_at=release.created_at,
+                delete_by=release.delete_by,
+                overdue_days=round((now - release.delete_by) / timedelta(days=1), 2),
+                leaf_index=release.leaf_index,
+            )
+            for release in found
+        ],
+        next_cursor=next_cursor,
+    )

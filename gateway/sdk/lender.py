@@ -1,7 +1,9 @@
 """Async clients for Lendgate's public API: lenders and regulators.
 
 Both authenticate with OAuth2 client credentials and `private_key_jwt` (RFC 7523),
-so no shared secret ever leaves the client. A lender's releases arrive as a JWE
+so no shared secret ever leaves the client. With `dpop=True` every access token is
+bound to a key the client object holds (DPoP, RFC 9449) and each request carries a
+fresh proof: a stolen token is useless without that key. A lender's releases arrive as a JWE
 encrypted to its X25519 key around a JWS signed by the gateway; `LendgateClient`
 opens both layers and only returns payloads that verify for this client.
 """
@@ -21,6 +23,7 @@ import httpx
 
 from gateway import jose
 from gateway.errors import InvalidToken
+from gateway.security import dpop as dpop_proofs
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RELEASE_ISSUER: Final = "lendgate"
@@ -30,6 +33,7 @@ _TOKEN_REFRESH_MARGIN_SECONDS: Final = 30
 _JWKS_PATH: Final = "/.well-known/jwks.json"
 _TREE_HEAD_TYPE: Final = "sth+jwt"
 _COSIGNATURE_TYPE: Final = "cosignature+jwt"
+_NOTIFICATION_TYPE: Final = "consent-event+jwt"
 
 
 class LendgateSDKError(Exception):
@@ -44,6 +48,10 @@ class LendgateAPIError(LendgateSDKError):
         self.code = code
         self.detail = detail
         super().__init__(f"{status} {code}: {detail}")
+
+
+class NotificationVerificationError(LendgateSDKError):
+    """A consent event did not verify as the gateway's, for this client; ignore it."""
 
 
 class ReleaseVerificationError(LendgateSDKError):
@@ -80,6 +88,7 @@ class _ClientCredentials:
         token_endpoint: str | None = None,
         scope: str | None = None,
         timeout: float = 10.0,
+        dpop: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
@@ -95,6 +104,8 @@ class _ClientCredentials:
         self._token: str | None = None
         self._token_refresh_at = 0.0
         self._token_lock = asyncio.Lock()
+        # One proof key per client object (RFC 9449 allows any key the client holds).
+        self._dpop_key = jose.generate_signing_key() if dpop else None
 
     async def __aenter__(self) -> Self:
         return self
@@ -136,10 +147,19 @@ class _ClientCredentials:
             }
             if self.scope:
                 form["scope"] = self.scope
-            response = await self._http.post(self.token_endpoint, data=form)
+            headers = {}
+            if self._dpop_key is not None:
+                headers["DPoP"] = dpop_proofs.make_proof(
+                    self._dpop_key, "POST", self.token_endpoint
+                )
+            response = await self._http.post(self.token_endpoint, data=form, headers=headers)
             body = _json_object(response)
             token = body.get("access_token")
-            if not isinstance(token, str) or str(body.get("token_type", "")).lower() != "bearer":
+            expected_type = "dpop" if self._dpop_key is not None else "bearer"
+            if (
+                not isinstance(token, str)
+                or str(body.get("token_type", "")).lower() != expected_type
+            ):
                 raise LendgateAPIError(
                     response.status_code, "UnexpectedResponse", "The token answer is malformed."
                 )
@@ -153,6 +173,15 @@ class _ClientCredentials:
     def forget_token(self) -> None:
         """Drop the cached access token so the next call fetches a new one."""
         self._token = None
+
+    def _auth_headers(self, method: str, path: str, token: str) -> dict[str, str]:
+        """`Authorization` for one request; with DPoP also its proof (a new `jti` each time)."""
+        if self._dpop_key is None:
+            return {"Authorization": f"Bearer {token}"}
+        proof = dpop_proofs.make_proof(
+            self._dpop_key, method, f"{self.base_url}{path}", access_token=token
+        )
+        return {"Authorization": f"DPoP {token}", "DPoP": proof}
 
     async def _call(
         self,
@@ -173,7 +202,7 @@ class _ClientCredentials:
                 path,
                 json=json,
                 params=params,
-                headers={"Authorization": f"Bearer {token}"},
+                headers=self._auth_headers(method, path, token),
             )
             # A 401 means the gateway refused the token before doing anything (keys
             # rotated, token revoked), so one retry with a fresh token is safe.
@@ -197,6 +226,7 @@ class LendgateClient(_ClientCredentials):
         token_endpoint: str | None = None,
         scope: str | None = None,
         timeout: float = 10.0,
+        dpop: bool = False,
     ) -> None:
         super().__init__(
             base_url,
@@ -206,9 +236,16 @@ class LendgateClient(_ClientCredentials):
             token_endpoint=token_endpoint,
             scope=scope,
             timeout=timeout,
+            dpop=dpop,
         )
-        self._enc_jwk = jose.find_key(private_jwks, "enc")
-        if "d" not in self._enc_jwk:
+        # During a rotation the lender holds the old and the new key: releases made before
+        # the new one was registered stay readable.
+        self._enc_jwks = [
+            dict(jwk)
+            for jwk in private_jwks.get("keys", [])
+            if isinstance(jwk, Mapping) and jwk.get("use") == "enc"
+        ] or [jose.find_key(private_jwks, "enc")]
+        if any("d" not in jwk for jwk in self._enc_jwks):
             raise ValueError("The lender JWKS must hold the private X25519 'enc' key.")
         self._gateway_jwks: dict[str, Any] | None = None
 
@@ -231,10 +268,40 @@ class LendgateClient(_ClientCredentials):
     async def attest_deletion(
         self, release_id: str, body: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Attest that a release's data was deleted at the end of its data life."""
+        """Attest that a release's data was deleted (due by its `delete_by`); idempotent."""
         return await self._call(
             "POST", f"/v1/releases/{_segment(release_id)}/deletion-attestation", json=body or {}
         )
+
+    async def notifications(
+        self,
+        *,
+        status: str | None = None,
+        consent_id: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """The consent events sent to this lender (`pending`, `delivered`, `failed`)."""
+        filters = {"status": status, "consent_id": consent_id, "cursor": cursor, "limit": limit}
+        params = {name: value for name, value in filters.items() if value is not None}
+        return await self._call("GET", "/v1/notifications", params=params)
+
+    async def verify_notification(self, token: str) -> dict[str, Any]:
+        """The claims of a consent event POSTed to the callback, once the gateway's signature
+        and this client as its audience check out. Order events by (`consent_id`, `seq`);
+        `jti` is the same on every delivery attempt of one event."""
+        jwks = await self._gateway_jwks_for(token)
+        try:
+            return jose.verify_jwt(
+                token,
+                jwks,
+                audience=self.client_id,
+                issuer=RELEASE_ISSUER,
+                required=("iat", "jti", "sub"),
+                typ=_NOTIFICATION_TYPE,
+            )
+        except InvalidToken as exc:
+            raise NotificationVerificationError(exc.detail) from None
 
     async def release(self, consent_id: str, features: list[str] | None = None) -> Release:
         """Ask for a release under a consent, then decrypt and verify it for this client."""
@@ -248,7 +315,7 @@ class LendgateClient(_ClientCredentials):
         if not isinstance(token, str):
             raise ReleaseVerificationError("The release answer carries no JWE.")
         try:
-            inner = jose.decrypt(token, self._enc_jwk).decode("ascii")
+            inner = self._decrypt(token).decode("ascii")
         except (InvalidToken, UnicodeDecodeError) as exc:
             raise ReleaseVerificationError(f"Release not decryptable: {exc}") from None
         jwks = await self._gateway_jwks_for(inner)
@@ -281,6 +348,18 @@ class LendgateClient(_ClientCredentials):
             audit=dict(audit) if isinstance(audit, Mapping) else {},
             raw=dict(raw),
         )
+
+    def _decrypt(self, token: str) -> bytes:
+        """Open a release JWE with the enc key its header names (or each key, if unnamed)."""
+        kid = jose.unverified_kid(token)
+        candidates = [jwk for jwk in self._enc_jwks if jwk.get("kid") == kid] or self._enc_jwks
+        refusal: InvalidToken | None = None
+        for jwk in candidates:
+            try:
+                return jose.decrypt(token, jwk)
+            except InvalidToken as exc:
+                refusal = exc
+        raise refusal or InvalidToken("No key to decrypt the release with.")
 
     async def gateway_jwks(self, *, refresh: bool = False) -> dict[str, Any]:
         """The gateway's public signing keys, cached after the first fetch."""
@@ -335,6 +414,14 @@ class RegulatorClient(_ClientCredentials):
         """Releases between two RFC 3339 times reconciled against their consents."""
         params = {"from": start, "to": end, **({"lender_id": lender_id} if lender_id else {})}
         return await self._call("GET", "/v1/audit/reports/compliance", params=params)
+
+    async def overdue_deletion_attestations(
+        self, lender_id: str | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """Releases past their `delete_by` whose lender has not attested deletion."""
+        filters = {"lender_id": lender_id, "cursor": cursor}
+        params = {name: value for name, value in filters.items() if value is not None}
+        return await self._call("GET", "/v1/audit/deletion-attestations/overdue", params=params)
 
     async def gateway_jwks(self) -> dict[str, Any]:
         """The gateway's public signing keys (better still: a copy obtained out of band)."""

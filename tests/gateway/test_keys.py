@@ -162,7 +162,12 @@ def test_keys_rotate_kek_then_retire_the_old_one(operator_env: Path) -> None:
     assert f"retired {old}" in retired.stdout
     assert FileKms(kek_dir).kek_ids() == {new}
     url = get_settings().resolved_database_url
-    assert audit_types(url) == ["key.rotated", "key.rewrapped", "key.retired"]
+    assert audit_types(url) == [
+        "admin.keys_initialised",
+        "key.rotated",
+        "key.rewrapped",
+        "key.retired",
+    ]
 
 
 def test_keys_retire_keeps_a_just_superseded_signing_key(operator_env: Path) -> None:

@@ -251,13 +251,13 @@ async def test_refusals_read_as_plain_words_and_nothing_changes(
             _until(browser, lambda page: page.find_element("css selector", "html[lang=en]"), "en")
             assert _status(browser, "PENDING").text == "Awaiting your decision"
 
-            # A session the gateway no longer accepts sends the borrower back to log in.
-            browser.execute_script(
-                "const key = 'lendgate.portal.session';"
-                "const saved = JSON.parse(sessionStorage.getItem(key));"
-                "saved.token = saved.token.slice(0, -4) + 'AAAA';"
-                "sessionStorage.setItem(key, JSON.stringify(saved));"
-            )
+            # A session the gateway no longer accepts sends the borrower back to log in. The
+            # session is an HttpOnly cookie the page's script cannot read; the driver can.
+            cookie = browser.get_cookie("lendgate_session")
+            assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert "lendgate_session" not in browser.execute_script("return document.cookie")
+            browser.delete_cookie("lendgate_session")
+            browser.add_cookie({**cookie, "value": cookie["value"][:-4] + "AAAA"})
             browser.refresh()
             _visible(browser, "#phone")
             assert "Your session has ended" in _visible(browser, "#alert").text

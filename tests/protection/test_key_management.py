@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 
 from consent import service as consent_service
 from consent.models import Consent
+from consent.notifications import service as notifications_service
 from gateway import jose
 from gateway.app import create_app
 from gateway.context import build_context
@@ -247,8 +248,19 @@ async def test_old_signing_keys_stay_published_while_anything_they_signed_is_val
             old: "a release it may have signed is inside its data life"
         }
 
+        # The lender's notifications it signed wait for their receiver; once delivered, the
+        # key is free (consent/notifications).
+        later = now + timedelta(days=3650)
+        assert (await retire(gateway, later)).kept == {
+            old: "a lender notification it signed still awaits delivery"
+        }
+        gateway.context.notification_transport = httpx.MockTransport(lambda _: httpx.Response(204))
+        await notifications_service.dispatch_due(
+            gateway.context, now=later, lender_id=registered.client_id
+        )
+
         # Long after everything it signed has expired, the key is retired for real.
-        outcome = await retire(gateway, now + timedelta(days=3650), dry_run=False)
+        outcome = await retire(gateway, later, dry_run=False)
         assert outcome.retired == [old]
         assert await published_kids(gateway) == {new}
         assert not (key_dir / "signing" / f"{old}.pem").exists()

@@ -130,25 +130,32 @@
 
   // ---- session ---------------------------------------------------------------------------
 
-  // The bearer token lives in sessionStorage only for this browser session (gone when the
-  // tab closes); a later change moves it to an HttpOnly cookie with CSRF protection.
+  // The session itself is an HttpOnly cookie this script never sees. The gateway also sets
+  // a readable CSRF cookie, echoed in X-CSRF-Token on every change. sessionStorage keeps
+  // only the phone (to show it masked and to ask for approval codes) and the expiry.
   const SESSION_KEY = "lendgate.portal.session";
+  const CSRF_COOKIE = /(?:^|;\s*)(?:__Host-)?lendgate_csrf=([^;]+)/;
+
+  function csrfToken() {
+    const found = document.cookie.match(CSRF_COOKIE);
+    return found ? decodeURIComponent(found[1]) : "";
+  }
 
   const session = {
     load() {
       try {
         const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-        if (saved && saved.token && saved.phone && saved.expiresAt > Date.now()) return saved;
+        if (saved && saved.phone && saved.expiresAt > Date.now() && csrfToken()) return saved;
       } catch (error) {
         // A corrupt entry is treated as no session.
       }
       sessionStorage.removeItem(SESSION_KEY);
       return null;
     },
-    save(token, phone, expiresIn) {
-      // Ten seconds early, so a request never leaves with a token about to die.
+    save(phone, expiresIn) {
+      // Ten seconds early, so a request never leaves with a session about to die.
       const expiresAt = Date.now() + Math.max(0, Number(expiresIn) - 10) * 1000;
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, phone, expiresAt }));
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ phone, expiresAt }));
     },
     clear() {
       sessionStorage.removeItem(SESSION_KEY);
@@ -167,17 +174,17 @@
 
   class SessionEnded extends Error {}
 
-  async function api(method, path, payload, token) {
+  async function api(method, path, payload) {
     const headers = { Accept: "application/json" };
     if (payload !== undefined) headers["Content-Type"] = "application/json";
-    if (token) headers.Authorization = "Bearer " + token;
+    if (method !== "GET" && csrfToken()) headers["X-CSRF-Token"] = csrfToken();
     let response;
     try {
       response = await fetch(path, {
         method,
         headers,
         body: payload === undefined ? undefined : JSON.stringify(payload),
-        credentials: "omit",
+        credentials: "same-origin",
         cache: "no-store",
       });
     } catch (error) {
@@ -196,13 +203,13 @@
     return data;
   }
 
-  // A call with the borrower's token. `checksCode`: an InvalidToken answer is about the
-  // one-time code in the body (the session's expiry is checked here first), not the session.
+  // A call on the borrower's session (the cookie). `checksCode`: an InvalidToken answer is
+  // about the one-time code in the body (the session's expiry is checked here first).
   async function authed(method, path, payload, checksCode) {
     const current = session.load();
     if (!current) throw new SessionEnded();
     try {
-      return await api(method, path, payload, current.token);
+      return await api(method, path, payload);
     } catch (error) {
       if (error instanceof ApiError && error.code === "InvalidToken" && !checksCode) {
         throw new SessionEnded();
@@ -304,8 +311,12 @@
       }
       ui.loginCode.removeAttribute("aria-invalid");
       run(Array.from(ui.codeForm.elements), async () => {
-        const opened = await api("POST", "/v1/borrower/session", { phone: pendingPhone, code });
-        session.save(opened.access_token, pendingPhone, opened.expires_in);
+        const opened = await api("POST", "/v1/borrower/session", {
+          phone: pendingPhone,
+          code,
+          delivery: "cookie",
+        });
+        session.save(pendingPhone, opened.expires_in);
         ui.loginCode.value = "";
         await start();
       });
@@ -318,11 +329,18 @@
       ui.phone.focus();
     });
 
-    ui.logout.addEventListener("click", () => {
-      clearAlert();
-      showNotice(t("logged_out"));
-      endSession();
-    });
+    ui.logout.addEventListener("click", () =>
+      run([ui.logout], async () => {
+        // Ended at the gateway too, so the cookie is worthless even if it were kept.
+        try {
+          await authed("POST", "/v1/borrower/logout");
+        } catch (error) {
+          if (!(error instanceof SessionEnded)) throw error;
+        }
+        showNotice(t("logged_out"));
+        endSession();
+      }),
+    );
   }
 
   // ---- one consent -----------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Lender notifications: signed consent events, a transactional outbox, delivery with retries."""
