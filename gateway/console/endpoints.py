@@ -11,11 +11,11 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from starlette.exceptions import HTTPException
 
+from gateway import web
 from gateway.console.pages import ASSETS, Page, render
 from gateway.context import ContextDep
-from gateway.portal.messages import HTML_LANG, Language, language_of
+from gateway.portal.messages import Language, language_of
 
 router = APIRouter(prefix="/regulator", include_in_schema=False)
 
@@ -34,18 +34,14 @@ def _page(
     entry_index: str = "",
     status: int = 200,
 ) -> Response:
-    return HTMLResponse(
-        render(
-            page,
-            language,
-            issuer=context.settings.issuer,
-            query=request.query_params.multi_items(),
-            entry_index=entry_index,
-        ),
-        status_code=status,
-        # The shell holds no audit data, but must follow the script's version.
-        headers={"Cache-Control": "no-cache", "Content-Language": HTML_LANG[language]},
+    body = render(
+        page,
+        language,
+        issuer=context.settings.issuer,
+        query=request.query_params.multi_items(),
+        entry_index=entry_index,
     )
+    return web.shell_response(body, language, status=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -79,16 +75,8 @@ async def compliance_page(
     return _page("compliance", language_of(lang), request, context)
 
 
-@router.get("/static/{name}")
-async def static_file(name: str, request: Request) -> Response:
-    """The console's scripts, style sheet and icon."""
-    asset = ASSETS.get(name)
-    if asset is None:
-        raise HTTPException(404, "No such file.")
-    headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=3600"}
-    if request.headers.get("if-none-match") == asset.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(asset.body, media_type=asset.media_type, headers=headers)
+# The console's scripts, style sheet and icon; before the catch-all below.
+web.add_static_route(router, ASSETS)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)

@@ -7,18 +7,16 @@ and every value put into a template is HTML-escaped here.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from string import Template
 from typing import Final, Literal
 from urllib.parse import urlencode
 
+from gateway import web
 from gateway.console.messages import EVENT_TYPES, MESSAGES
 from gateway.portal.messages import HTML_LANG, Language
-from gateway.portal.pages import Asset
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 PREFIX: Final = "/regulator"
@@ -26,29 +24,14 @@ PREFIX: Final = "/regulator"
 Page = Literal["overview", "entries", "entry", "compliance", "not_found"]
 
 
-def _asset(name: str, media_type: str) -> Asset:
-    body = (PACKAGE_DIR / "static" / name).read_bytes()
-    return Asset(body, media_type, f'"{hashlib.sha256(body).hexdigest()}"')
+ASSETS: Final = web.load_assets(
+    PACKAGE_DIR, "verify.js", "console.js", "console.css", "favicon.svg"
+)
 
-
-def _template(name: str) -> Template:
-    return Template((PACKAGE_DIR / "templates" / name).read_text(encoding="utf-8"))
-
-
-ASSETS: Final[dict[str, Asset]] = {
-    "verify.js": _asset("verify.js", "text/javascript; charset=utf-8"),
-    "console.js": _asset("console.js", "text/javascript; charset=utf-8"),
-    "console.css": _asset("console.css", "text/css; charset=utf-8"),
-    "favicon.svg": _asset("favicon.svg", "image/svg+xml"),
-}
-
-_LAYOUT: Final = _template("layout.html")
+_LAYOUT: Final = web.load_template(PACKAGE_DIR, "layout.html")
 _CONTENT: Final[dict[Page, Template]] = {
-    "overview": _template("overview.html"),
-    "entries": _template("entries.html"),
-    "entry": _template("entry.html"),
-    "compliance": _template("compliance.html"),
-    "not_found": _template("not_found.html"),
+    page: web.load_template(PACKAGE_DIR, f"{page}.html")
+    for page in ("overview", "entries", "entry", "compliance", "not_found")
 }
 _TITLES: Final[dict[Page, str]] = {
     "overview": "title_overview",
@@ -63,11 +46,6 @@ _NAV: Final[tuple[tuple[str, str, tuple[Page, ...]], ...]] = (
     ("/entries", "nav_entries", ("entries", "entry")),
     ("/compliance", "nav_compliance", ("compliance",)),
 )
-
-
-def _script_json(value: object) -> str:
-    # Inside <script> only "</" can end the element early; \u003c keeps the JSON valid.
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def _href(path: str, language: Language, query: Iterable[tuple[str, str]] = ()) -> str:
@@ -104,7 +82,7 @@ def render(
     """The HTML shell of `page` in `language`; `query` is kept by the language switch."""
     messages = MESSAGES[language]
     other: Language = "en" if language == "zh" else "zh"
-    values = {f"m_{key}": html.escape(text) for key, text in messages.items()}
+    values = web.message_values(messages)
     values["home_href"] = html.escape(_href("/", language))
     values["entries_href"] = html.escape(_href("/entries", language))
     values["issuer"] = html.escape(issuer.rstrip("/"))
@@ -125,5 +103,5 @@ def render(
         js_version=ASSETS["console.js"].version,
         icon_version=ASSETS["favicon.svg"].version,
         content=content,
-        messages_json=_script_json(messages),
+        messages_json=web.script_json(messages),
     )

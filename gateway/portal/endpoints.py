@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
-from starlette.exceptions import HTTPException
 
-from gateway.portal.messages import HTML_LANG, Language, language_of
+from gateway import web
+from gateway.portal.messages import Language, language_of
 from gateway.portal.pages import ASSETS, Page, render
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
@@ -21,11 +21,8 @@ CONSENT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _page(page: Page, language: Language, *, consent_id: str = "", status: int = 200) -> Response:
-    return HTMLResponse(
-        render(page, language, consent_id=consent_id),
-        status_code=status,
-        # The shell holds no personal data, but must follow the script's version.
-        headers={"Cache-Control": "no-cache", "Content-Language": HTML_LANG[language]},
+    return web.shell_response(
+        render(page, language, consent_id=consent_id), language, status=status
     )
 
 
@@ -44,16 +41,8 @@ async def consent_page(consent_id: str, lang: LangQuery = None) -> Response:
     return _page("consent", language, consent_id=consent_id)
 
 
-@router.get("/static/{name}")
-async def static_file(name: str, request: Request) -> Response:
-    """The portal's script and style sheet."""
-    asset = ASSETS.get(name)
-    if asset is None:
-        raise HTTPException(404, "No such file.")
-    headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=3600"}
-    if request.headers.get("if-none-match") == asset.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(asset.body, media_type=asset.media_type, headers=headers)
+# The portal's script, style sheet and icon; before the catch-all below.
+web.add_static_route(router, ASSETS)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)

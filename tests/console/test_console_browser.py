@@ -19,20 +19,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.sdk.lender import LendgateAPIError, LendgateClient, RegulatorClient
-from tests.console.browsing import (
-    TOKEN_KEY,
+from tests.browser import (
+    LiveGateway,
     clickable,
     console_errors,
     horizontal_overflow,
     in_thread,
     screenshot,
     screenshot_dir,
-    settled,
-    sign_in,
     until,
     visible,
 )
-from tests.portal.conftest import LiveGateway
+from tests.console.browsing import SCREENSHOTS, TOKEN_KEY, settled, sign_in
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome as WebDriver
@@ -102,7 +100,7 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
     live_gateway: LiveGateway, browser: WebDriver, tmp_path: Path
 ) -> None:
     live = live_gateway
-    shots = screenshot_dir(tmp_path)
+    shots = screenshot_dir(tmp_path, SCREENSHOTS)
     taken: list[Path] = []
     story = await fill_the_log(live)
     per_day = await releases_per_day(live)
@@ -240,7 +238,7 @@ async def test_a_phone_sized_window_still_fits(
     live_gateway: LiveGateway, browser: WebDriver, tmp_path: Path
 ) -> None:
     live = live_gateway
-    shots = screenshot_dir(tmp_path)
+    shots = screenshot_dir(tmp_path, SCREENSHOTS)
     _, token = await regulator_token(live, cosign=True)
 
     def on_a_phone() -> None:

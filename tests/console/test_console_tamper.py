@@ -15,15 +15,8 @@ from typing import TYPE_CHECKING
 from gateway.audit.merkle import canonical_json, leaf_hash
 from gateway.sdk.lender import LendgateClient, RegulatorClient
 from tests.audit.helpers import behind_the_gateways_back, stored_leaf
-from tests.console.browsing import (
-    in_thread,
-    screenshot,
-    screenshot_dir,
-    settled,
-    sign_in,
-    visible,
-)
-from tests.portal.conftest import LiveGateway
+from tests.browser import LiveGateway, in_thread, screenshot, screenshot_dir, visible
+from tests.console.browsing import SCREENSHOTS, settled, sign_in
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome as WebDriver
@@ -33,7 +26,7 @@ async def test_a_rewritten_log_fails_in_the_browser(
     live_gateway: LiveGateway, browser: WebDriver, tmp_path: Path
 ) -> None:
     live = live_gateway
-    shots = screenshot_dir(tmp_path)
+    shots = screenshot_dir(tmp_path, SCREENSHOTS)
     lender_keys = await live.stack.register("lender", name="示例银行")
     regulator_keys = await live.stack.register("regulator", name="示例监管机构")
     async with LendgateClient(

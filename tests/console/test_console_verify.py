@@ -16,8 +16,8 @@ from gateway import jose
 from gateway.audit.merkle import MemoryTree, canonical_json, leaf_hash
 from gateway.sdk.lender import LendgateClient, RegulatorClient
 from tests.audit.test_merkle import CT_LEAVES, CT_PATHS, CT_PROOFS, CT_ROOTS
-from tests.console.browsing import in_thread, settled, sign_in, visible
-from tests.portal.conftest import LiveGateway
+from tests.browser import LiveGateway, in_thread, visible
+from tests.console.browsing import settled, sign_in
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome as WebDriver

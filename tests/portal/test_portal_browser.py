@@ -2,63 +2,38 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from gateway.sdk.lender import LendgateAPIError, LendgateClient
-from tests.portal.conftest import LiveGateway
+from tests.browser import (
+    POLL_SECONDS,
+    WAIT_SECONDS,
+    LiveGateway,
+    clickable,
+    console_errors,
+    horizontal_overflow,
+    in_thread,
+    screenshot,
+    screenshot_dir,
+    until,
+    visible,
+    visible_now,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome as WebDriver
     from selenium.webdriver.remote.webelement import WebElement
 
-WAIT_SECONDS = 10.0
-POLL_SECONDS = 0.05
 FUNDER = "示例消费金融有限公司"
-
-
-def _until(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=POLL_SECONDS).until(
-        condition, f"timed out waiting for {what}"
-    )
-
-
-def _visible(driver: WebDriver, selector: str) -> WebElement:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    element: WebElement = _until(
-        driver, ec.visibility_of_element_located((By.CSS_SELECTOR, selector)), selector
-    )
-    return element
-
-
-def _clickable(driver: WebDriver, selector: str) -> WebElement:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    element: WebElement = _until(
-        driver, ec.element_to_be_clickable((By.CSS_SELECTOR, selector)), selector
-    )
-    return element
-
-
-def _visible_now(driver: WebDriver, selector: str) -> bool:
-    """Whether an element matching `selector` is on screen at this moment."""
-    return any(element.is_displayed() for element in driver.find_elements("css selector", selector))
+SCREENSHOTS = "LENDGATE_PORTAL_SCREENSHOTS"
 
 
 def _status(driver: WebDriver, status: str) -> WebElement:
-    return _visible(driver, f'#consent-status[data-status="{status}"]')
+    return visible(driver, f'#consent-status[data-status="{status}"]')
 
 
 def _newest_code(live: LiveGateway, phone: str, after: str | None) -> str:
@@ -76,30 +51,6 @@ def _newest_code(live: LiveGateway, phone: str, after: str | None) -> str:
         time.sleep(POLL_SECONDS)
 
 
-def _screenshot(driver: WebDriver, path: Path) -> Path:
-    """The whole page as a PNG, at the phone's width."""
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    width = metrics["cssLayoutViewport"]["clientWidth"]
-    height = metrics["cssContentSize"]["height"]
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "format": "png",
-            "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-        },
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
-    return path
-
-
-def _screenshot_dir(tmp_path: Path) -> Path:
-    """Where screenshots go: `LENDGATE_PORTAL_SCREENSHOTS` keeps them for a person to look at."""
-    shots = Path(os.environ.get("LENDGATE_PORTAL_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    return shots
-
-
 def _assert_pictures(paths: list[Path]) -> None:
     """Each path holds a PNG with something drawn in it."""
     for path in paths:
@@ -107,33 +58,11 @@ def _assert_pictures(paths: list[Path]) -> None:
         assert path.stat().st_size > 20_000, path.name
 
 
-def _horizontal_overflow(driver: WebDriver) -> int:
-    """How many CSS pixels the page is wider than the phone's screen."""
-    overflow: int = driver.execute_script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    return overflow
-
-
-def _console_errors(driver: WebDriver, source: str | None = None) -> list[str]:
-    """Errors in the browser's console (only those from `source`, e.g. "javascript", if given)."""
-    return [
-        entry["message"]
-        for entry in driver.get_log("browser")
-        if entry["level"] == "SEVERE" and source in (None, entry.get("source"))
-    ]
-
-
-async def _in_thread(steps: Callable[[], None]) -> None:
-    # Selenium's calls block: they run off the event loop so it stays responsive.
-    await asyncio.to_thread(steps)
-
-
 async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
     live_gateway: LiveGateway, browser: WebDriver, tmp_path: Path
 ) -> None:
     live = live_gateway
-    shots = _screenshot_dir(tmp_path)
+    shots = screenshot_dir(tmp_path, SCREENSHOTS)
     taken: list[Path] = []
     registered = await live.stack.register("lender", name="示例银行")
     person = live.stack.person()
@@ -148,52 +77,52 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
 
         def log_in_and_approve() -> None:
             browser.get(requested["approval_url"])
-            _visible(browser, "#phone").send_keys(person.phone)
-            taken.append(_screenshot(browser, shots / "1-login.png"))
-            _clickable(browser, "#phone-form button[type=submit]").click()
+            visible(browser, "#phone").send_keys(person.phone)
+            taken.append(screenshot(browser, shots / "1-login.png", desk=False))
+            clickable(browser, "#phone-form button[type=submit]").click()
             login_code = _newest_code(live, person.phone, None)
-            _visible(browser, "#login-code").send_keys(login_code)
-            _clickable(browser, "#code-form button[type=submit]").click()
+            visible(browser, "#login-code").send_keys(login_code)
+            clickable(browser, "#code-form button[type=submit]").click()
 
             _status(browser, "PENDING")
             masked = person.phone[:3] + "****" + person.phone[-4:]
-            assert _visible(browser, "#session-info").text.endswith(masked)
-            assert person.phone not in _visible(browser, "main").text
-            assert _visible(browser, "#lender-name").text == "示例银行"
-            assert FUNDER in _visible(browser, "#on-behalf-of").text
-            assert "先消费后还款" in _visible(browser, "#consent-title").text
-            assert _visible(browser, ".chips").text.split() == ["社保", "公积金", "征信"]
-            taken.append(_screenshot(browser, shots / "2-pending.png"))
+            assert visible(browser, "#session-info").text.endswith(masked)
+            assert person.phone not in visible(browser, "main").text
+            assert visible(browser, "#lender-name").text == "示例银行"
+            assert FUNDER in visible(browser, "#on-behalf-of").text
+            assert "先消费后还款" in visible(browser, "#consent-title").text
+            assert visible(browser, ".chips").text.split() == ["社保", "公积金", "征信"]
+            taken.append(screenshot(browser, shots / "2-pending.png", desk=False))
 
-            _clickable(browser, '[data-action="approve"]').click()
+            clickable(browser, '[data-action="approve"]').click()
             step_up = _newest_code(live, person.phone, login_code)
-            _visible(browser, "#approve-code").send_keys(step_up)
-            taken.append(_screenshot(browser, shots / "3-step-up.png"))
-            _clickable(browser, '[data-action="confirm-approve"]').click()
+            visible(browser, "#approve-code").send_keys(step_up)
+            taken.append(screenshot(browser, shots / "3-step-up.png", desk=False))
+            clickable(browser, '[data-action="confirm-approve"]').click()
             assert _status(browser, "ACTIVE").text == "已生效"
-            assert _visible(browser, "#notice").text == "您已同意，授权已生效。"
+            assert visible(browser, "#notice").text == "您已同意，授权已生效。"
 
-        await _in_thread(log_in_and_approve)
+        await in_thread(log_in_and_approve)
         assert (await lender.get_consent(consent_id))["status"] == "ACTIVE"
         release = await lender.release(consent_id)
 
         def see_the_access_then_revoke() -> None:
             browser.refresh()
-            access = _visible(browser, f'.access[data-release-id="{release.release_id}"]')
+            access = visible(browser, f'.access[data-release-id="{release.release_id}"]')
             assert f"获取了 {len(release.features)} 项结果" in access.text
             access.find_element("css selector", "summary").click()
-            _visible(browser, ".access .values")
-            taken.append(_screenshot(browser, shots / "4-active.png"))
-            _clickable(browser, '[data-action="revoke"]').click()
-            _clickable(browser, '[data-action="confirm-revoke"]')
-            taken.append(_screenshot(browser, shots / "5-confirm-revoke.png"))
-            _clickable(browser, '[data-action="confirm-revoke"]').click()
+            visible(browser, ".access .values")
+            taken.append(screenshot(browser, shots / "4-active.png", desk=False))
+            clickable(browser, '[data-action="revoke"]').click()
+            clickable(browser, '[data-action="confirm-revoke"]')
+            taken.append(screenshot(browser, shots / "5-confirm-revoke.png", desk=False))
+            clickable(browser, '[data-action="confirm-revoke"]').click()
             assert _status(browser, "REVOKED").text == "已撤回"
-            assert "已随数据密钥一并销毁" in _visible(browser, ".access").text
+            assert "已随数据密钥一并销毁" in visible(browser, ".access").text
             assert not browser.find_elements("css selector", "[data-action]")
-            taken.append(_screenshot(browser, shots / "6-revoked.png"))
+            taken.append(screenshot(browser, shots / "6-revoked.png", desk=False))
 
-        await _in_thread(see_the_access_then_revoke)
+        await in_thread(see_the_access_then_revoke)
 
         with pytest.raises(LendgateAPIError) as refused:
             await lender.release(consent_id)
@@ -207,8 +136,8 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
 
     assert len(taken) == 6
     _assert_pictures(taken)
-    assert _console_errors(browser) == []
-    assert _horizontal_overflow(browser) == 0
+    assert console_errors(browser) == []
+    assert horizontal_overflow(browser) == 0
 
 
 async def test_refusals_read_as_plain_words_and_nothing_changes(
@@ -225,30 +154,30 @@ async def test_refusals_read_as_plain_words_and_nothing_changes(
 
         def wrong_codes_then_a_lost_session() -> None:
             browser.get(requested["approval_url"])
-            _visible(browser, "#phone").send_keys(person.phone)
-            _clickable(browser, "#phone-form button[type=submit]").click()
+            visible(browser, "#phone").send_keys(person.phone)
+            clickable(browser, "#phone-form button[type=submit]").click()
             login_code = _newest_code(live, person.phone, None)
             wrong = f"{(int(login_code) + 1) % 1_000_000:06d}"
-            _visible(browser, "#login-code").send_keys(wrong)
-            _clickable(browser, "#code-form button[type=submit]").click()
-            assert _visible(browser, "#alert").text == "验证码错误或已过期"
+            visible(browser, "#login-code").send_keys(wrong)
+            clickable(browser, "#code-form button[type=submit]").click()
+            assert visible(browser, "#alert").text == "验证码错误或已过期"
 
-            code_input = _visible(browser, "#login-code")
+            code_input = visible(browser, "#login-code")
             code_input.clear()
             code_input.send_keys(login_code)
-            _clickable(browser, "#code-form button[type=submit]").click()
+            clickable(browser, "#code-form button[type=submit]").click()
             _status(browser, "PENDING")
-            assert not _visible_now(browser, "#alert")
+            assert not visible_now(browser, "#alert")
 
-            _clickable(browser, '[data-action="approve"]').click()
+            clickable(browser, '[data-action="approve"]').click()
             step_up = _newest_code(live, person.phone, login_code)
-            _visible(browser, "#approve-code").send_keys(f"{(int(step_up) + 1) % 1_000_000:06d}")
-            _clickable(browser, '[data-action="confirm-approve"]').click()
-            assert _visible(browser, "#alert").text == "验证码错误或已过期"
+            visible(browser, "#approve-code").send_keys(f"{(int(step_up) + 1) % 1_000_000:06d}")
+            clickable(browser, '[data-action="confirm-approve"]').click()
+            assert visible(browser, "#alert").text == "验证码错误或已过期"
             assert _status(browser, "PENDING").text == "待您确认"
 
-            _clickable(browser, ".lang-switch").click()
-            _until(browser, lambda page: page.find_element("css selector", "html[lang=en]"), "en")
+            clickable(browser, ".lang-switch").click()
+            until(browser, lambda page: page.find_element("css selector", "html[lang=en]"), "en")
             assert _status(browser, "PENDING").text == "Awaiting your decision"
 
             # A session the gateway no longer accepts sends the borrower back to log in. The
@@ -259,13 +188,13 @@ async def test_refusals_read_as_plain_words_and_nothing_changes(
             browser.delete_cookie("lendgate_session")
             browser.add_cookie({**cookie, "value": cookie["value"][:-4] + "AAAA"})
             browser.refresh()
-            _visible(browser, "#phone")
-            assert "Your session has ended" in _visible(browser, "#alert").text
+            visible(browser, "#phone")
+            assert "Your session has ended" in visible(browser, "#alert").text
             assert not browser.find_elements("css selector", "#consent-status")
 
-        await _in_thread(wrong_codes_then_a_lost_session)
+        await in_thread(wrong_codes_then_a_lost_session)
         # The refused calls show up as failed loads; the script itself must not fail.
-        assert _console_errors(browser, "javascript") == []
+        assert console_errors(browser, "javascript") == []
         assert (await lender.get_consent(consent_id))["status"] == "PENDING"
 
     types = await live.stack.audit_types(consent_id)
