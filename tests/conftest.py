@@ -8,31 +8,27 @@ drops it afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
-import httpx
 import pytest
 import structlog
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
-from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
-from gateway.app import create_app
 from gateway.audit.models import AuditEntry
-from gateway.context import build_context
 from gateway.logging import configure_logging
 from gateway.migrate import upgrade
-from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
 from tests.protection.leaks import KnownIdentity, find_leaks
-from tests.support import LogCapture, Stack
+from tests.support import LogCapture, Stack, gateway_settings, gateway_stack
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-BASE_URL = "http://testserver"
 SIMULATOR_SEED = 424242
 SIMULATOR_POPULATION = 300
 BACKENDS = ("sqlite", "postgresql")
@@ -97,6 +93,29 @@ async def drop_postgres_database(server: URL, url: str) -> None:
     await _admin_execute(server, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
+@contextlib.asynccontextmanager
+async def migrated_database(
+    backend: str, directory: Path, prefix: str = "lendgate_test"
+) -> AsyncIterator[str]:
+    """A new database built by the migrations, dropped afterwards: its async URL.
+
+    On SQLite a file in `directory`; on PostgreSQL a database named after `prefix` on the
+    test server (a skip, or under CI a failure, when none answers).
+    """
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{directory / f'{prefix}.db'}"
+        await upgrade(url)
+        yield url
+        return
+    server = require_postgres()
+    url = await create_postgres_database(server, prefix)
+    try:
+        await upgrade(url)
+        yield url
+    finally:
+        await drop_postgres_database(server, url)
+
+
 @pytest.fixture(scope="session")
 def captured_logs() -> Iterator[LogCapture]:
     """Route structlog through the production processors (redactor included) into memory."""
@@ -141,18 +160,8 @@ async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """A fresh database built by the migrations, on each backend in turn."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'lendgate.db'}"
-        await upgrade(url)
+    async with migrated_database(request.param, tmp_path_factory.mktemp("sqlite")) as url:
         yield url
-        return
-    server = require_postgres()
-    url = await create_postgres_database(server)
-    try:
-        await upgrade(url)
-        yield url
-    finally:
-        await drop_postgres_database(server, url)
 
 
 @pytest.fixture(scope="session")
@@ -171,33 +180,17 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """A running gateway (in process) over the backend's database and the three simulators."""
     workdir = tmp_path_factory.mktemp("gateway")
-    settings = Settings(
-        environment="test",
-        data_dir=workdir,
-        database_url=database_url,
-        issuer=BASE_URL,
-        sms_outbox=workdir / "sms-outbox.jsonl",
+    settings = gateway_settings(
+        database_url,
+        workdir,
         source_timeout_seconds=5.0,
         # Every test shares this gateway, one client address and the sandbox phones: the
         # OTP send limits are set out of reach here and tested with their defaults.
         otp_send_limit_per_phone=100_000,
         otp_send_limit_per_ip=100_000,
     )
-    simulators = {
-        source: create_simulator_app(source, credential=credential, population=population)
-        for source, credential in DEVELOPMENT_SOURCE_CREDENTIALS.items()
-    }
-    transports = {source: httpx.ASGITransport(app=app) for source, app in simulators.items()}
-    context = build_context(settings, source_transports=transports)
-    app = create_app(context)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        running = Stack(
-            app=app, context=context, http=http, population=population, simulators=simulators
-        )
+    # Every leaf of this database, however it was written, is read before the database is dropped.
+    async with gateway_stack(
+        settings, population, leaves=no_personal_data_in_logs_or_audit
+    ) as running:
         yield running
-        # Every leaf of this database, however it was written, before the database is dropped.
-        async with context.sessionmaker() as session:
-            no_personal_data_in_logs_or_audit.extend(
-                (await session.scalars(select(AuditEntry.leaf))).all()
-            )
-    await context.aclose()

@@ -10,20 +10,25 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Person, Population
 from gateway import jose
+from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.clients import service as clients_service
 from gateway.context import GatewayContext, build_context
 from gateway.releases.models import Release
 from gateway.sdk.lender import LendgateClient, RegulatorClient
+from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
 
+BASE_URL = "http://testserver"
 FEATURES = ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"]
 
 
@@ -237,15 +242,66 @@ class Stack:
 @contextlib.asynccontextmanager
 async def replica(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """A second gateway process over the same database and keys (its own engine and store)."""
-    from gateway.app import create_app
+    async with gateway_stack(
+        stack.context.settings, stack.population, simulators=stack.simulators
+    ) as other:
+        yield other.http
 
-    transports = {source: httpx.ASGITransport(app=app) for source, app in stack.simulators.items()}
-    context = build_context(stack.context.settings, source_transports=transports)
+
+def gateway_settings(database_url: str, workdir: Path, **overrides: Any) -> Settings:
+    """Test settings for a gateway over `database_url` keeping its files in `workdir`."""
+    return Settings(
+        environment="test",
+        data_dir=workdir,
+        database_url=database_url,
+        issuer=BASE_URL,
+        sms_outbox=workdir / "sms-outbox.jsonl",
+        **overrides,
+    )
+
+
+def simulator_apps(population: Population) -> dict[str, FastAPI]:
+    """The simulators of every source, over `population`, with the development credentials."""
+    return {
+        source: create_simulator_app(source, credential=credential, population=population)
+        for source, credential in DEVELOPMENT_SOURCE_CREDENTIALS.items()
+    }
+
+
+def simulator_transports(simulators: dict[str, FastAPI]) -> dict[str, httpx.AsyncBaseTransport]:
+    """An in-process transport to each simulator."""
+    return {source: httpx.ASGITransport(app=app) for source, app in simulators.items()}
+
+
+@contextlib.asynccontextmanager
+async def gateway_stack(
+    settings: Settings,
+    population: Population,
+    *,
+    simulators: dict[str, FastAPI] | None = None,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+    leaves: list[str] | None = None,
+) -> AsyncIterator[Stack]:
+    """A gateway in process with `settings`, over the simulators (new ones unless given).
+
+    `transports` replaces the in-process transports to the simulators; with `leaves`, every
+    audit leaf of the database is added to it once the stack is done with.
+    """
+    simulators = simulator_apps(population) if simulators is None else simulators
+    if transports is None:
+        transports = simulator_transports(simulators)
+    context = build_context(settings, source_transports=transports)
+    app = create_app(context)
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(context)), base_url="http://testserver"
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL
         ) as http:
-            yield http
+            yield Stack(
+                app=app, context=context, http=http, population=population, simulators=simulators
+            )
+        if leaves is not None:
+            async with context.sessionmaker() as session:
+                leaves.extend((await session.scalars(select(AuditEntry.leaf))).all())
     finally:
         await context.aclose()
 

@@ -13,29 +13,19 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
-import httpx
 import pytest
 
 from connectors.http import HttpSourceConnector
-from connectors.simulators.app import SimulatorState, create_simulator_app
+from connectors.simulators.app import SimulatorState
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
-from gateway.app import create_app
-from gateway.context import build_context
-from gateway.migrate import upgrade
 from gateway.protection.egress import EgressGuard
 from gateway.releases import service as releases_service
 from gateway.sdk.lender import LendgateAPIError, LendgateClient
-from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, SOURCE_NAMES, Settings
-from tests.conftest import (
-    BACKENDS,
-    create_postgres_database,
-    drop_postgres_database,
-    require_postgres,
-)
-from tests.support import LogCapture, Stack
+from gateway.settings import SOURCE_NAMES
+from tests.conftest import BACKENDS, migrated_database
+from tests.support import LogCapture, Stack, gateway_settings, gateway_stack
 
-BASE_URL = "http://testserver"
 TIMEOUT_SECONDS = 0.5
 BREAKER_FAILURES = 3
 BREAKER_RESET_SECONDS = 30.0
@@ -58,18 +48,9 @@ async def own_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """A database of this module's own, built by the migrations."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('faulty-sqlite') / 'lendgate.db'}"
-        await upgrade(url)
+    directory = tmp_path_factory.mktemp("faulty-sqlite")
+    async with migrated_database(request.param, directory, "lendgate_faults") as url:
         yield url
-        return
-    server = require_postgres()
-    url = await create_postgres_database(server, prefix="lendgate_faults")
-    try:
-        await upgrade(url)
-        yield url
-    finally:
-        await drop_postgres_database(server, url)
 
 
 @pytest.fixture(scope="module")
@@ -78,33 +59,22 @@ async def faulty(
     population: Population,
     tmp_path_factory: pytest.TempPathFactory,
     captured_logs: LogCapture,
+    no_personal_data_in_logs_or_audit: list[str],
 ) -> AsyncIterator[Stack]:
     """A gateway of its own, with short timeouts, one retry and a quick breaker."""
-    workdir = tmp_path_factory.mktemp("faulty-gateway")
-    settings = Settings(
-        environment="test",
-        data_dir=workdir,
-        database_url=own_database_url,
-        issuer=BASE_URL,
-        sms_outbox=workdir / "sms-outbox.jsonl",
+    settings = gateway_settings(
+        own_database_url,
+        tmp_path_factory.mktemp("faulty-gateway"),
         source_timeout_seconds=TIMEOUT_SECONDS,
         source_retries=1,
         source_retry_backoff_seconds=0.001,
         source_breaker_failures=BREAKER_FAILURES,
         source_breaker_reset_seconds=BREAKER_RESET_SECONDS,
     )
-    simulators = {
-        source: create_simulator_app(source, credential=credential, population=population)
-        for source, credential in DEVELOPMENT_SOURCE_CREDENTIALS.items()
-    }
-    transports = {source: httpx.ASGITransport(app=app) for source, app in simulators.items()}
-    context = build_context(settings, source_transports=transports)
-    app = create_app(context)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
-        yield Stack(
-            app=app, context=context, http=http, population=population, simulators=simulators
-        )
-    await context.aclose()
+    async with gateway_stack(
+        settings, population, leaves=no_personal_data_in_logs_or_audit
+    ) as gateway:
+        yield gateway
 
 
 @pytest.fixture

@@ -28,9 +28,8 @@ from gateway.audit.verify import verify_bundle
 from gateway.clients import service as clients_service
 from gateway.db import create_engine, create_sessionmaker
 from gateway.keys import initialise
-from gateway.migrate import upgrade
 from gateway.sdk.lender import RegulatorClient
-from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.conftest import migrated_database
 
 START_SECONDS = 60.0
 WORK_SECONDS = 60.0
@@ -45,14 +44,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def replica_database() -> AsyncIterator[str]:
-    server = require_postgres()
-    url = await create_postgres_database(server, "lendgate_replicas")
-    try:
-        await upgrade(url)
+async def replica_database(tmp_path: Path) -> AsyncIterator[str]:
+    async with migrated_database("postgresql", tmp_path, "lendgate_replicas") as url:
         yield url
-    finally:
-        await drop_postgres_database(server, url)
 
 
 @pytest.fixture

@@ -20,11 +20,17 @@ import pytest
 from fastapi import FastAPI
 
 from connectors.simulators.population import Person
-from gateway.app import create_app
 from gateway.context import build_context
 from gateway.releases import service as releases_service
 from gateway.settings import Settings
-from tests.support import FEATURES, LogCapture, RegisteredClient, Stack
+from tests.support import (
+    FEATURES,
+    LogCapture,
+    RegisteredClient,
+    Stack,
+    gateway_stack,
+    simulator_transports,
+)
 
 CREDIT_BUREAU = "credit_bureau"
 # The consents ask for a feature that reads the inquiries, where the text is planted.
@@ -53,25 +59,15 @@ async def gateway_with_planted_source(
     stack: Stack, text: Callable[[], str], settings: Settings | None = None
 ) -> AsyncIterator[Stack]:
     """A second gateway over the same database and keys whose 征信 source plants `text()`."""
-    transports: dict[str, httpx.AsyncBaseTransport] = {
-        source: httpx.ASGITransport(app=app) for source, app in stack.simulators.items()
-    }
+    transports = simulator_transports(stack.simulators)
     transports[CREDIT_BUREAU] = planting(stack.simulators[CREDIT_BUREAU], text)
-    context = build_context(settings or stack.context.settings, source_transports=transports)
-    app = create_app(context)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as http:
-            yield Stack(
-                app=app,
-                context=context,
-                http=http,
-                population=stack.population,
-                simulators=stack.simulators,
-            )
-    finally:
-        await context.aclose()
+    async with gateway_stack(
+        settings or stack.context.settings,
+        stack.population,
+        simulators=stack.simulators,
+        transports=transports,
+    ) as gateway:
+        yield gateway
 
 
 def leaking_inquiry_text(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,14 +21,12 @@ from consent import service as consent_service
 from consent.models import Consent
 from consent.notifications import service as notifications_service
 from gateway import jose
-from gateway.app import create_app
-from gateway.context import build_context
 from gateway.keys import KEK_DIR, ROOT_SECRET_FILE, add_signing_key
 from gateway.protection import repository
 from gateway.protection import service as protection_service
 from gateway.protection.kms import FileKms, KekUnavailable, wrapping_kek_id
 from gateway.protection.models import KekRotation
-from tests.support import Stack
+from tests.support import Stack, gateway_stack
 
 OPERATOR = "operator:test"
 TOKEN_LIFETIME = timedelta(minutes=5, seconds=30)
@@ -177,24 +175,8 @@ async def replica(stack: Stack, key_dir: Path) -> AsyncIterator[Stack]:
     """Another gateway over the same database and KEKs, with signing keys of its own."""
     share_keks(stack.context.settings.resolved_key_dir, key_dir)
     settings = stack.context.settings.model_copy(update={"key_dir": key_dir})
-    transports: dict[str, httpx.AsyncBaseTransport] = {
-        source: httpx.ASGITransport(app=app) for source, app in stack.simulators.items()
-    }
-    context = build_context(settings, source_transports=transports)
-    app = create_app(context)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as http:
-            yield Stack(
-                app=app,
-                context=context,
-                http=http,
-                population=stack.population,
-                simulators=stack.simulators,
-            )
-    finally:
-        await context.aclose()
+    async with gateway_stack(settings, stack.population, simulators=stack.simulators) as gateway:
+        yield gateway
 
 
 async def published_kids(gateway: Stack) -> set[str]:
