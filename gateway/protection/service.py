@@ -71,7 +71,7 @@ async def rotate_kek(
             previous = kms.active_kek_id
             kek_id = kms.create_kek()
             rotation = KekRotation(
-                id=f"rot_{secrets.token_hex(8)}", kek_id=kek_id, actor=actor, rewrapped=0
+                id=f"rot_{secrets.token_hex(12)}", kek_id=kek_id, actor=actor, rewrapped=0
             )
             session.add(rotation)
             await audit_service.append(
