@@ -22,21 +22,12 @@ from consent.states import ConsentAction
 from gateway.auth import ConsentWriter, CurrentBorrower
 from gateway.context import ContextDep
 from gateway.db import SessionDep
-from gateway.openapi import error_responses
+from gateway.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 
 lender_router = APIRouter(tags=["consents (lender)"])
 borrower_router = APIRouter(prefix="/v1/borrower", tags=["consents (borrower)"])
 
-AUTH_ERRORS = ("InvalidToken", "InsufficientScope")
-STATE_ERRORS = (
-    "ConsentNotFound",
-    "ConsentPending",
-    "ConsentRejected",
-    "ConsentPaused",
-    "ConsentRevoked",
-    "ConsentExpired",
-    "PolicyViolation",
-)
+STATE_ERRORS = (*CONSENT_STATE_ERRORS, "PolicyViolation")
 
 
 @lender_router.post(

@@ -140,6 +140,20 @@ def lender_view(context: GatewayContext, consent: Consent) -> LenderConsentView:
 # --- requests ------------------------------------------------------------------------
 
 
+def requested_terms(body: ConsentRequestCreate) -> dict[str, Any]:
+    """The request's terms except features, flat, as the policy check and the row take them."""
+    return {
+        "purpose": body.purpose,
+        "fetch_type": body.fetch_type,
+        "frequency_unit": body.frequency.unit,
+        "frequency_value": body.frequency.value,
+        "valid_from": body.valid_from,
+        "valid_until": body.valid_until,
+        "data_range_months": body.data_range_months,
+        "data_life_days": body.data_life_days,
+    }
+
+
 async def request_consent(
     session: AsyncSession,
     context: GatewayContext,
@@ -150,21 +164,11 @@ async def request_consent(
     catalog = context.catalog
     actor = f"lender:{lender.client_id}"
     now = utcnow()
+    terms = requested_terms(body)
     try:
         check_request(context, body, now)
         evaluation.check_terms(
-            catalog,
-            evaluation.ConsentTerms(
-                purpose=body.purpose,
-                features=tuple(body.features),
-                fetch_type=body.fetch_type,
-                frequency_unit=body.frequency.unit,
-                frequency_value=body.frequency.value,
-                valid_from=body.valid_from,
-                valid_until=body.valid_until,
-                data_range_months=body.data_range_months,
-                data_life_days=body.data_life_days,
-            ),
+            catalog, evaluation.ConsentTerms(**terms, features=tuple(body.features))
         )
     except LendgateError as refusal:
         # Only catalog names go on record: anything else in the request is the lender's text.
@@ -204,15 +208,8 @@ async def request_consent(
             "id_number": mask_id_number(identity.id_number),
             "phone": mask_phone(identity.phone),
         },
-        purpose=body.purpose,
+        **terms,
         features=list(dict.fromkeys(body.features)),
-        fetch_type=body.fetch_type,
-        frequency_unit=body.frequency.unit,
-        frequency_value=body.frequency.value,
-        valid_from=body.valid_from,
-        valid_until=body.valid_until,
-        data_range_months=body.data_range_months,
-        data_life_days=body.data_life_days,
         on_behalf_of=body.on_behalf_of,
         callback_url=str(body.callback_url) if body.callback_url else None,
         policy_version=catalog.version,

@@ -18,6 +18,19 @@ class ErrorBody(BaseModel):
 
 _BY_CODE = {error.code: error for error in ALL_ERRORS}
 
+AUTH_ERRORS = ("InvalidToken", "InsufficientScope")
+"""What any client-authenticated route may answer before it looks at anything."""
+
+CONSENT_STATE_ERRORS = (
+    "ConsentNotFound",
+    "ConsentPending",
+    "ConsentRejected",
+    "ConsentPaused",
+    "ConsentRevoked",
+    "ConsentExpired",
+)
+"""What a route acting on one consent may answer because of the consent's state."""
+
 
 def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
     """The `responses=` mapping for a route that may refuse with `codes`."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from gateway.auth import FeatureReader, RegulatorDep
 from gateway.context import ContextDep
 from gateway.db import SessionDep
-from gateway.openapi import error_responses
+from gateway.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.releases import service
 from gateway.releases.schemas import (
     DeletionAttestation,
@@ -26,14 +26,8 @@ router = APIRouter(tags=["releases"])
     "/v1/consents/{consent_id}/releases",
     response_model=ReleaseResponse,
     responses=error_responses(
-        "InvalidToken",
-        "InsufficientScope",
-        "ConsentNotFound",
-        "ConsentPending",
-        "ConsentRejected",
-        "ConsentPaused",
-        "ConsentRevoked",
-        "ConsentExpired",
+        *AUTH_ERRORS,
+        *CONSENT_STATE_ERRORS,
         "ConsentNotYetValid",
         "FrequencyExceeded",
         "PurposeViolation",
