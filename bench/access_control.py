@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 
-from gateway import jose
 from gateway.app import create_app
 from gateway.clients import service as clients_service
-from gateway.context import build_context
-from gateway.migrate import upgrade
+from gateway.core.migrate import upgrade
+from gateway.core.settings import Settings
+from gateway.crypto import jose
+from gateway.runtime.context import build_context
 from gateway.security import dpop
 from gateway.security.store import RedisStore
-from gateway.settings import Settings
 
 REQUESTS = 400
 ROUNDS = 3

@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import service
 from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier, range_nodes, verify_consistency, verify_inclusion
-from gateway.db import create_engine, create_sessionmaker, utcnow
-from gateway.migrate import upgrade
+from gateway.core.db import create_engine, create_sessionmaker, utcnow
+from gateway.core.migrate import upgrade
 
 SIZES = (10**4, 10**6, 10**7)
 PROOFS = 400

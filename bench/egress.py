@@ -23,8 +23,8 @@ from typing import Any
 
 from faker import Faker
 
-from gateway.protection.egress import EgressGuard
-from gateway.protection.recognizers import (
+from gateway.privacy.egress import EgressGuard
+from gateway.privacy.recognizers import (
     BANK_CARD,
     CN_MOBILE,
     CN_NAME,

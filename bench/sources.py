@@ -33,7 +33,7 @@ from connectors.schemas import SOURCE_SCHEMAS
 from connectors.simulators.app import SimulatorState, create_simulator_app, project
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 TODAY = date(2026, 11, 23)
 MONTHS = MonthRange.ending(Month(2026, 10), 24)

@@ -95,7 +95,7 @@ class SourceConnector(ABC):
     ) -> SourceRecord:
         """Fetch exactly `fields` for the person, restricted to `months`.
 
-        Raises `gateway.errors.SourceUnavailable` when the source fails, times out
+        Raises `gateway.core.errors.SourceUnavailable` when the source fails, times out
         or answers with something malformed.
         """
 

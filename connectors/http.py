@@ -25,7 +25,7 @@ import structlog
 from connectors.base import Month, MonthRange, SourceConnector, SourceRecord
 from connectors.protocol import AuthScheme, auth_headers, auth_scheme_of
 from connectors.resilience import RETRYABLE_STATUSES, CircuitBreaker, RetryPolicy
-from gateway.errors import SourceUnavailable
+from gateway.core.errors import SourceUnavailable
 
 log = structlog.get_logger()
 

@@ -23,8 +23,8 @@ from connectors.base import MonthRange, SourceConnector, SourceRecord
 from connectors.http import HttpSourceConnector
 from connectors.resilience import CircuitBreaker, RetryPolicy
 from connectors.schemas import SOURCE_SCHEMAS
-from gateway.errors import SourceUnavailable
-from gateway.settings import Settings
+from gateway.core.errors import SourceUnavailable
+from gateway.core.settings import Settings
 
 BUILTIN_SOURCE_MODULES = (
     "connectors.social_insurance",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gateway.errors import SourceUnavailable
+from gateway.core.errors import SourceUnavailable
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 """HTTP statuses worth asking again for: the source is busy or briefly broken."""

@@ -19,10 +19,10 @@ from consent.schemas import (
     LenderConsentView,
 )
 from consent.states import ConsentAction
-from gateway.auth import ConsentWriter, CurrentBorrower
-from gateway.context import ContextDep
-from gateway.db import SessionDep
-from gateway.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
+from gateway.auth.dependencies import ConsentWriter, CurrentBorrower
+from gateway.core.db import SessionDep
+from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
+from gateway.runtime.context import ContextDep
 
 lender_router = APIRouter(tags=["consents (lender)"])
 borrower_router = APIRouter(prefix="/v1/borrower", tags=["consents (borrower)"])

@@ -19,7 +19,6 @@ from consent import repository
 from consent import service as consent_service
 from consent.models import Consent
 from consent.notifications import repository as notifications_repository
-from consent.pagination import decode_cursor, encode_cursor
 from consent.schemas import (
     AccessLog,
     AccessLogEntry,
@@ -32,10 +31,11 @@ from consent.schemas import (
 )
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
-from gateway.auth import BorrowerPrincipal
+from gateway.auth.dependencies import BorrowerPrincipal
 from gateway.clients import repository as clients_repository
-from gateway.context import GatewayContext
-from gateway.db import utcnow
+from gateway.core.db import utcnow
+from gateway.core.pagination import decode_cursor, encode_cursor
+from gateway.runtime.context import GatewayContext
 
 log = structlog.get_logger()
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from consent import service as consent_service
 from consent.notifications import service as notifications_service
-from gateway.context import GatewayContext
-from gateway.errors import LendgateError
+from gateway.core.errors import LendgateError
+from gateway.runtime.context import GatewayContext
 
 log = structlog.get_logger()
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from gateway.borrowers.schemas import MOBILE_PATTERN
-from gateway.protection.recognizers import is_valid_resident_id
+from gateway.privacy.recognizers import is_valid_resident_id
 
 
 class Strict(BaseModel):

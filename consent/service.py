@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.schemas import SOURCE_TITLES
+from consent import data_life, repository
 from consent import receipts as receipt_claims
-from consent import repository
 from consent.models import Consent, ConsentKey, ConsentReceipt
 from consent.notice import NoticeTerms, summary, withdrawal
 from consent.notifications import service as notifications_service
@@ -46,20 +46,19 @@ from consent.states import (
     expired_at,
     state_error,
 )
-from gateway import jose, pseudonyms
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth import BorrowerPrincipal, ClientPrincipal
+from gateway.auth.dependencies import BorrowerPrincipal, ClientPrincipal
 from gateway.borrowers import service as borrowers_service
 from gateway.clients import repository as clients_repository
-from gateway.context import GatewayContext
-from gateway.db import on_rollback, utcnow
-from gateway.errors import ConsentNotFound, InvalidRequest, LendgateError
-from gateway.protection import data_life
-from gateway.protection import repository as protection_repository
-from gateway.protection.envelope import field_context, new_data_key, open_sealed, seal
-from gateway.protection.masking import mask_id_number, mask_name, mask_phone
+from gateway.core.db import on_rollback, utcnow
+from gateway.core.errors import ConsentNotFound, InvalidRequest, LendgateError
+from gateway.crypto import jose, pseudonyms
+from gateway.crypto.envelope import field_context, new_data_key, open_sealed, seal
+from gateway.privacy.masking import mask_id_number, mask_name, mask_phone
 from gateway.releases import repository as releases_repository
+from gateway.retention import repository as protection_repository
+from gateway.runtime.context import GatewayContext
 from policies import evaluation
 
 log = structlog.get_logger()
@@ -519,7 +518,7 @@ async def data_deleted_at(
     """When what the gateway kept about the consent was deleted; None while it is kept.
 
     That is when its key was shredded, or when its data life ended if that came
-    first (`gateway.protection.data_life`): reads treat it as deleted from then on.
+    first (`consent.data_life`): reads treat it as deleted from then on.
     """
     now = now or utcnow()
     key = await repository.get_key(session, consent.id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from gateway.errors import (
+from gateway.core.errors import (
     ConsentExpired,
     ConsentNotYetValid,
     ConsentPaused,

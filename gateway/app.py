@@ -18,22 +18,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
 from consent.schedule import lifecycle_schedule
-from gateway import meta
 from gateway.audit import service as audit_service
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
-from gateway.console.endpoints import router as console_router
-from gateway.context import GatewayContext, build_context
-from gateway.errors import AuditUnavailable, InvalidRequest, LendgateError
-from gateway.logging import configure_logging
-from gateway.metrics import REQUEST_SECONDS
-from gateway.migrate import upgrade
-from gateway.portal.endpoints import router as portal_router
+from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
+from gateway.core.logging import configure_logging
+from gateway.core.metrics import REQUEST_SECONDS
+from gateway.core.migrate import upgrade
+from gateway.core.settings import Settings, get_settings
 from gateway.releases.endpoints import router as releases_router
+from gateway.runtime.context import GatewayContext, build_context
 from gateway.security.headers import SecurityHeadersMiddleware, security_headers
 from gateway.security.limits import BodySizeLimitMiddleware
-from gateway.settings import Settings, get_settings
+from gateway.web import meta
+from gateway.web.console.endpoints import router as console_router
+from gateway.web.portal.endpoints import router as portal_router
 
 log = structlog.get_logger()
 

@@ -1,20 +1,34 @@
-"""Alembic environment: runs on a connection handed over by `gateway.migrate`, or its own."""
+"""Alembic environment: runs on a connection handed over by `gateway.core.migrate`, or its own."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from gateway.models import metadata
-from gateway.settings import get_settings
+from gateway.core.db import Base
+from gateway.core.settings import get_settings
+
+# Every domain's tables, imported once so that Alembic sees the whole schema.
+for _domain in (
+    "consent.models",
+    "consent.notifications.models",
+    "gateway.audit.models",
+    "gateway.borrowers.models",
+    "gateway.clients.models",
+    "gateway.releases.models",
+    "gateway.retention.models",
+    "gateway.security.models",
+):
+    importlib.import_module(_domain)
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
@@ -23,7 +37,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_with_own_engine(url: str) -> None:
-    from gateway.db import create_engine
+    from gateway.core.db import create_engine
 
     engine = create_engine(url)
     async with engine.begin() as connection:

@@ -31,7 +31,7 @@ from connectors.schemas import (
     SOURCE_SCHEMAS,
     SOURCE_TITLES,
 )
-from gateway.errors import PurposeViolation
+from gateway.core.errors import PurposeViolation
 from policies.derivation import DERIVATIONS
 
 FEATURES_FILE = "features.yaml"

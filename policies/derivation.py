@@ -35,7 +35,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.base import Month, MonthRange, SourceRecord
-from gateway.errors import SourceUnavailable
+from gateway.core.errors import SourceUnavailable
 
 if TYPE_CHECKING:
     from policies.catalog import Catalog

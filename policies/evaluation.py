@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.errors import InvalidRequest, PolicyViolation, PurposeViolation
+from gateway.core.errors import InvalidRequest, PolicyViolation, PurposeViolation
 from policies.catalog import FETCH_TYPES, FREQUENCY_UNITS, Catalog, Frequency, Purpose, quoted
 
 

@@ -27,9 +27,9 @@ import uvicorn
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from gateway.app import create_app
-from gateway.context import GatewayContext, build_context
-from gateway.migrate import upgrade
-from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from gateway.core.migrate import upgrade
+from gateway.core.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from gateway.runtime.context import GatewayContext, build_context
 from tests.conftest import in_ci
 from tests.support import BASE_URL, LogCapture, Stack
 

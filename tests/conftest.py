@@ -23,8 +23,8 @@ from sqlalchemy.engine import URL, make_url
 
 from connectors.simulators.population import Population
 from gateway.audit.models import AuditEntry
-from gateway.logging import configure_logging
-from gateway.migrate import upgrade
+from gateway.core.logging import configure_logging
+from gateway.core.migrate import upgrade
 from tests.protection.leaks import KnownIdentity, find_leaks
 from tests.support import LogCapture, Stack, gateway_settings, gateway_stack
 

@@ -19,14 +19,14 @@ from sqlalchemy import func, select
 
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Person, Population
-from gateway import jose
 from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.clients import service as clients_service
-from gateway.context import GatewayContext, build_context
+from gateway.core.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from gateway.crypto import jose
 from gateway.releases.models import Release
+from gateway.runtime.context import GatewayContext, build_context
 from gateway.sdk.lender import LendgateClient, RegulatorClient
-from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
 
 BASE_URL = "http://testserver"
 FEATURES = ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"]

@@ -10,7 +10,7 @@ import uvicorn
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 
 class SimulatorServer(uvicorn.Server):

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 
 from consent.notifications import service
 from consent.notifications.schemas import NotificationPage, StatusFilter
-from gateway.auth import ConsentWriter
-from gateway.db import SessionDep
-from gateway.openapi import error_responses
+from gateway.auth.dependencies import ConsentWriter
+from gateway.core.db import SessionDep
+from gateway.core.openapi import error_responses
 
 router = APIRouter(tags=["notifications (lender)"])
 

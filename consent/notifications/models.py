@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, CreatedAt
+from gateway.core.db import Base, CreatedAt
 
 
 class ConsentNotification(CreatedAt, Base):

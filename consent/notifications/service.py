@@ -28,10 +28,10 @@ from consent.notifications import repository
 from consent.notifications.models import ConsentNotification
 from consent.notifications.rules import EVENT_TYPE, DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
-from consent.pagination import decode_cursor, encode_cursor
-from gateway import jose
-from gateway.context import GatewayContext
-from gateway.db import utcnow
+from gateway.core.db import utcnow
+from gateway.core.pagination import decode_cursor, encode_cursor
+from gateway.crypto import jose
+from gateway.runtime.context import GatewayContext
 
 log = structlog.get_logger()
 

@@ -19,11 +19,11 @@ from gateway.audit.schemas import (
     InclusionProof,
     TreeHeadView,
 )
-from gateway.auth import RegulatorCosigner, RegulatorDep
-from gateway.context import ContextDep
-from gateway.db import SessionDep
-from gateway.errors import InvalidRequest
-from gateway.openapi import error_responses
+from gateway.auth.dependencies import RegulatorCosigner, RegulatorDep
+from gateway.core.db import SessionDep
+from gateway.core.errors import InvalidRequest
+from gateway.core.openapi import error_responses
+from gateway.runtime.context import ContextDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

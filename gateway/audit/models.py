@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, CreatedAt
+from gateway.core.db import Base, CreatedAt
 
 
 class AuditEntry(Base):

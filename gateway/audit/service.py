@@ -20,8 +20,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import jose
-from gateway.audit import compliance, merkle, repository
+from gateway.audit import merkle, repository
 from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier, NodeId
 from gateway.audit.models import AuditCosignature, AuditEntry, AuditTreeHead
@@ -35,11 +34,13 @@ from gateway.audit.schemas import (
     TreeHeadView,
 )
 from gateway.audit.verify import BUNDLE_FORMAT, COSIGNATURE_TYPE, STH_TYPE
-from gateway.context import GatewayContext
-from gateway.db import on_rollback, utcnow
-from gateway.errors import AuditUnavailable, InvalidRequest, InvalidToken
-from gateway.keys import KeyStore
+from gateway.compliance import rules as compliance
+from gateway.core.db import on_rollback, utcnow
+from gateway.core.errors import AuditUnavailable, InvalidRequest, InvalidToken
+from gateway.crypto import jose
+from gateway.crypto.keys import KeyStore
 from gateway.releases.models import Release
+from gateway.runtime.context import GatewayContext
 
 log = structlog.get_logger()
 

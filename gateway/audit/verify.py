@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from gateway import jose
 from gateway.audit import merkle
 from gateway.audit.merkle import Frontier
-from gateway.errors import InvalidToken
+from gateway.core.errors import InvalidToken
+from gateway.crypto import jose
 
 BUNDLE_FORMAT = "lendgate-audit-bundle/1"
 STH_TYPE = "sth+jwt"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from gateway import auth
-from gateway.auth import CurrentBorrower
+from gateway.auth import dependencies as auth
+from gateway.auth.dependencies import CurrentBorrower
 from gateway.borrowers import service
 from gateway.borrowers.schemas import BorrowerSession, CodeRequest, CodeSent, SessionRequest
-from gateway.context import ContextDep, GatewayContext
-from gateway.db import SessionDep
-from gateway.openapi import error_responses
+from gateway.core.db import SessionDep
+from gateway.core.openapi import error_responses
+from gateway.runtime.context import ContextDep, GatewayContext
 
 router = APIRouter(prefix="/v1/borrower", tags=["borrower login"])
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, CreatedAt
+from gateway.core.db import Base, CreatedAt
 
 
 class OtpChallenge(CreatedAt, Base):

@@ -20,16 +20,22 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import repository as consent_repository
-from gateway import jose, pseudonyms
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth import BORROWER_TOKEN_USE, BorrowerPrincipal
+from gateway.auth.dependencies import BORROWER_TOKEN_USE, BorrowerPrincipal
 from gateway.borrowers import repository
 from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
-from gateway.context import GatewayContext
-from gateway.db import on_rollback, utcnow
-from gateway.errors import ConsentNotFound, InvalidRequest, InvalidToken, LendgateError, RateLimited
+from gateway.core.db import on_rollback, utcnow
+from gateway.core.errors import (
+    ConsentNotFound,
+    InvalidRequest,
+    InvalidToken,
+    LendgateError,
+    RateLimited,
+)
+from gateway.crypto import jose, pseudonyms
+from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
 from gateway.security.store import SharedStore, StoreUnavailable
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Request
 
 from gateway.clients import service
 from gateway.clients.schemas import TokenResponse
-from gateway.context import ContextDep
-from gateway.db import SessionDep
-from gateway.openapi import error_responses
+from gateway.core.db import SessionDep
+from gateway.core.openapi import error_responses
+from gateway.runtime.context import ContextDep
 
 router = APIRouter(tags=["oauth"])
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, CreatedAt
+from gateway.core.db import Base, CreatedAt
 
 
 class Client(CreatedAt, Base):

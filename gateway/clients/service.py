@@ -17,16 +17,16 @@ import jwt
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import jose
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth import CLIENT_TOKEN_USE, spend_dpop_proof
+from gateway.auth.dependencies import CLIENT_TOKEN_USE, spend_dpop_proof
 from gateway.clients import repository
 from gateway.clients.models import Client
 from gateway.clients.schemas import TokenResponse
-from gateway.context import GatewayContext
-from gateway.db import utcnow
-from gateway.errors import InsufficientScope, InvalidRequest, InvalidToken
+from gateway.core.db import utcnow
+from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
+from gateway.crypto import jose
+from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
 
 log = structlog.get_logger()

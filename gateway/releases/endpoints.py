@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gateway.auth import FeatureReader, RegulatorDep
-from gateway.context import ContextDep
-from gateway.db import SessionDep
-from gateway.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
+from gateway.auth.dependencies import FeatureReader, RegulatorDep
+from gateway.core.db import SessionDep
+from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.releases import service
 from gateway.releases.schemas import (
     DeletionAttestation,
@@ -18,6 +17,7 @@ from gateway.releases.schemas import (
     ReleaseRequest,
     ReleaseResponse,
 )
+from gateway.runtime.context import ContextDep
 
 router = APIRouter(tags=["releases"])
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, CreatedAt
+from gateway.core.db import Base, CreatedAt
 
 
 class Release(CreatedAt, Base):

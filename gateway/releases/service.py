@@ -19,28 +19,27 @@ from connectors.registry import fetch_all
 from consent import service as consent_service
 from consent.budget import CHINA_STANDARD_TIME, interval_start, releases_allowed
 from consent.models import Consent
-from consent.pagination import decode_cursor, encode_cursor
 from consent.schemas import BorrowerIdentity
 from consent.states import ConsentStatus, check_releasable
-from gateway import jose
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth import ClientPrincipal
+from gateway.auth.dependencies import ClientPrincipal
 from gateway.clients import repository as clients_repository
 from gateway.clients.service import encryption_key
-from gateway.context import GatewayContext
-from gateway.db import utcnow
-from gateway.errors import (
+from gateway.core.db import utcnow
+from gateway.core.errors import (
     ConsentNotFound,
     ConsentRevoked,
     FrequencyExceeded,
     InvalidToken,
     LendgateError,
 )
-from gateway.metrics import RELEASES
-from gateway.protection.egress import PersonalDataBlocked
-from gateway.protection.envelope import field_context, seal
+from gateway.core.metrics import RELEASES
+from gateway.core.pagination import decode_cursor, encode_cursor
+from gateway.crypto import jose
+from gateway.crypto.envelope import field_context, seal
+from gateway.privacy.egress import PersonalDataBlocked
 from gateway.releases import repository
 from gateway.releases.models import Release
 from gateway.releases.schemas import (
@@ -50,6 +49,7 @@ from gateway.releases.schemas import (
     OverdueAttestations,
     ReleaseResponse,
 )
+from gateway.runtime.context import GatewayContext
 from policies.derivation import derive_features
 from policies.evaluation import ReleasePlan, plan_release
 

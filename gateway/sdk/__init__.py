@@ -1,6 +1,6 @@
 """Lendgate client SDK: what lenders, regulators and the demo use to talk to the gateway."""
 
-from gateway.jose import generate_client_jwks
+from gateway.crypto.jose import generate_client_jwks
 from gateway.sdk.lender import (
     LendgateAPIError,
     LendgateClient,

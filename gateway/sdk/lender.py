@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import httpx
 
-from gateway import jose
-from gateway.errors import InvalidToken
+from gateway.core.errors import InvalidToken
+from gateway.crypto import jose
 from gateway.security import dpop as dpop_proofs
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

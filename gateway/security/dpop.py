@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, import_key
 
-from gateway import jose
-from gateway.errors import InvalidToken
+from gateway.core.errors import InvalidToken
+from gateway.crypto import jose
 
 PROOF_TYPE: Final = "dpop+jwt"
 ALGORITHMS: Final = ("EdDSA", "ES256")

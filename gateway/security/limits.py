@@ -8,7 +8,7 @@ import math
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import InvalidRequest, RateLimited
+from gateway.core.errors import InvalidRequest, RateLimited
 from gateway.security.store import SharedStore, StoreUnavailable
 
 log = structlog.get_logger()

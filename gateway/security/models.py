@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base
+from gateway.core.db import Base
 
 
 class SecurityCounter(Base):

@@ -19,8 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.core.settings import Settings
 from gateway.security.models import SecurityCounter
-from gateway.settings import Settings
 
 log = structlog.get_logger()
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import gateway.core.db
 from gateway.audit.merkle import Frontier
 
 revision: str = "0002"
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=False),
         sa.Column("kid", sa.String(length=64), nullable=False),
-        sa.Column("created_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_audit_tree_heads")),
     )
     op.create_table(
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("witness_id", sa.String(length=64), nullable=False),
         sa.Column("signature", sa.Text(), nullable=False),
-        sa.Column("created_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tree_size"],
             ["audit_tree_heads.tree_size"],

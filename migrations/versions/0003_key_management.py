@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import gateway.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0001"
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("last_consent_id", sa.String(length=64), nullable=True),
         sa.Column("rewrapped", sa.Integer(), nullable=False),
-        sa.Column("finished_at", gateway.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", gateway.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kek_rotations")),
     )
 

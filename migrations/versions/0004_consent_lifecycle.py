@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import gateway.core.db
 
 revision: str = "0004"
 down_revision: str | None = "0001"
@@ -24,11 +24,11 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("consent_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("issued_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("claims", sa.JSON(), nullable=False),
         sa.Column("jws", sa.Text(), nullable=False),
         sa.Column("kid", sa.String(length=64), nullable=False),
-        sa.Column("created_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["consent_id"], ["consents.id"], name=op.f("fk_consent_receipts_consent_id_consents")
         ),
@@ -47,12 +47,12 @@ def upgrade() -> None:
         sa.Column("kid", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("leased_until", gateway.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_attempt_at", gateway.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("leased_until", gateway.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_attempt_at", gateway.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("delivered_at", gateway.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", gateway.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["consent_id"],
             ["consents.id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import gateway.core.db
 
 revision: str = "0005"
 down_revision: str | None = "0001"
@@ -28,9 +28,9 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("phone_index", sa.String(length=64), nullable=False),
         sa.Column("delivery", sa.String(length=16), nullable=False),
-        sa.Column("expires_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", gateway.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", gateway.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_borrower_sessions")),
     )
     with op.batch_alter_table("borrower_sessions", schema=None) as batch_op:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from connectors.simulators.population import Person
 from consent.models import Consent
 from consent.notifications.models import ConsentNotification
-from gateway import jose
+from gateway.crypto import jose
 from gateway.sdk.lender import LendgateClient
 from tests.support import Stack
 

@@ -21,11 +21,11 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from consent.models import Consent
-from gateway import jose
 from gateway.clients import service as clients_service
 from gateway.clients.service import ClientRegistrationError
+from gateway.core.settings import get_settings
+from gateway.crypto import jose
 from gateway.sdk.lender import LendgateAPIError
-from gateway.settings import get_settings
 from tests.support import (
     RegisteredClient,
     Stack,
@@ -443,7 +443,7 @@ def test_every_client_command_is_an_audit_event(
 ) -> None:
     from typer.testing import CliRunner
 
-    from gateway.cli import app
+    from gateway.cli.main import app
 
     monkeypatch.setenv("LENDGATE_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LENDGATE_DATABASE_URL", raising=False)
@@ -489,7 +489,7 @@ def test_every_client_command_is_an_audit_event(
         async def read() -> tuple[list[tuple[str, str]], Any]:
             from gateway.audit.models import AuditEntry
             from gateway.clients.models import Client
-            from gateway.db import create_engine, create_sessionmaker
+            from gateway.core.db import create_engine, create_sessionmaker
 
             engine = create_engine(get_settings().resolved_database_url)
             async with create_sessionmaker(engine)() as session:

@@ -7,7 +7,7 @@ from typing import Any
 
 from connectors.simulators.population import Person
 from consent.receipts import RECEIPT_TYPE
-from gateway import jose
+from gateway.crypto import jose
 from gateway.sdk.lender import LendgateClient
 from tests.support import Stack
 

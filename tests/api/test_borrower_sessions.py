@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from gateway.borrowers.models import LoginSession
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.support import Stack, api_routes
 
 SESSION_COOKIE, CSRF_COOKIE = "lendgate_session", "lendgate_csrf"

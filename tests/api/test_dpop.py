@@ -18,7 +18,7 @@ import httpx
 import jwt
 import pytest
 
-from gateway import jose
+from gateway.crypto import jose
 from gateway.sdk.lender import LendgateAPIError, RegulatorClient
 from gateway.security import dpop
 from tests.support import (

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from consent.models import Consent
-from gateway import jose
+from gateway.crypto import jose
 from tests.support import Stack, api_routes
 
 Owner = Literal["lender", "borrower", "regulator"]

@@ -430,7 +430,7 @@ async def _egress(stack: Stack, lender: LendgateClient, monkeypatch: pytest.Monk
 
 
 async def _source(stack: Stack, lender: LendgateClient, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from gateway.errors import SourceUnavailable
+    from gateway.core.errors import SourceUnavailable
 
     async def failing_fetch(*_: Any, **__: Any) -> Any:
         raise SourceUnavailable("Source credit_bureau did not answer in time.")

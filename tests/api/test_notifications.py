@@ -16,7 +16,7 @@ import pytest
 from consent import schedule
 from consent.notifications import service as notifications_service
 from consent.notifications.rules import callback_url_problem, retry_delay
-from gateway.db import utcnow
+from gateway.core.db import utcnow
 from gateway.sdk.lender import LendgateAPIError, NotificationVerificationError
 from tests.api.lifecycle_helpers import (
     Receiver,

@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from consent.models import Consent
-from gateway import jose
 from gateway.borrowers.models import OtpChallenge
+from gateway.crypto import jose
 from gateway.sdk.lender import LendgateAPIError
 from tests.support import Stack
 
@@ -378,7 +378,7 @@ async def test_lender_token_cannot_read_the_audit_log(stack: Stack) -> None:
 async def test_source_failure_releases_nothing(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.errors import SourceUnavailable
+    from gateway.core.errors import SourceUnavailable
     from gateway.releases import service as releases_service
 
     async def failing_fetch(*_: Any, **__: Any) -> Any:

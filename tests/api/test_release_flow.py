@@ -8,8 +8,8 @@ import json
 import jwt
 import pytest
 
-from gateway import jose
 from gateway.audit.merkle import leaf_hash
+from gateway.crypto import jose
 from gateway.sdk.lender import LendgateAPIError
 from tests.support import FEATURES, Stack
 

@@ -16,9 +16,9 @@ from sqlalchemy import text, update
 
 from consent import service as consent_service
 from consent.models import Consent
-from gateway.protection import service as protection_service
-from gateway.protection.envelope import field_context, open_sealed
+from gateway.crypto.envelope import field_context, open_sealed
 from gateway.releases.models import Release
+from gateway.retention import service as protection_service
 from gateway.sdk.lender import LendgateAPIError
 from tests.support import Stack
 

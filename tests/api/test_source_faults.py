@@ -19,10 +19,10 @@ from connectors.http import HttpSourceConnector
 from connectors.simulators.app import SimulatorState
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
-from gateway.protection.egress import EgressGuard
+from gateway.core.settings import SOURCE_NAMES
+from gateway.privacy.egress import EgressGuard
 from gateway.releases import service as releases_service
 from gateway.sdk.lender import LendgateAPIError, LendgateClient
-from gateway.settings import SOURCE_NAMES
 from tests.conftest import BACKENDS, migrated_database
 from tests.support import LogCapture, Stack, gateway_settings, gateway_stack
 

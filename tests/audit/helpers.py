@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner, Result
 
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.sdk.lender import LendgateAPIError, RegulatorClient
 from tests.support import RegisteredClient, Stack
 

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import update
 
 from gateway.audit import service as audit_service
-from gateway.audit.compliance import (
+from gateway.audit.events import AuditEvent
+from gateway.compliance.rules import (
     BURST_MINIMUM,
     DENIAL_BURST,
     ConsentTerms,
@@ -23,7 +24,6 @@ from gateway.audit.compliance import (
     denial_bursts,
     release_bursts,
 )
-from gateway.audit.events import AuditEvent
 from gateway.releases.models import Release
 from gateway.sdk.lender import LendgateAPIError
 from policies.catalog import load_catalog

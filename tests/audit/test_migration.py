@@ -12,8 +12,8 @@ from gateway.audit import repository
 from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import MemoryTree, canonical_json, leaf_hash
 from gateway.audit.models import AuditNode
-from gateway.db import create_engine, create_sessionmaker
-from gateway.migrate import upgrade
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.migrate import upgrade
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from gateway.audit import repository, service
 from gateway.audit.merkle import MemoryTree
 from gateway.audit.models import AuditEntry, AuditNode
-from gateway.db import create_engine, create_sessionmaker
-from gateway.keys import KeyStore
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.crypto.keys import KeyStore
 from tests.audit.test_merkle import CT_LEAVES, CT_PATHS, CT_PROOFS, CT_ROOTS
 from tests.support import Stack
 

@@ -21,13 +21,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gateway import jose
 from gateway.audit import repository
 from gateway.audit.models import AuditEntry, AuditTreeHead
 from gateway.audit.verify import verify_bundle
 from gateway.clients import service as clients_service
-from gateway.db import create_engine, create_sessionmaker
-from gateway.keys import initialise
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.crypto import jose
+from gateway.crypto.keys import initialise
 from gateway.sdk.lender import RegulatorClient
 from tests.conftest import migrated_database
 
@@ -74,7 +74,7 @@ def gateways(replica_database: str, tmp_path: Path) -> Iterator[list[str]]:
             }
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "gateway.cli", "serve"],
+                    [sys.executable, "-m", "gateway.cli.main", "serve"],
                     env=environment,
                     cwd=tmp_path,
                     stdout=subprocess.DEVNULL,

@@ -19,8 +19,8 @@ from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from connectors.social_insurance import SocialInsuranceConnector
 from connectors.utility import UtilityConnector
-from gateway.errors import SourceUnavailable
-from gateway.settings import Settings
+from gateway.core.errors import SourceUnavailable
+from gateway.core.settings import Settings
 
 TODAY = date(2026, 11, 23)
 MONTHS = MonthRange.ending(Month(2026, 10), 24)

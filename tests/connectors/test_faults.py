@@ -21,9 +21,9 @@ from connectors.simulators.app import ADMIN_KEY_HEADER, SimulatorState, create_s
 from connectors.simulators.faults import UNKNOWN_FIELD, FaultPlan, planted_text
 from connectors.simulators.population import Population
 from connectors.simulators.server import build_simulator_servers
-from gateway.errors import SourceUnavailable
-from gateway.protection.egress import EgressGuard
-from gateway.settings import Settings
+from gateway.core.errors import SourceUnavailable
+from gateway.core.settings import Settings
+from gateway.privacy.egress import EgressGuard
 
 TODAY = date(2026, 11, 23)
 MONTHS = MonthRange.ending(Month(2026, 10), 24)

@@ -15,8 +15,8 @@ from connectors.schemas import SOURCE_RETENTION_MONTHS, SOURCE_SCHEMAS, SOURCE_T
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from connectors.utility import UtilityConnector
-from gateway.errors import SourceUnavailable
-from gateway.settings import DEVELOPMENT_SOURCE_CREDENTIALS, SOURCE_NAMES, Settings
+from gateway.core.errors import SourceUnavailable
+from gateway.core.settings import DEVELOPMENT_SOURCE_CREDENTIALS, SOURCE_NAMES, Settings
 from policies.catalog import load_catalog
 from policies.derivation import derive_features
 

@@ -13,7 +13,7 @@ import pytest
 from connectors.base import Month
 from connectors.schemas import SOURCE_SCHEMAS
 from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 TODAY = date(2026, 11, 23)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -13,7 +13,7 @@ import pytest
 from connectors.base import Month, MonthRange
 from connectors.housing_fund import HousingFundConnector
 from connectors.resilience import BreakerState, CircuitBreaker, CircuitOpen, RetryPolicy
-from gateway.errors import SourceUnavailable
+from gateway.core.errors import SourceUnavailable
 
 MONTHS = MonthRange.ending(Month(2026, 10), 24)
 ZHANG_SAN = "11010519491231002X"

@@ -15,7 +15,7 @@ from connectors.protocol import auth_headers, auth_scheme_of
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
 from connectors.simulators.server import SimulatorServer, build_simulator_servers
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 TODAY = date(2026, 11, 23)
 AS_OF = "2026-10"

@@ -19,7 +19,7 @@ from consent.states import (
     is_repeat,
     transition,
 )
-from gateway.errors import ALL_ERRORS
+from gateway.core.errors import ALL_ERRORS
 
 S, A = ConsentStatus, ConsentAction
 LEGAL = {

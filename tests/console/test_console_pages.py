@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from gateway.audit import compliance
 from gateway.audit.models import AuditEntry
-from gateway.console.messages import EN, EVENT_TYPES, ZH
-from gateway.console.pages import ASSETS
+from gateway.compliance import rules as compliance
+from gateway.web.console.messages import EN, EVENT_TYPES, ZH
+from gateway.web.console.pages import ASSETS
 from tests.support import Stack
 
 PAGES = {

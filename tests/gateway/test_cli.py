@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from gateway import jose
 from gateway.audit.models import AuditEntry
-from gateway.cli import app
+from gateway.cli.main import app
 from gateway.clients.models import Client
-from gateway.db import create_engine, create_sessionmaker
-from gateway.settings import get_settings
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.settings import get_settings
+from gateway.crypto import jose
 
 runner = CliRunner()
 

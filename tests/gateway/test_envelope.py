@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from gateway.protection.envelope import blind_index, field_context, new_data_key, open_sealed, seal
-from gateway.protection.kms import FileKms, KekUnavailable, Kms, configured_kms, wrapping_kek_id
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.crypto.envelope import blind_index, field_context, new_data_key, open_sealed, seal
+from gateway.crypto.kms import FileKms, KekUnavailable, Kms, configured_kms, wrapping_kek_id
 
 
 def file_kms(directory: Path) -> FileKms:

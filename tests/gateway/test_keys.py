@@ -12,9 +12,10 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.audit.models import AuditEntry
-from gateway.cli import app
-from gateway.db import create_engine, create_sessionmaker
-from gateway.keys import (
+from gateway.cli.main import app
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.settings import Settings, get_settings
+from gateway.crypto.keys import (
     KEK_DIR,
     SIGNING_DIR,
     SUPERSEDED_SUFFIX,
@@ -24,8 +25,7 @@ from gateway.keys import (
     retire_signing_key,
     superseded_times,
 )
-from gateway.protection.kms import FileKms
-from gateway.settings import Settings, get_settings
+from gateway.crypto.kms import FileKms
 
 
 def test_development_generates_missing_keys_once(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_production_refuses_development_source_credentials() -> None:
 
 
 def test_outside_development_the_gateway_will_not_start_without_keys(tmp_path: Path) -> None:
-    from gateway.context import build_context
+    from gateway.runtime.context import build_context
 
     settings = Settings(
         environment="production",

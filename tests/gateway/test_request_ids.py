@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gateway.app import new_request_id
-from gateway.protection.recognizers import find_pii
+from gateway.privacy.recognizers import find_pii
 
 
 def test_request_ids_are_unique_and_never_read_as_personal_data() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.schemas import IDENTITY_FIELDS, SOURCE_RETENTION_MONTHS
-from gateway.errors import PurposeViolation
+from gateway.core.errors import PurposeViolation
 from policies.catalog import (
     DEFAULT_DIRECTORY,
     Catalog,

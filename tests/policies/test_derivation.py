@@ -11,7 +11,7 @@ import pytest
 
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.schemas import SOURCE_SCHEMAS
-from gateway.errors import PurposeViolation, SourceUnavailable
+from gateway.core.errors import PurposeViolation, SourceUnavailable
 from policies import derivation as derivation_module
 from policies.catalog import Catalog, Output, load_catalog
 from policies.derivation import (

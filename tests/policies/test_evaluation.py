@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import InvalidRequest, PolicyViolation, PurposeViolation
+from gateway.core.errors import InvalidRequest, PolicyViolation, PurposeViolation
 from policies.catalog import Catalog, Frequency, load_catalog
 from policies.evaluation import ConsentTerms, ReleasePlan, check_terms, plan_release
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.cli import app
-from gateway.settings import get_settings
+from gateway.cli.main import app
+from gateway.core.settings import get_settings
 from policies.catalog import DEFAULT_DIRECTORY, check_catalog
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

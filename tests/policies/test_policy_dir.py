@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.context import build_context
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.runtime.context import build_context
 from policies.catalog import CatalogError, check_catalog, load_catalog
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

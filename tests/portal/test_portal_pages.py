@@ -6,8 +6,8 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from gateway.portal.messages import EN, ZH
-from gateway.portal.pages import ASSETS
+from gateway.web.portal.messages import EN, ZH
+from gateway.web.portal.pages import ASSETS
 from tests.support import Stack
 
 

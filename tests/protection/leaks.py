@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from gateway.protection.masking import mask_value
-from gateway.protection.recognizers import find_pii
+from gateway.privacy.masking import mask_value
+from gateway.privacy.recognizers import find_pii
 
 # Where an exact value can hide: runs of digits (IDs end in X) and runs of Han characters.
 _DIGIT_RUN: Final = re.compile(r"[0-9Xx]{11,}")

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import EgressBlocked
-from gateway.protection.egress import EgressFinding, EgressGuard, PersonalDataBlocked
-from gateway.protection.pii import Pii
+from gateway.core.errors import EgressBlocked
+from gateway.privacy.egress import EgressFinding, EgressGuard, PersonalDataBlocked
+from gateway.privacy.pii import Pii
 
 SANDBOX_ID = "11010519491231002X"
 GUARD = EgressGuard()

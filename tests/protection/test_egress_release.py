@@ -20,9 +20,9 @@ import pytest
 from fastapi import FastAPI
 
 from connectors.simulators.population import Person
-from gateway.context import build_context
+from gateway.core.settings import Settings
 from gateway.releases import service as releases_service
-from gateway.settings import Settings
+from gateway.runtime.context import build_context
 from tests.support import (
     FEATURES,
     LogCapture,

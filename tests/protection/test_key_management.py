@@ -20,12 +20,12 @@ from sqlalchemy import select, text
 from consent import service as consent_service
 from consent.models import Consent
 from consent.notifications import service as notifications_service
-from gateway import jose
-from gateway.keys import KEK_DIR, ROOT_SECRET_FILE, add_signing_key
-from gateway.protection import repository
-from gateway.protection import service as protection_service
-from gateway.protection.kms import FileKms, KekUnavailable, wrapping_kek_id
-from gateway.protection.models import KekRotation
+from gateway.crypto import jose
+from gateway.crypto.keys import KEK_DIR, ROOT_SECRET_FILE, add_signing_key
+from gateway.crypto.kms import FileKms, KekUnavailable, wrapping_kek_id
+from gateway.retention import repository
+from gateway.retention import service as protection_service
+from gateway.retention.models import KekRotation
 from tests.support import Stack, gateway_stack
 
 OPERATOR = "operator:test"
@@ -236,7 +236,9 @@ async def test_old_signing_keys_stay_published_while_anything_they_signed_is_val
         assert (await retire(gateway, later)).kept == {
             old: "a lender notification it signed still awaits delivery"
         }
-        gateway.context.notification_transport = httpx.MockTransport(lambda _: httpx.Response(204))
+        gateway.context.notification_transport = httpx.MockTransport(
+            lambda _: httpx.Response(204)
+        )
         await notifications_service.dispatch_due(
             gateway.context, now=later, lender_id=registered.client_id
         )

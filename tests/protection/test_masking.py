@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.protection.masking import (
+from gateway.privacy.masking import (
     mask_bank_card,
     mask_email,
     mask_id_number,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import structlog
 
-from gateway.protection.pii import Pii, redact_pii
+from gateway.privacy.pii import Pii, redact_pii
 
 SANDBOX_ID = "11010519491231002X"
 PHONE = "13800138000"

@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
-from gateway.protection.recognizers import (
+from gateway.privacy.recognizers import (
     ENTITIES,
     PREFILTER,
     Finding,
@@ -118,7 +118,7 @@ def test_analyzer_holds_only_our_recognizers_and_loads_no_model(
     assert analyzer.supported_languages == ["zh"]
     assert sorted(analyzer.get_supported_entities("zh")) == sorted(ENTITIES)
     assert {type(r).__module__ for r in analyzer.registry.recognizers} == {
-        "gateway.protection.recognizers"
+        "gateway.privacy.recognizers"
     }
     results = analyzer.analyze(text=f"身份证号{SANDBOX_ID}", language="zh")
     assert [r.entity_type for r in results] == ["CN_RESIDENT_ID"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.protection.scan import scan_lines
+from gateway.privacy.scan import scan_lines
 
 SANDBOX_ID = "11010519491231002X"
 

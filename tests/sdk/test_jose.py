@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jwe as joserfc_jwe
 from joserfc.jwk import OKPKey
 
-from gateway import jose
-from gateway.errors import InvalidToken
+from gateway.core.errors import InvalidToken
+from gateway.crypto import jose
 
 KID = "gw-2026-11"
 AUDIENCE = "https://lendgate.example"

@@ -13,8 +13,8 @@ import httpx
 import jwt
 import pytest
 
-from gateway import jose
-from gateway.errors import InvalidToken
+from gateway.core.errors import InvalidToken
+from gateway.crypto import jose
 from gateway.sdk import (
     LendgateAPIError,
     LendgateClient,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.db import create_engine, create_sessionmaker
+from gateway.core.db import create_engine, create_sessionmaker
 from gateway.security.store import DatabaseStore, RedisStore, SharedStore, StoreUnavailable
 from tests.conftest import in_ci
 from tests.support import Stack
@@ -122,7 +122,7 @@ async def test_an_unreachable_redis_is_reported_not_hidden() -> None:
 
 async def test_the_gateway_runs_on_redis(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rate limits and DPoP replay checks through Redis, end to end."""
-    from gateway import jose
+    from gateway.crypto import jose
     from gateway.security import dpop
     from tests.support import TOKEN_URL, client_assertion, request_token
 

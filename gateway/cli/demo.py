@@ -1,0 +1,276 @@
+"""`lendgate demo`: the whole story on loopback, told by the parties that live it.
+
+The simulators and the gateway run as real HTTP servers in this process; the
+lender (through the lender SDK), the borrower and the regulator each talk to
+them over HTTP, exactly as outside clients would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+
+from connectors.simulators.server import SimulatorServer, build_simulator_servers
+from gateway.app import create_app
+from gateway.audit.merkle import canonical_json, leaf_hash, verify_inclusion
+from gateway.audit.verify import tree_head_claims, verify_bundle
+from gateway.clients import service as clients_service
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.logging import configure_logging
+from gateway.core.migrate import upgrade
+from gateway.core.settings import Settings
+from gateway.crypto import jose
+from gateway.sdk.lender import LendgateAPIError, LendgateClient, RegulatorClient
+
+# 张三, one of the fictional sandbox identities every simulator holds (DESIGN.md).
+SANDBOX_BORROWER = {"id_number": "11010519491231002X", "phone": "13800138000", "name": "张三"}
+FEATURES = ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"]
+
+
+def say(party: str, message: str) -> None:
+    """One line of the story, prefixed with who sees it."""
+    print(f"[{party}] {message}", flush=True)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings the demo runs with: an SMS outbox and an issuer matching its own address."""
+    updates: dict[str, Any] = {}
+    if settings.sms_outbox is None:
+        updates["sms_outbox"] = settings.data_dir / "sms-outbox.jsonl"
+    if "LENDGATE_ISSUER" not in os.environ:
+        updates["issuer"] = f"http://{settings.host}:{settings.port}"
+    if "LENDGATE_LOG_LEVEL" not in os.environ:
+        updates["log_level"] = "WARNING"  # the story is the output; warnings still show
+    return settings.model_copy(update=updates)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(settings: Settings) -> AsyncIterator[dict[str, str]]:
+    """Start the source simulators and the gateway; yield `{service: url}` until done."""
+    servers = [(source, url, server) for source, url, server in build_simulator_servers(settings)]
+    gateway_config = uvicorn.Config(
+        create_app(settings=settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+    )
+    gateway_url = f"http://{settings.host}:{settings.port}"
+    servers.append(("gateway", gateway_url, SimulatorServer(gateway_config)))
+    tasks = [asyncio.create_task(server.serve()) for _, _, server in servers]
+    try:
+        while not all(server.started for _, _, server in servers):
+            if any(task.done() for task in tasks):
+                raise RuntimeError("a service failed to start (is its port already in use?)")
+            await asyncio.sleep(0.05)
+        yield {"gateway": gateway_url, **{source: url for source, url, _ in servers[:-1]}}
+    finally:
+        for _, _, server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def register_parties(
+    settings: Settings,
+) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """The operator registers a lender and a regulator (as `lendgate clients add` does)."""
+    lender_private, lender_public = jose.generate_client_jwks("lender")
+    regulator_private, regulator_public = jose.generate_client_jwks("regulator")
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            lender = await clients_service.register(
+                session,
+                name="示例消费金融公司",
+                kind="lender",
+                jwks=lender_public,
+                actor="operator:demo",
+            )
+            regulator = await clients_service.register(
+                session,
+                name="示例监管机构",
+                kind="regulator",
+                jwks=regulator_public,
+                actor="operator:demo",
+            )
+    finally:
+        await engine.dispose()
+    return (lender.id, lender_private), (regulator.id, regulator_private)
+
+
+def last_code(settings: Settings, phone: str) -> str:
+    """What the borrower reads on their phone: the newest code in the SMS outbox."""
+    assert settings.sms_outbox is not None
+    lines = settings.sms_outbox.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if json.loads(line)["phone"] == phone][-1]["code"]
+
+
+async def tell_the_story(settings: Settings, gateway_url: str) -> None:
+    """Request → approve → release → decrypt → revoke → refused → regulator checks the log."""
+    (lender_id, lender_keys), (regulator_id, regulator_keys) = await register_parties(settings)
+    say("operator", f"registered lender {lender_id} and regulator {regulator_id}")
+
+    async with (
+        LendgateClient(gateway_url, lender_id, lender_keys) as lender,
+        httpx.AsyncClient(base_url=gateway_url) as borrower,
+    ):
+        now = datetime.now(UTC)
+        consent = await lender.request_consent(
+            {
+                "borrower": SANDBOX_BORROWER,
+                "purpose": "consumer_installment_underwriting",
+                "features": FEATURES,
+                "fetch_type": "ONETIME",
+                "frequency": {"unit": "MONTH", "value": 1},
+                "valid_from": now.isoformat(),
+                "valid_until": (now + timedelta(days=30)).isoformat(),
+                "data_range_months": 24,
+                "data_life_days": 30,
+                "on_behalf_of": None,
+                "callback_url": "https://lender.example/hooks/lendgate",
+            }
+        )
+        consent_id = consent["consent_id"]
+        display = consent["borrower_display"]
+        say(
+            "lender",
+            f"consent {consent_id} is {consent['status']} for borrower "
+            f"{display['name']} {display['id_number']} {display['phone']}",
+        )
+        say("lender", f"send the borrower to {consent['approval_url']}")
+
+        phone = SANDBOX_BORROWER["phone"]
+        await borrower.post("/v1/borrower/otp", json={"phone": phone})
+        session = await borrower.post(
+            "/v1/borrower/session", json={"phone": phone, "code": last_code(settings, phone)}
+        )
+        auth = {"Authorization": f"Bearer {session.json()['access_token']}"}
+        view = (await borrower.get(f"/v1/borrower/consents/{consent_id}", headers=auth)).json()
+        say("borrower", f"{view['lender']['name']} asks: {view['notice']['title']['zh']}")
+        say("borrower", view["notice"]["text"]["zh"])
+        for feature in view["notice"]["features"]:
+            say("borrower", f"  · {feature['description']['zh']}")
+        await borrower.post(
+            "/v1/borrower/otp",
+            json={"phone": phone, "purpose": "approve", "consent_id": consent_id},
+            headers=auth,
+        )
+        approved = await borrower.post(
+            f"/v1/borrower/consents/{consent_id}/approve",
+            json={"code": last_code(settings, phone)},
+            headers=auth,
+        )
+        decision = approved.json()
+        say(
+            "borrower",
+            f"approved with a one-time code: consent is {decision['status']}, "
+            f"receipt {decision['receipt']['receipt_id']}",
+        )
+
+        release = await lender.release(consent_id)
+        say("lender", f"release {release.release_id} decrypted and signature verified; features:")
+        for name, value in release.payload["features"].items():
+            say("lender", f"  {name} = {json.dumps(value, ensure_ascii=False)}")
+        say(
+            "lender",
+            f"sources as of: {json.dumps(release.payload['sources'])}; "
+            f"audit leaf {release.audit['leaf_index']}",
+        )
+
+        revoked = await borrower.post(f"/v1/borrower/consents/{consent_id}/revoke", headers=auth)
+        say("borrower", f"revoked: consent is {revoked.json()['status']}")
+        try:
+            await lender.release(consent_id)
+            raise RuntimeError("a revoked consent released data")
+        except LendgateAPIError as refusal:
+            say("lender", f"release refused: {refusal.status} {refusal.code} — {refusal.detail}")
+        history = (await borrower.get(f"/v1/borrower/consents/{consent_id}", headers=auth)).json()
+        say(
+            "borrower",
+            f"access history: {len(history['accesses'])} release(s); "
+            f"data key destroyed at {history['data_deleted_at']}",
+        )
+
+    async with RegulatorClient(gateway_url, regulator_id, regulator_keys) as regulator:
+        await regulator_checks(regulator, consent_id, release.audit)
+
+
+async def regulator_checks(
+    regulator: RegulatorClient, consent_id: str, release_leaf: dict[str, Any]
+) -> None:
+    """What a regulator does without trusting the gateway: hashes, proofs, heads, the bundle."""
+    page = await regulator.audit_entries(consent_id=consent_id)
+    for entry in page["entries"]:
+        leaf = entry["leaf"]
+        if leaf_hash(canonical_json(leaf)).hex() != entry["leaf_hash"]:
+            raise RuntimeError(f"audit leaf {entry['index']} does not match its hash")
+        say(
+            "regulator",
+            f"#{entry['index']} {leaf['type']:<17} {leaf['actor']:<30} "
+            f"{leaf['outcome']:<6} leaf hash ok",
+        )
+
+    jwks = await regulator.gateway_jwks()
+    head = await regulator.tree_head()
+    tree_head_claims(head["sth"], jwks)
+    say(
+        "regulator",
+        f"signed tree head: {head['tree_size']} leaves, root {head['root_hash'][:16]}…, "
+        "gateway signature ok",
+    )
+    proof = await regulator.inclusion_proof(release_leaf["leaf_index"], head["tree_size"])
+    included = verify_inclusion(
+        release_leaf["leaf_index"],
+        head["tree_size"],
+        bytes.fromhex(release_leaf["leaf_hash"]),
+        [bytes.fromhex(node) for node in proof["inclusion_path"]],
+        bytes.fromhex(head["root_hash"]),
+    )
+    if not included:
+        raise RuntimeError("the release is not in the signed tree")
+    say(
+        "regulator",
+        f"the release (leaf {release_leaf['leaf_index']}) is in that tree: "
+        f"inclusion proof of {len(proof['inclusion_path'])} hashes verified",
+    )
+    cosigned = await regulator.cosign(head, jwks)
+    say(
+        "regulator",
+        f"co-signed tree head {cosigned['tree_size']} as a witness "
+        f"({len(cosigned['cosignatures'])} co-signature(s))",
+    )
+    bundle = await regulator.export(0)
+    verification = verify_bundle(bundle, trusted_jwks=jwks)
+    if not verification.ok:
+        raise RuntimeError("\n".join(verification.lines()))
+    say(
+        "regulator",
+        f"exported the log ({len(bundle['leaves'])} leaves) and verified it offline: "
+        "every leaf hash, root and signature recomputed",
+    )
+
+
+async def run_demo(settings: Settings, *, keep_running: bool = False) -> int:
+    """Run the story; with `keep_running`, then print `SERVICE URL` lines and `ready` and serve."""
+    settings = demo_settings(settings)
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(settings.resolved_database_url)
+    async with running_stack(settings) as urls:
+        await tell_the_story(settings, urls["gateway"])
+        if not keep_running:
+            return 0
+        for service, url in urls.items():
+            print(f"{service} {url}", flush=True)
+        print("ready", flush=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+    return 0

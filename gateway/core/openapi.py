@@ -1,0 +1,42 @@
+"""Error responses as OpenAPI sees them, so every route documents its refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.core.errors import ALL_ERRORS
+
+
+class ErrorBody(BaseModel):
+    """`{"error": CODE, "detail": "..."}` — the body of every refusal."""
+
+    error: str
+    detail: str
+
+
+_BY_CODE = {error.code: error for error in ALL_ERRORS}
+
+AUTH_ERRORS = ("InvalidToken", "InsufficientScope")
+"""What any client-authenticated route may answer before it looks at anything."""
+
+CONSENT_STATE_ERRORS = (
+    "ConsentNotFound",
+    "ConsentPending",
+    "ConsentRejected",
+    "ConsentPaused",
+    "ConsentRevoked",
+    "ConsentExpired",
+)
+"""What a route acting on one consent may answer because of the consent's state."""
+
+
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` mapping for a route that may refuse with `codes`."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        error = _BY_CODE[code]
+        entry = responses.setdefault(error.status, {"model": ErrorBody, "description": ""})
+        entry["description"] = ", ".join(filter(None, [entry["description"], f"`{code}`"]))
+    return responses

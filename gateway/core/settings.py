@@ -1,0 +1,237 @@
+"""Gateway configuration: one `Settings` object, every field from a `LENDGATE_` variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_NAMES = ("social_insurance", "housing_fund", "credit_bureau", "utility")
+
+DEVELOPMENT_SOURCE_CREDENTIALS = {
+    "social_insurance": "dev-social-insurance-key",
+    "housing_fund": "dev-housing-fund-key",
+    "credit_bureau": "dev-credit-bureau-key",
+    "utility": "dev-utility-key",
+}
+
+
+def _default_source_urls() -> dict[str, str]:
+    return {
+        "social_insurance": "http://127.0.0.1:8101",
+        "housing_fund": "http://127.0.0.1:8102",
+        "credit_bureau": "http://127.0.0.1:8103",
+        "utility": "http://127.0.0.1:8104",
+    }
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; read from the environment (and `.env`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LENDGATE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="`development` generates missing keys and accepts development "
+        "credentials; anything else refuses to start without real ones.",
+    )
+    data_dir: Path = Field(Path("var"), description="Where the embedded database and keys live.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default is a SQLite file `lendgate.db` in the data "
+        "directory. PostgreSQL: `postgresql+asyncpg://user@host/db`.",
+    )
+    key_dir: Path | None = Field(
+        None, description="Folder of the gateway's private keys; default `<data_dir>/keys`."
+    )
+    issuer: str = Field(
+        "http://127.0.0.1:8000",
+        description="The gateway's public base URL: token `iss`/`aud` and the token endpoint.",
+    )
+    host: str = Field("127.0.0.1", description="Address `lendgate serve` binds.")
+    port: int = Field(8000, description="Port `lendgate serve` binds.")
+    portal_url: str | None = Field(
+        None, description="Base URL of the borrower portal in approval links; default the issuer."
+    )
+    source_urls: dict[str, str] = Field(
+        default_factory=_default_source_urls,
+        description="Base URL of each source system, by source name (JSON object).",
+    )
+    source_credentials: dict[str, str] = Field(
+        default_factory=lambda: dict(DEVELOPMENT_SOURCE_CREDENTIALS),
+        description="The gateway's credential at each source, by source name: an API key, "
+        "or the shared secret requests are signed with (征信).",
+    )
+    source_timeout_seconds: float = Field(
+        5.0, description="How long one source may take to answer before the release fails."
+    )
+    source_timeouts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-source timeouts in seconds overriding `source_timeout_seconds` (JSON).",
+    )
+    source_retries: int = Field(
+        2, ge=0, le=5, description="Retries of a query after a transient failure (5xx, refused)."
+    )
+    source_retry_backoff_seconds: float = Field(
+        0.1, ge=0, description="Cap of the first jittered wait before a retry; doubles each time."
+    )
+    source_breaker_failures: int = Field(
+        5, ge=1, description="Failed fetches in a row that open a source's circuit breaker."
+    )
+    source_breaker_reset_seconds: float = Field(
+        30.0, ge=0, description="How long an open breaker fails fetches before one trial call."
+    )
+    sms_outbox: Path | None = Field(
+        None,
+        description="Development SMS sender: append every message to this file as a JSON line.",
+    )
+    otp_ttl_seconds: int = Field(300, description="How long a one-time code stays valid.")
+    otp_max_attempts: int = Field(5, description="Wrong tries before a one-time code is void.")
+    access_token_ttl_seconds: int = Field(300, description="Lifetime of lender access tokens.")
+    pending_consent_ttl_hours: float = Field(
+        168,
+        ge=0,
+        description="How long a consent request waits for the borrower before it expires "
+        "(never beyond the consent's `valid_until`).",
+    )
+    notification_dispatch_interval_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often each running gateway delivers due lender notifications and "
+        "records consents that expired meanwhile; 0 turns the background dispatcher off.",
+    )
+    notification_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a lender's `callback_url` may take to answer an event."
+    )
+    notification_max_attempts: int = Field(
+        8, ge=1, description="Delivery attempts of one event before it is kept as `failed`."
+    )
+    notification_retry_backoff_seconds: float = Field(
+        30.0, ge=0, description="Wait after an event's first failed delivery; doubles each time."
+    )
+    notification_retry_backoff_max_seconds: float = Field(
+        3600.0, ge=0, description="Longest wait between two delivery attempts of one event."
+    )
+    borrower_session_ttl_seconds: int = Field(1800, description="Lifetime of borrower sessions.")
+    client_assertion_max_lifetime_seconds: int = Field(
+        300, description="Latest `exp` a client assertion may carry, counted from now."
+    )
+    clock_skew_seconds: int = Field(30, description="Clock difference tolerated on tokens.")
+    dpop_proof_max_age_seconds: int = Field(
+        60, ge=1, description="How old a DPoP proof's `iat` may be (plus the clock skew)."
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis (`redis://host:6379/0`) for rate-limit counters and spent DPoP "
+        "proof ids, shared by every gateway process; unset: the database holds them.",
+    )
+    client_rate_limit: int = Field(
+        600, ge=1, description="Requests one client may make per rate-limit window."
+    )
+    client_rate_limit_window_seconds: int = Field(
+        60, ge=1, description="The window of `client_rate_limit`, in seconds."
+    )
+    otp_send_limit_per_phone: int = Field(
+        5, ge=1, description="One-time codes one phone may be sent per OTP window."
+    )
+    otp_send_limit_per_ip: int = Field(
+        100, ge=1, description="One-time codes one client address may ask for per OTP window."
+    )
+    otp_send_window_seconds: int = Field(
+        600, ge=1, description="The window of the OTP send limits, in seconds."
+    )
+    otp_lockout_failures: int = Field(
+        10, ge=1, description="Wrong codes for one phone (any challenge) that lock it out."
+    )
+    otp_lockout_seconds: int = Field(
+        900, ge=1, description="How long those failures count, and so the longest lockout."
+    )
+    max_request_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
+    policy_dir: Path | None = Field(
+        None, description="Folder with this deployment's `purposes.yaml` and `features.yaml`."
+    )
+    simulator_seed: int = Field(20261123, description="Seed of the simulators' population.")
+    simulator_population: int = Field(
+        10_000,
+        description="How many seeded people each simulator holds (plus sandbox identities).",
+    )
+    simulator_host: str = Field("127.0.0.1", description="Address the simulators bind.")
+    simulator_ports: dict[str, int] = Field(
+        default_factory=lambda: {
+            "social_insurance": 8101,
+            "housing_fund": 8102,
+            "credit_bureau": 8103,
+            "utility": 8104,
+        },
+        description="Loopback port of each simulator.",
+    )
+    simulator_faults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Fault plan of each simulator at start-up (JSON object, source to plan; "
+        'see `connectors/simulators/faults.py`), e.g. `{"housing_fund": {"latency_ms": 800}}`.',
+    )
+    simulator_admin_key: str | None = Field(
+        "dev-simulator-admin-key",
+        description="Key of the simulators' admin endpoints (`X-Admin-Key`); unset turns them off.",
+    )
+    log_level: str = Field("INFO", description="Lowest level written to the log.")
+    audit_tree_head_interval_seconds: float = Field(
+        300.0,
+        description="How often each running gateway signs a tree head of the audit log when "
+        "it has grown (besides on demand); 0 turns the schedule off.",
+    )
+    kms: str = Field(
+        "file",
+        description="Where the key-encryption keys live: `file` (the `kek/` folder of the key "
+        "directory) or `package.module:factory` naming a function that takes the settings and "
+        "returns a `gateway.crypto.kms.Kms` (a hardware or cloud KMS).",
+    )
+    egress_allowed_entities: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Personal-data entity types a purpose may release (JSON object, purpose "
+        "code to entity types such as `CN_MOBILE`); none by default, so any finding blocks.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            for source, credential in self.source_credentials.items():
+                if credential == DEVELOPMENT_SOURCE_CREDENTIALS.get(source):
+                    raise ValueError(
+                        f"source credential for {source} is the development default; "
+                        "set LENDGATE_SOURCE_CREDENTIALS"
+                    )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'lendgate.db').resolve()}"
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        """The folder holding private keys."""
+        return self.key_dir or self.data_dir / "keys"
+
+    @property
+    def token_endpoint(self) -> str:
+        """The token endpoint URL, an accepted `aud` of client assertions."""
+        return self.issuer.rstrip("/") + "/oauth/token"
+
+    @property
+    def is_development(self) -> bool:
+        """Whether missing keys may be generated and development credentials accepted."""
+        return self.environment in ("development", "test")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

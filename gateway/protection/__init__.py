@@ -1,1 +1,0 @@
-"""Protection primitives: Chinese PII recognizers, display masking, log redaction, egress guard."""

@@ -1,0 +1,73 @@
+"""HTTP: public keys, the catalog, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from gateway.runtime.context import ContextDep
+from policies.schemas import CatalogView
+
+router = APIRouter(tags=["gateway"])
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(context: ContextDep) -> dict[str, Any]:
+    """The gateway's public signing keys; verify artefacts, tree heads and payloads with them."""
+    return context.keys.jwks()
+
+
+@router.get("/v1/catalog", response_model=CatalogView, response_model_exclude_none=True)
+async def catalog(context: ContextDep) -> dict[str, Any]:
+    """Purposes and features, with zh/en descriptions, limits, sources and `policy_version`.
+
+    Public: no token needed. Every release payload carries the `policy_version` it was
+    evaluated under, so a lender can tell which catalog a payload's features come from.
+    """
+    return context.catalog.public_view()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(context: ContextDep) -> JSONResponse:
+    """Readiness: the database and every source answer; each source's breaker state too."""
+    checks: dict[str, Any] = {}
+    try:
+        async with context.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "unavailable"
+    names = list(context.connectors)
+    results = await asyncio.gather(
+        *(context.connectors[name].health() for name in names), return_exceptions=True
+    )
+    # Each source: does it answer its health check now, and is its circuit breaker
+    # letting fetches through (`closed`), failing them fast (`open`) or trying one?
+    checks["sources"] = {
+        name: {
+            "status": "ok" if result is True else "unavailable",
+            "circuit": context.connectors[name].circuit,
+        }
+        for name, result in zip(names, results, strict=True)
+    }
+    ready = checks["database"] == "ok" and all(
+        source["status"] == "ok" for source in checks["sources"].values()
+    )
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
