@@ -1,0 +1,1 @@
+"""Periodic work: one scheduler; each domain registers its jobs."""
