@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.snapshots import SNAPSHOTS, normalized_demo
+
 SOURCES = ("social_insurance", "housing_fund", "credit_bureau")
 
 
@@ -54,6 +56,8 @@ def test_demo_tells_the_whole_story_and_exits_zero(tmp_path: Path) -> None:
     assert "[lender] release refused: 403 ConsentRevoked" in out
     assert "inclusion proof of" in out and "verified it offline" in out
     assert "11010519491231002X" not in out + done.stderr
+    # What each party sees is the contract's story: only ids, times, ports and hashes vary.
+    assert normalized_demo(out) == (SNAPSHOTS / "demo.txt").read_text(encoding="utf-8")
 
 
 def test_keep_running_prints_service_urls_then_ready_and_serves(tmp_path: Path) -> None:

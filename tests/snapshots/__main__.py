@@ -1,0 +1,5 @@
+"""`python -m tests.snapshots`: take the contract snapshots again."""
+
+from tests.snapshots import main
+
+main()
