@@ -12,7 +12,9 @@ import contextlib
 import io
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -79,10 +81,13 @@ async def _admin_execute(server: URL, statement: str) -> None:
         await connection.close()
 
 
-async def create_postgres_database(server: URL, prefix: str = "lendgate_test") -> str:
-    """Create an empty database on `server` and return its async URL."""
+async def create_postgres_database(
+    server: URL, prefix: str = "lendgate_test", template: str | None = None
+) -> str:
+    """Create a database on `server` (empty, or a copy of `template`) and return its async URL."""
     name = f"{prefix}_{secrets.token_hex(6)}"
-    await _admin_execute(server, f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _admin_execute(server, f'CREATE DATABASE "{name}"{copy}')
     return server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
         hide_password=False
     )
@@ -93,6 +98,22 @@ async def drop_postgres_database(server: URL, url: str) -> None:
     await _admin_execute(server, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
+_templates: dict[str, str] = {}
+"""Per backend, a database the migrations built once this session; every test database copies it."""
+
+
+async def _template(backend: str, directory: Path) -> str:
+    """The migrated template of `backend` (built on first use): its URL."""
+    if backend not in _templates:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{directory / 'template.db'}"
+        else:
+            url = await create_postgres_database(require_postgres(), "lendgate_template")
+        await upgrade(url)
+        _templates[backend] = url
+    return _templates[backend]
+
+
 @contextlib.asynccontextmanager
 async def migrated_database(
     backend: str, directory: Path, prefix: str = "lendgate_test"
@@ -100,20 +121,39 @@ async def migrated_database(
     """A new database built by the migrations, dropped afterwards: its async URL.
 
     On SQLite a file in `directory`; on PostgreSQL a database named after `prefix` on the
-    test server (a skip, or under CI a failure, when none answers).
+    test server (a skip, or under CI a failure, when none answers). Either is a copy of
+    the session's template, which the migrations built once.
     """
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{directory / f'{prefix}.db'}"
-        await upgrade(url)
-        yield url
+        template = make_url(await _template(backend, _template_directory()))
+        path = directory / f"{prefix}.db"
+        shutil.copyfile(str(template.database), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     server = require_postgres()
-    url = await create_postgres_database(server, prefix)
+    template_name = make_url(await _template(backend, _template_directory())).database
+    url = await create_postgres_database(server, prefix, template=template_name)
     try:
-        await upgrade(url)
         yield url
     finally:
         await drop_postgres_database(server, url)
+
+
+def _template_directory() -> Path:
+    directory = Path(tempfile.gettempdir()) / f"lendgate-test-templates-{os.getpid()}"
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database_templates() -> AsyncIterator[None]:
+    """Drop the session's template databases when the run ends."""
+    yield
+    postgres = _templates.pop("postgresql", None)
+    if postgres is not None:
+        await drop_postgres_database(postgres_server_url(), postgres)
+    _templates.clear()
+    shutil.rmtree(_template_directory(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
