@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.protocol import auth_headers, auth_scheme_of
+from connectors.people.sandbox import SANDBOX_ID_NUMBERS
+from connectors.protocol import auth_headers
+from connectors.registry import load_sources
 from connectors.simulators.app import create_simulator_app
-from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
+from connectors.simulators.population import Population
 from connectors.simulators.server import SimulatorServer, build_simulator_servers
 from gateway.core.settings import Settings
 
@@ -71,7 +73,9 @@ async def post(
     simulators: dict[str, httpx.AsyncClient], source: str, content: bytes
 ) -> httpx.Response:
     """A query carrying the source's credential the way it wants it (API key or signature)."""
-    headers = auth_headers(auth_scheme_of(source), KEYS[source], "POST", "/v1/query", content)
+    headers = auth_headers(
+        load_sources()[source].auth_scheme, KEYS[source], "POST", "/v1/query", content
+    )
     return await simulators[source].post(
         "/v1/query", content=content, headers={**headers, "Content-Type": "application/json"}
     )
@@ -441,9 +445,7 @@ async def test_each_source_has_its_own_key(simulators: dict[str, httpx.AsyncClie
 async def test_every_schema_field_can_be_asked_for_alone(
     simulators: dict[str, httpx.AsyncClient], source: str
 ) -> None:
-    from connectors.schemas import SOURCE_SCHEMAS
-
-    for path in sorted(SOURCE_SCHEMAS[source]):
+    for path in sorted(load_sources()[source].schema):
         record = await record_of(simulators, source, ZHAO_LIU, [path])
         name, _, key = path.partition(".")
         assert list(record) == [name], path
