@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
@@ -392,26 +392,29 @@ QUERY = json.dumps(
 @pytest.mark.parametrize(
     ("headers", "detail"),
     [
-        ({"X-Api-Key": KEYS["credit_bureau"]}, "request is not signed"),
-        (signed(QUERY, **{"X-Signature": "0" * 64}), "wrong signature"),
-        (signed(b"{}"), "wrong signature"),  # signed another body
-        (signed(QUERY, **{"X-Timestamp": str(int(time.time()) - 60)}), "wrong signature"),
+        (lambda: {"X-Api-Key": KEYS["credit_bureau"]}, "request is not signed"),
+        (lambda: signed(QUERY, **{"X-Signature": "0" * 64}), "wrong signature"),
+        (lambda: signed(b"{}"), "wrong signature"),  # signed another body
+        (lambda: signed(QUERY, **{"X-Timestamp": str(int(time.time()) - 60)}), "wrong signature"),
         (
-            dict(
-                auth_headers("signed", KEYS["credit_bureau"], "POST", "/v1/query", QUERY, now=1e9)
+            lambda: auth_headers(
+                "signed", KEYS["credit_bureau"], "POST", "/v1/query", QUERY, now=1e9
             ),
             "signature timestamp is outside the accepted window",
         ),
         (
-            dict(auth_headers("signed", "another-secret", "POST", "/v1/query", QUERY)),
+            lambda: auth_headers("signed", "another-secret", "POST", "/v1/query", QUERY),
             "wrong signature",
         ),
     ],
 )
 async def test_the_bureau_wants_a_fresh_signature_with_its_own_secret(
-    simulators: dict[str, httpx.AsyncClient], headers: dict[str, str], detail: str
+    simulators: dict[str, httpx.AsyncClient],
+    headers: Callable[[], dict[str, str]],
+    detail: str,
 ) -> None:
-    response = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers)
+    # Signed when the test runs, not when it is collected: a signature ages.
+    response = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers())
 
     assert response.status_code == 401
     assert response.json() == {"error": "Unauthorized", "detail": detail}
