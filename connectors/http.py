@@ -25,12 +25,10 @@ import structlog
 from connectors.base import Month, MonthRange, SourceConnector, SourceRecord
 from connectors.protocol import AuthScheme, auth_headers
 from connectors.resilience import RETRYABLE_STATUSES, CircuitBreaker, RetryPolicy
+from connectors.schemas import NESTED_MONTHLY_LISTS
 from gateway.core.errors import SourceUnavailable
 
 log = structlog.get_logger()
-
-NESTED_MONTHLY_LISTS = frozenset({"repayment_history"})
-"""Keys of list items that are themselves lists kept by month (schemas.py names only the key)."""
 
 
 class MalformedAnswer(Exception):

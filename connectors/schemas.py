@@ -13,6 +13,10 @@ display text; amounts are CNY), in `connectors/sources/<source>/schema.py`.
 
 from __future__ import annotations
 
+NESTED_MONTHLY_LISTS = frozenset({"repayment_history"})
+"""Keys of list items that are themselves lists kept by month (credit account histories);
+a schema names only the key, and both sides cut them to the months asked for."""
+
 FREE_TEXT_FIELDS = frozenset({"remarks"})
 """Fields a source fills with free text: they may carry anything, personal data included,
 so no feature reads them; they exist because real sources have them (and the fault

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, 
 from connectors.base import Month
 from connectors.protocol import AuthScheme, RequestVerifier
 from connectors.registry import load_sources
+from connectors.schemas import NESTED_MONTHLY_LISTS
 from connectors.simulators.faults import (
     UNKNOWN_FIELD,
     FaultInjector,
@@ -48,9 +49,6 @@ ADMIN_KEY_HEADER = "X-Admin-Key"
 
 QUERY_LOG_SIZE = 10_000
 """How many recent queries a simulator remembers (benchmarks send many more)."""
-
-NESTED_MONTHLY_LISTS = frozenset({"repayment_history"})
-"""Keys of list items that are themselves lists kept by month (credit account histories)."""
 
 
 def range_keys(schema: Collection[str]) -> dict[str, str]:
