@@ -105,6 +105,7 @@ class Delinquency:
 
 
 def months_overdue(delinquencies: tuple[Delinquency, ...], month: Month) -> int:
+    """How many repayments were outstanding in `month` across the delinquencies."""
     return max((d.overdue_months_in(month) for d in delinquencies), default=0)
 
 

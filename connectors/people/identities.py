@@ -44,6 +44,7 @@ def _organization_code(rng: random.Random) -> str:
 
 
 def employer_code(rng: random.Random) -> str:
+    """A USCC (GB 32100) of an enterprise registered by the market regulator."""
     # 9 = registered by the market regulator, 1 = enterprise: the common case for employers.
     first_17 = "91" + rng.choice(_COUNTY_CODES) + _organization_code(rng)
     return first_17 + uscc_check_character(first_17)
