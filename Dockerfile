@@ -7,4 +7,4 @@ COPY connectors connectors
 COPY policies policies
 COPY migrations migrations
 RUN pip install --no-cache-dir -e .
-EXPOSE 8000 8101 8102 8103
+EXPOSE 8000 8101 8102 8103 8104

@@ -27,9 +27,8 @@ import httpx
 
 from connectors.base import Month, MonthRange
 from connectors.http import HttpSourceConnector
-from connectors.registry import build_connectors, close_all
+from connectors.registry import build_connectors, close_all, load_sources
 from connectors.resilience import CircuitOpen
-from connectors.schemas import SOURCE_SCHEMAS
 from connectors.simulators.app import SimulatorState, create_simulator_app, project
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
@@ -77,7 +76,7 @@ def _line(label: str, value: float, unit: str, baseline: float) -> None:
 
 def run() -> None:
     """Print population and connector figures with their same-run baselines."""
-    settings = Settings(environment="test", source_retries=0)
+    settings = load_sources().configure(Settings(environment="test", source_retries=0))
     size = settings.simulator_population
     small = _seconds(lambda: Population.generate(SEED, 1_000, today=TODAY))
     holder: list[Population] = []
@@ -92,9 +91,9 @@ def run() -> None:
     one_source = _seconds(lambda: [alone.record("social_insurance", i) for i in ids])
     fresh = Population.generate(SEED, size, today=TODAY)
     all_sources = _seconds(
-        lambda: [fresh.record(source, i) for i in ids for source in SOURCE_SCHEMAS]
+        lambda: [fresh.record(source, i) for i in ids for source in load_sources()]
     )
-    cached = _seconds(lambda: [fresh.record(source, i) for i in ids for source in SOURCE_SCHEMAS])
+    cached = _seconds(lambda: [fresh.record(source, i) for i in ids for source in load_sources()])
     per_person = 1000 / len(ids)
     print("   records (baseline: the 社保 record alone, per person)", flush=True)
     _line(

@@ -23,14 +23,12 @@ import httpx
 import structlog
 
 from connectors.base import Month, MonthRange, SourceConnector, SourceRecord
-from connectors.protocol import AuthScheme, auth_headers, auth_scheme_of
+from connectors.protocol import AuthScheme, auth_headers
 from connectors.resilience import RETRYABLE_STATUSES, CircuitBreaker, RetryPolicy
+from connectors.schemas import NESTED_MONTHLY_LISTS
 from gateway.core.errors import SourceUnavailable
 
 log = structlog.get_logger()
-
-NESTED_MONTHLY_LISTS = frozenset({"repayment_history"})
-"""Keys of list items that are themselves lists kept by month (schemas.py names only the key)."""
 
 
 class MalformedAnswer(Exception):
@@ -52,6 +50,8 @@ class HttpSourceConnector(SourceConnector):
 
     query_path: ClassVar[str] = "/v1/query"
     health_path: ClassVar[str] = "/healthz"
+    auth_scheme: ClassVar[AuthScheme] = "api_key"
+    """How this source wants the credential presented; a source that signs requests says so."""
 
     def __init__(
         self,
@@ -72,11 +72,6 @@ class HttpSourceConnector(SourceConnector):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r}, base_url={self.base_url!r})"
-
-    @property
-    def auth_scheme(self) -> AuthScheme:
-        """How this source wants the credential presented."""
-        return auth_scheme_of(self.source)
 
     @property
     def circuit(self) -> str:

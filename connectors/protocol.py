@@ -1,7 +1,7 @@
 """How the gateway proves who it is to a source: an API key, or a signed request.
 
-Every source holds its own credential for the gateway, and each source says how
-it wants it presented:
+Every source holds its own credential for the gateway, and each source's connector
+says how it wants it presented (`HttpSourceConnector.auth_scheme`):
 
 * `api_key` — header `X-Api-Key: <credential>` (社保, 公积金, most utilities).
 * `signed` — the credential is a shared secret that never travels. Each request
@@ -32,14 +32,6 @@ SIGNATURE_HEADER = "X-Signature"
 
 SIGNATURE_MAX_AGE_SECONDS = 300
 """How far a signed request's timestamp may lie from the source's clock."""
-
-SOURCE_AUTH_SCHEMES: Mapping[str, AuthScheme] = {"credit_bureau": "signed"}
-"""Sources that want signed requests; every other source takes an API key."""
-
-
-def auth_scheme_of(source: str) -> AuthScheme:
-    """How `source` wants the gateway's credential presented."""
-    return SOURCE_AUTH_SCHEMES.get(source, "api_key")
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:

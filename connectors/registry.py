@@ -1,93 +1,144 @@
-"""Which connector serves which source, and fetching from several sources at once.
+"""Which sources this gateway knows, and building and asking their connectors.
 
-Sources are plug-ins. A connector class registers itself with `@register_connector`;
-the built-in sources are the modules in `BUILTIN_SOURCE_MODULES`, and an installed
-package can add more through the `lendgate.sources` entry-point group (each entry
-point names a module that registers its connector when imported). The release
-pipeline only ever sees the `SourceConnector` interface, so a new source needs no
-change there: a schema, a connector, settings (URL, credential) and features.
+Sources are plug-ins. Each built-in source is a folder of `connectors/sources/` declaring
+a `SourceDefinition` as `SOURCE`; an installed package adds more with an entry point in the
+`lendgate.sources` group naming its `SourceDefinition`. `load_sources` reads them all once
+into an immutable `SourceRegistry`; the release pipeline only ever sees the
+`SourceConnector` interface, so a new source needs no change there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
-from collections.abc import Collection, Mapping
+import pkgutil
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any
 
 import httpx
 
+import connectors.sources
 from connectors.base import MonthRange, SourceConnector, SourceRecord
-from connectors.http import HttpSourceConnector
+from connectors.definition import SourceDefinition
 from connectors.resilience import CircuitBreaker, RetryPolicy
-from connectors.schemas import SOURCE_SCHEMAS
 from gateway.core.errors import SourceUnavailable
 from gateway.core.settings import Settings
 
-BUILTIN_SOURCE_MODULES = (
-    "connectors.social_insurance",
-    "connectors.housing_fund",
-    "connectors.credit_bureau",
-    "connectors.utility",
-)
-
 ENTRY_POINT_GROUP = "lendgate.sources"
 
-_CLASSES: dict[str, type[HttpSourceConnector]] = {}
-_loaded = False
 
-Connector = TypeVar("Connector", bound=type[HttpSourceConnector])
+class SourceRegistry(Mapping[str, SourceDefinition]):
+    """Every known source by name, in the order of their simulators' default ports."""
+
+    def __init__(self, definitions: Iterable[SourceDefinition]) -> None:
+        by_name: dict[str, SourceDefinition] = {}
+        ports: dict[int, str] = {}
+        for definition in sorted(definitions, key=lambda definition: definition.default_port):
+            if definition.name in by_name:
+                raise ValueError(f"source {definition.name!r} is declared twice")
+            port = definition.default_port
+            taken = ports.setdefault(port, definition.name)
+            if taken != definition.name:
+                raise ValueError(f"sources {taken!r} and {definition.name!r} share port {port}")
+            by_name[definition.name] = definition
+        self._definitions = MappingProxyType(by_name)
+
+    def __getitem__(self, name: str) -> SourceDefinition:
+        return self._definitions[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._definitions)
+
+    def __len__(self) -> int:
+        return len(self._definitions)
+
+    @property
+    def schemas(self) -> Mapping[str, frozenset[str]]:
+        """Each source's field schema."""
+        return MappingProxyType({name: source.schema for name, source in self.items()})
+
+    @property
+    def titles(self) -> Mapping[str, dict[str, str]]:
+        """What borrowers and lenders call each source, by language."""
+        return MappingProxyType({name: source.title for name, source in self.items()})
+
+    @property
+    def retention_months(self) -> Mapping[str, int]:
+        """How many months back each source answers."""
+        return MappingProxyType({name: source.retention_months for name, source in self.items()})
+
+    @property
+    def development_credentials(self) -> Mapping[str, str]:
+        """Each source's development credential."""
+        return MappingProxyType(
+            {name: source.development_credential for name, source in self.items()}
+        )
+
+    def configure(self, settings: Settings) -> Settings:
+        """`settings` with every source default the operator left unset filled in.
+
+        Unset (empty) `source_urls`, `source_credentials` and `simulator_ports` mean every
+        source here: its simulator on loopback at its default port, with its development
+        credential. Production refuses a development credential.
+        """
+        updates: dict[str, Any] = {}
+        if not settings.source_urls:
+            updates["source_urls"] = {
+                name: f"http://127.0.0.1:{source.default_port}" for name, source in self.items()
+            }
+        if not settings.source_credentials:
+            updates["source_credentials"] = dict(self.development_credentials)
+        if not settings.simulator_ports:
+            updates["simulator_ports"] = {
+                name: source.default_port for name, source in self.items()
+            }
+        configured = settings.model_copy(update=updates)
+        if configured.environment == "production":
+            for name, credential in configured.source_credentials.items():
+                if name in self and credential == self[name].development_credential:
+                    raise ValueError(
+                        f"source credential for {name} is the development default; "
+                        "set LENDGATE_SOURCE_CREDENTIALS"
+                    )
+        return configured
 
 
-def register_connector(connector: Connector) -> Connector:
-    """Class decorator: make `connector` the one serving its `source`.
-
-    The source's schema must be the one `connectors.schemas` declares for it (a
-    plug-in from outside this package brings its schema and it is added there).
-    """
-    source = connector.source
-    known = SOURCE_SCHEMAS.setdefault(source, connector.schema)
-    if known != connector.schema:
-        raise ValueError(f"connector {connector.__name__} disagrees with the schema of {source!r}")
-    registered = _CLASSES.get(source)
-    if registered is not None and registered is not connector:
-        raise ValueError(f"source {source!r} already has connector {registered.__name__}")
-    _CLASSES[source] = connector
-    return connector
-
-
-def connector_classes() -> Mapping[str, type[HttpSourceConnector]]:
-    """Every registered connector by source: the built-in ones and installed plug-ins."""
-    global _loaded
-    if not _loaded:
-        for module in BUILTIN_SOURCE_MODULES:
-            importlib.import_module(module)
-        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            entry_point.load()
-        _loaded = True
-    return MappingProxyType(_CLASSES)
+@functools.cache
+def load_sources() -> SourceRegistry:
+    """Every source: the built-in folders and the installed plug-ins (read once)."""
+    builtin = (
+        importlib.import_module(f"{connectors.sources.__name__}.{module.name}").SOURCE
+        for module in pkgutil.iter_modules(connectors.sources.__path__)
+        if module.ispkg
+    )
+    plugins = (entry_point.load() for entry_point in entry_points(group=ENTRY_POINT_GROUP))
+    return SourceRegistry([*builtin, *plugins])
 
 
 def build_connectors(
-    settings: Settings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    settings: Settings,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    sources: SourceRegistry | None = None,
 ) -> dict[str, SourceConnector]:
     """One connector per source in `settings.source_urls`; `transports` replace the network.
 
     Each gets its own timeout, retry policy and circuit breaker (per source, per process).
     """
+    sources = sources or load_sources()
+    settings = sources.configure(settings)
     transports = transports or {}
-    classes = connector_classes()
     connectors: dict[str, SourceConnector] = {}
     for source, base_url in settings.source_urls.items():
-        if source not in classes:
+        if source not in sources:
             raise ValueError(f"no connector for source {source!r}")
         if source not in settings.source_credentials:
             raise ValueError(f"no credential configured for source {source!r}")
         timeout = settings.source_timeouts.get(source, settings.source_timeout_seconds)
         client = httpx.AsyncClient(transport=transports.get(source), timeout=timeout)
-        connectors[source] = classes[source](
+        connectors[source] = sources[source].connector(
             base_url,
             settings.source_credentials[source],
             timeout_seconds=timeout,

@@ -16,7 +16,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from connectors.schemas import SOURCE_TITLES
 from consent import data_life, repository
 from consent import receipts as receipt_claims
 from consent.models import Consent, ConsentKey, ConsentReceipt
@@ -770,9 +769,7 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
                 lender_name=lender_name,
                 on_behalf_of=consent.on_behalf_of,
                 purpose_title=title,
-                source_titles=[
-                    SOURCE_TITLES.get(source, {"zh": source, "en": source}) for source in sources
-                ],
+                source_titles=[context.sources[source].title for source in sources],
                 feature_count=len(features),
                 fetch_type=consent.fetch_type,
                 frequency_unit=consent.frequency_unit,

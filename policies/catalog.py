@@ -24,13 +24,8 @@ from typing import Any
 
 import yaml
 
-from connectors.schemas import (
-    FREE_TEXT_FIELDS,
-    IDENTITY_FIELDS,
-    SOURCE_RETENTION_MONTHS,
-    SOURCE_SCHEMAS,
-    SOURCE_TITLES,
-)
+from connectors.registry import load_sources
+from connectors.schemas import FREE_TEXT_FIELDS, IDENTITY_FIELDS
 from gateway.core.errors import PurposeViolation
 from policies.derivation import DERIVATIONS
 
@@ -283,6 +278,7 @@ class Catalog:
     def public_view(self) -> dict[str, Any]:
         """The JSON document `GET /v1/catalog` serves."""
         used = {source for feature in self.features.values() for source in feature.sources}
+        sources = load_sources()
         return {
             "policy_version": self.version,
             "purposes": [purpose.public_view() for purpose in self.purposes.values()],
@@ -290,10 +286,10 @@ class Catalog:
             "sources": [
                 {
                     "name": source,
-                    "title": dict(SOURCE_TITLES.get(source, {"zh": source, "en": source})),
-                    "retention_months": SOURCE_RETENTION_MONTHS[source],
+                    "title": sources[source].title,
+                    "retention_months": sources[source].retention_months,
                 }
-                for source in SOURCE_SCHEMAS
+                for source in sources
                 if source in used
             ],
         }
@@ -598,13 +594,13 @@ def _window_within_retention(
     if window is None or source_fields is None:
         return
     for source in source_fields:
-        retention = SOURCE_RETENTION_MONTHS.get(source)
+        retention = load_sources().retention_months.get(source)
         if retention is not None and window > retention:
             params_node = node["params"]
             checker.problem(
                 params_node.line_of("window_months"),
                 f"{what} looks back {window} months, beyond the {retention} months "
-                f"`{source}` keeps (SOURCE_RETENTION_MONTHS).",
+                f"`{source}` keeps (its `retention_months`).",
             )
 
 
@@ -621,15 +617,8 @@ def _feature_fields(checker: _Checker, node: _Map, what: str) -> dict[str, tuple
     sources = checker.names(node, "sources", what)
     sound = sources is not None
     for source, line in sources or []:
-        if source not in SOURCE_SCHEMAS:
+        if source not in load_sources():
             checker.problem(line, f"{what} names an unknown source `{source}`.")
-            sound = False
-        elif source not in SOURCE_RETENTION_MONTHS:
-            checker.problem(
-                line,
-                f"{what} reads `{source}`, whose retention is not declared "
-                "(add it to SOURCE_RETENTION_MONTHS in connectors/schemas.py).",
-            )
             sound = False
     if "source_fields" not in node:
         return None
@@ -643,7 +632,7 @@ def _feature_fields(checker: _Checker, node: _Map, what: str) -> dict[str, tuple
     fields: dict[str, tuple[str, ...]] = {}
     for source in mapping:
         source_line = mapping.line_of(source)
-        schema = SOURCE_SCHEMAS.get(source)
+        schema = load_sources().schemas.get(source)
         if schema is None:
             checker.problem(source_line, f"{what} reads an unknown source `{source}`.")
             sound = False
@@ -680,7 +669,7 @@ def _feature_fields(checker: _Checker, node: _Map, what: str) -> dict[str, tuple
                 sound = False
         fields[source] = tuple(path for path, _ in names)
     for source in sorted(declared_sources - set(mapping)):
-        if source in SOURCE_SCHEMAS:
+        if source in load_sources():
             checker.problem(
                 mapping.line, f"{what} lists source `{source}` but no `source_fields` for it."
             )
@@ -924,12 +913,12 @@ def _check_purposes(
                     item_line, f"{what} allows `{name}`, which features.yaml does not declare."
                 )
                 continue
-            if unknown := [source for source in declared[name] if source not in SOURCE_SCHEMAS]:
+            if unknown := [source for source in declared[name] if source not in load_sources()]:
                 checker.problem(
                     item_line,
                     f"{what} allows `{name}`, which reads the undeclared source "
                     f"{', '.join(f'`{source}`' for source in unknown)} "
-                    "(connectors/schemas.py declares no such source).",
+                    "(no source folder or plug-in declares it).",
                 )
                 continue
             window = features[name].params.get("window_months") if name in features else None
@@ -979,7 +968,7 @@ def _purpose_sources(
         for source in features[name].sources if name in features else ():
             readers.setdefault(source, []).append(name)
     # Catalog order of the sources, so every view lists them alike.
-    return {source: readers[source] for source in SOURCE_SCHEMAS if source in readers}
+    return {source: readers[source] for source in load_sources() if source in readers}
 
 
 def _range_within_retention(
@@ -993,7 +982,7 @@ def _range_within_retention(
     if range_limit is None:
         return
     for source, readers in sources.items():
-        retention = SOURCE_RETENTION_MONTHS.get(source)
+        retention = load_sources().retention_months.get(source)
         if retention is not None and range_limit > retention:
             checker.problem(
                 node.line_of("max_data_range_months"),

@@ -941,7 +941,7 @@ def derive_features(
 
 
 # -- utility payments (水电燃气缴费) -------------------------------------------------------
-# A source added through the connector plug-in interface (connectors/utility.py).
+# A source added through the connector plug-in interface (connectors/sources/utility/).
 
 UTILITY = "utility"
 

@@ -24,11 +24,12 @@ import httpx
 import pytest
 import uvicorn
 
+from connectors.registry import load_sources
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
 from gateway.app import create_app
 from gateway.core.migrate import upgrade
-from gateway.core.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from gateway.core.settings import Settings
 from gateway.runtime.context import GatewayContext, build_context
 from tests.conftest import in_ci
 from tests.support import BASE_URL, LogCapture, Stack
@@ -62,7 +63,7 @@ class LiveGateway:
 def _context(settings: Settings, population: Population) -> GatewayContext:
     simulators = {
         source: create_simulator_app(source, credential=credential, population=population)
-        for source, credential in DEVELOPMENT_SOURCE_CREDENTIALS.items()
+        for source, credential in load_sources().development_credentials.items()
     }
     transports = {source: httpx.ASGITransport(app=app) for source, app in simulators.items()}
     return build_context(settings, source_transports=transports)

@@ -17,12 +17,14 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from connectors.people.histories import Person
+from connectors.registry import load_sources
 from connectors.simulators.app import create_simulator_app
-from connectors.simulators.population import Person, Population
+from connectors.simulators.population import Population
 from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.clients import service as clients_service
-from gateway.core.settings import DEVELOPMENT_SOURCE_CREDENTIALS, Settings
+from gateway.core.settings import Settings
 from gateway.crypto import jose
 from gateway.releases.models import Release
 from gateway.runtime.context import GatewayContext, build_context
@@ -264,7 +266,7 @@ def simulator_apps(population: Population) -> dict[str, FastAPI]:
     """The simulators of every source, over `population`, with the development credentials."""
     return {
         source: create_simulator_app(source, credential=credential, population=population)
-        for source, credential in DEVELOPMENT_SOURCE_CREDENTIALS.items()
+        for source, credential in load_sources().development_credentials.items()
     }
 
 

@@ -33,8 +33,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from connectors.base import Month
-from connectors.protocol import AuthScheme, RequestVerifier, auth_scheme_of
-from connectors.schemas import SOURCE_SCHEMAS
+from connectors.protocol import AuthScheme, RequestVerifier
+from connectors.registry import load_sources
+from connectors.schemas import NESTED_MONTHLY_LISTS
 from connectors.simulators.faults import (
     UNKNOWN_FIELD,
     FaultInjector,
@@ -48,9 +49,6 @@ ADMIN_KEY_HEADER = "X-Admin-Key"
 
 QUERY_LOG_SIZE = 10_000
 """How many recent queries a simulator remembers (benchmarks send many more)."""
-
-NESTED_MONTHLY_LISTS = frozenset({"repayment_history"})
-"""Keys of list items that are themselves lists kept by month (credit account histories)."""
 
 
 def range_keys(schema: Collection[str]) -> dict[str, str]:
@@ -171,7 +169,7 @@ def project(
     if kept_by is None:
         kept_by = {
             name: key
-            for schema in SOURCE_SCHEMAS.values()
+            for schema in load_sources().schemas.values()
             for name, key in range_keys(schema).items()
         }
     whole = {path for path in fields if "." not in path}
@@ -208,12 +206,13 @@ def create_simulator_app(
     The credential is checked the way the source wants it (`auth_scheme`, by default
     the source's own); without `admin_key` the admin endpoints answer 404.
     """
-    if source not in SOURCE_SCHEMAS:
+    sources = load_sources()
+    if source not in sources:
         raise ValueError(f"unknown source: {source}")
-    schema = SOURCE_SCHEMAS[source]
+    schema = sources[source].schema
     kept_by = range_keys(schema)
     as_of = Month.of(today).shift(-1) if today else population.as_of
-    verifier = RequestVerifier(auth_scheme or auth_scheme_of(source), credential)
+    verifier = RequestVerifier(auth_scheme or sources[source].auth_scheme, credential)
     state = SimulatorState(source, FaultInjector(faults))
     app = FastAPI(title=f"Lendgate {source} simulator", version="1")
     app.state.simulator = state

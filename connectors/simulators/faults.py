@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.simulators.population import Person
+from connectors.people.histories import Person
 
 UNKNOWN_FIELD = "internal_operator_note"
 """A field no schema knows, sent by an oversharing source."""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from connectors.registry import load_sources
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
@@ -34,6 +35,7 @@ def build_simulator_servers(
     All simulators answer from the same population, so the sources agree about each person.
     Each starts with its fault plan from `settings.simulator_faults` (healthy by default).
     """
+    settings = load_sources().configure(settings)
     unknown = set(settings.simulator_faults) - set(settings.simulator_ports)
     if unknown:
         raise ValueError(f"fault plans for sources without a simulator: {sorted(unknown)}")

@@ -6,30 +6,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-SOURCE_NAMES = ("social_insurance", "housing_fund", "credit_bureau", "utility")
-
-DEVELOPMENT_SOURCE_CREDENTIALS = {
-    "social_insurance": "dev-social-insurance-key",
-    "housing_fund": "dev-housing-fund-key",
-    "credit_bureau": "dev-credit-bureau-key",
-    "utility": "dev-utility-key",
-}
-
-
-def _default_source_urls() -> dict[str, str]:
-    return {
-        "social_insurance": "http://127.0.0.1:8101",
-        "housing_fund": "http://127.0.0.1:8102",
-        "credit_bureau": "http://127.0.0.1:8103",
-        "utility": "http://127.0.0.1:8104",
-    }
 
 
 class Settings(BaseSettings):
-    """Everything an operator can set; read from the environment (and `.env`)."""
+    """Everything an operator can set; read from the environment (and `.env`).
+
+    The per-source settings (`source_urls`, `source_credentials`, `simulator_ports`) are
+    empty unless set: the source registry fills in each source's defaults at start-up.
+    """
 
     model_config = SettingsConfigDict(env_prefix="LENDGATE_", env_file=".env", extra="ignore")
 
@@ -57,11 +43,11 @@ class Settings(BaseSettings):
         None, description="Base URL of the borrower portal in approval links; default the issuer."
     )
     source_urls: dict[str, str] = Field(
-        default_factory=_default_source_urls,
+        default_factory=dict,
         description="Base URL of each source system, by source name (JSON object).",
     )
     source_credentials: dict[str, str] = Field(
-        default_factory=lambda: dict(DEVELOPMENT_SOURCE_CREDENTIALS),
+        default_factory=dict,
         description="The gateway's credential at each source, by source name: an API key, "
         "or the shared secret requests are signed with (征信).",
     )
@@ -162,12 +148,7 @@ class Settings(BaseSettings):
     )
     simulator_host: str = Field("127.0.0.1", description="Address the simulators bind.")
     simulator_ports: dict[str, int] = Field(
-        default_factory=lambda: {
-            "social_insurance": 8101,
-            "housing_fund": 8102,
-            "credit_bureau": 8103,
-            "utility": 8104,
-        },
+        default_factory=dict,
         description="Loopback port of each simulator.",
     )
     simulator_faults: dict[str, dict[str, Any]] = Field(
@@ -196,17 +177,6 @@ class Settings(BaseSettings):
         description="Personal-data entity types a purpose may release (JSON object, purpose "
         "code to entity types such as `CN_MOBILE`); none by default, so any finding blocks.",
     )
-
-    @model_validator(mode="after")
-    def _refuse_development_secrets_in_production(self) -> Settings:
-        if self.environment == "production":
-            for source, credential in self.source_credentials.items():
-                if credential == DEVELOPMENT_SOURCE_CREDENTIALS.get(source):
-                    raise ValueError(
-                        f"source credential for {source} is the development default; "
-                        "set LENDGATE_SOURCE_CREDENTIALS"
-                    )
-        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -29,6 +29,11 @@ from presidio_analyzer import (
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
 
+from gateway.core.check_digits import (
+    USCC_ALPHABET,
+    resident_id_check_digit,
+    uscc_check_character,
+)
 from gateway.privacy.masking import COMPOUND_SURNAMES, mask_value
 
 LANGUAGE: Final = "zh"
@@ -109,7 +114,6 @@ _SEP: Final = "[ -]?"
 # one right after `1.` is a decimal fraction: neither is a phone or card number.
 _NUM_START: Final = r"(?<![\dA-Za-z])(?<!\d[.])"
 _NUM_END: Final = r"(?![\dA-Za-z])(?![.]\d)"
-_USCC_CHARSET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_CLASS: Final = "[0-9A-HJ-NPQRTUWXY]"
 
 RESIDENT_ID_18_REGEX: Final = (
@@ -190,9 +194,6 @@ PREFILTER: Final = re.compile(
     + ")"
 )
 
-_RESIDENT_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_RESIDENT_ID_CHECK: Final = "10X98765432"
-_USCC_WEIGHTS: Final = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # GB/T 2260 province-level codes; legacy IDs have no checksum, so the region must be real.
 _PROVINCE_CODES: Final = frozenset(
     {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46}
@@ -229,8 +230,7 @@ def is_valid_resident_id(value: str, *, today: date | None = None) -> bool:
         body, check = value[:17], value[17]
         if not (_is_digits(body) and _is_birth_date(body[6:14], today)):
             return False
-        total = sum(int(d) * w for d, w in zip(body, _RESIDENT_ID_WEIGHTS, strict=True))
-        return _RESIDENT_ID_CHECK[total % 11] == check
+        return resident_id_check_digit(body) == check
     if len(value) == 15:
         return (
             _is_digits(value)
@@ -255,12 +255,9 @@ def is_valid_bank_card(value: str) -> bool:
 
 def is_valid_uscc(value: str) -> bool:
     """GB 32100 check: 18 characters of the USCC charset with a valid mod-31 check character."""
-    if len(value) != 18 or any(ch not in _USCC_CHARSET for ch in value):
+    if len(value) != 18 or any(ch not in USCC_ALPHABET for ch in value):
         return False
-    total = sum(
-        _USCC_CHARSET.index(ch) * w for ch, w in zip(value[:17], _USCC_WEIGHTS, strict=True)
-    )
-    return _USCC_CHARSET[(31 - total % 31) % 31] == value[17]
+    return uscc_check_character(value[:17]) == value[17]
 
 
 class ResidentIdRecognizer(PatternRecognizer):

@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.base import SourceConnector
-from connectors.registry import build_connectors, close_all
+from connectors.registry import SourceRegistry, build_connectors, close_all, load_sources
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.settings import Settings
 from gateway.crypto.keys import KeyStore
@@ -33,6 +33,7 @@ class GatewayContext:
     keys: KeyStore
     catalog: Catalog
     connectors: Mapping[str, SourceConnector]
+    sources: SourceRegistry
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     egress_guard: EgressGuard
@@ -57,6 +58,8 @@ def build_context(
     notification_transport: httpx.AsyncBaseTransport | None = None,
 ) -> GatewayContext:
     """Open keys, catalogs, connectors and the database engine for `settings`."""
+    sources = load_sources()
+    settings = sources.configure(settings)
     # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
     catalog = load_catalog(settings.policy_dir)
     keys = open_keys(settings)
@@ -67,7 +70,8 @@ def build_context(
         settings=settings,
         keys=keys,
         catalog=catalog,
-        connectors=build_connectors(settings, source_transports),
+        connectors=build_connectors(settings, source_transports, sources),
+        sources=sources,
         engine=engine,
         sessionmaker=sessionmaker,
         shared_store=open_store(settings, sessionmaker),

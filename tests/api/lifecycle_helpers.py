@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from connectors.simulators.population import Person
+from connectors.people.histories import Person
 from consent.models import Consent
 from consent.notifications.models import ConsentNotification
 from gateway.crypto import jose

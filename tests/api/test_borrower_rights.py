@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connectors.simulators.population import Person
+from connectors.people.histories import Person
 from consent.receipts import RECEIPT_TYPE
 from gateway.crypto import jose
 from gateway.sdk.lender import LendgateClient

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.base import Month, MonthRange
+from connectors.people.histories import Person
 from connectors.registry import build_connectors, close_all
-from connectors.simulators.population import Person
 from consent.budget import CHINA_STANDARD_TIME
 from consent.models import Consent
 from gateway.app import create_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from connectors.simulators.population import Person
+from connectors.people.histories import Person
 from tests.support import LogCapture, Stack
 
 

@@ -16,10 +16,10 @@ from typing import Any, cast
 import pytest
 
 from connectors.http import HttpSourceConnector
+from connectors.registry import load_sources
 from connectors.simulators.app import SimulatorState
 from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
-from gateway.core.settings import SOURCE_NAMES
 from gateway.privacy.egress import EgressGuard
 from gateway.releases import service as releases_service
 from gateway.sdk.lender import LendgateAPIError, LendgateClient
@@ -349,7 +349,7 @@ async def test_readyz_reports_each_sources_health_and_breaker(faulty: Stack, clo
     assert response.status_code == 200
     body = response.json()
     assert body["ready"] is True and body["database"] == "ok"
-    assert set(body["sources"]) == set(SOURCE_NAMES)
+    assert set(body["sources"]) == set(load_sources())
     assert body["sources"]["credit_bureau"] == {"status": "ok", "circuit": "open"}
     assert body["sources"]["utility"] == {"status": "ok", "circuit": "closed"}
 
@@ -382,7 +382,7 @@ async def test_a_housing_fund_release_never_contacts_the_other_sources(
 def test_the_release_pipeline_names_no_source() -> None:
     """Adding `utility` took a schema, a connector, settings and features — no pipeline change."""
     pipeline = inspect.getsource(releases_service)
-    for source in SOURCE_NAMES:
+    for source in load_sources():
         assert source not in pipeline
 
 

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from connectors.base import Month, MonthRange, SourceConnector
-from connectors.credit_bureau import CreditBureauConnector
-from connectors.housing_fund import HousingFundConnector
-from connectors.registry import build_connectors, close_all, connector_classes, fetch_all
+from connectors.registry import build_connectors, close_all, fetch_all, load_sources
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
-from connectors.social_insurance import SocialInsuranceConnector
-from connectors.utility import UtilityConnector
+from connectors.sources.credit_bureau.connector import CreditBureauConnector
+from connectors.sources.housing_fund.connector import HousingFundConnector
+from connectors.sources.social_insurance.connector import SocialInsuranceConnector
+from connectors.sources.utility.connector import UtilityConnector
 from gateway.core.errors import SourceUnavailable
 from gateway.core.settings import Settings
 
@@ -40,7 +40,7 @@ def population() -> Population:
 @pytest.fixture
 def settings() -> Settings:
     """Development credentials and short timeouts."""
-    return Settings(environment="test", source_timeout_seconds=0.5)
+    return load_sources().configure(Settings(environment="test", source_timeout_seconds=0.5))
 
 
 def simulator_transports(
@@ -86,7 +86,7 @@ def answering(record: dict[str, Any], found: bool = True) -> Answer:
 
 
 def test_registry_knows_every_source() -> None:
-    assert dict(connector_classes()) == {
+    assert {name: source.connector for name, source in load_sources().items()} == {
         "social_insurance": SocialInsuranceConnector,
         "housing_fund": HousingFundConnector,
         "credit_bureau": CreditBureauConnector,

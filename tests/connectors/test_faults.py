@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from connectors.base import Month, MonthRange, SourceConnector
 from connectors.http import HttpSourceConnector
-from connectors.registry import build_connectors, close_all
+from connectors.registry import build_connectors, close_all, load_sources
 from connectors.simulators.app import ADMIN_KEY_HEADER, SimulatorState, create_simulator_app
 from connectors.simulators.faults import UNKNOWN_FIELD, FaultPlan, planted_text
 from connectors.simulators.population import Population
@@ -40,7 +40,9 @@ def population() -> Population:
 @pytest.fixture
 def settings() -> Settings:
     """Short timeouts, no retries: each fault shows on the first try."""
-    return Settings(environment="test", source_timeout_seconds=0.3, source_retries=0)
+    return load_sources().configure(
+        Settings(environment="test", source_timeout_seconds=0.3, source_retries=0)
+    )
 
 
 @pytest.fixture

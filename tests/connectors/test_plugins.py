@@ -9,14 +9,15 @@ import pytest
 
 from connectors import registry
 from connectors.base import Month, MonthRange, SourceRecord
+from connectors.definition import SourceDefinition
 from connectors.http import HttpSourceConnector
-from connectors.registry import build_connectors, close_all, connector_classes, register_connector
-from connectors.schemas import SOURCE_RETENTION_MONTHS, SOURCE_SCHEMAS, SOURCE_TITLES, UTILITY
+from connectors.registry import SourceRegistry, build_connectors, close_all, load_sources
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
-from connectors.utility import UtilityConnector
+from connectors.sources.utility import SOURCE as UTILITY
+from connectors.sources.utility.connector import UtilityConnector
 from gateway.core.errors import SourceUnavailable
-from gateway.core.settings import DEVELOPMENT_SOURCE_CREDENTIALS, SOURCE_NAMES, Settings
+from gateway.core.settings import Settings
 from policies.catalog import load_catalog
 from policies.derivation import derive_features
 
@@ -24,50 +25,92 @@ TODAY = date(2026, 11, 23)
 MONTHS = MonthRange.ending(Month(2026, 10), 6)
 
 
-def test_every_configured_source_is_a_registered_plug_in() -> None:
-    settings = Settings(environment="test")
+class MedicalInsuranceConnector(HttpSourceConnector):
+    source = "medical_insurance"
+    schema = frozenset({"insured_status"})
 
-    assert set(connector_classes()) == set(SOURCE_NAMES) == set(SOURCE_SCHEMAS)
-    assert set(settings.source_urls) == set(settings.simulator_ports) == set(SOURCE_NAMES)
-    assert set(DEVELOPMENT_SOURCE_CREDENTIALS) == set(SOURCE_NAMES)
-    assert set(SOURCE_TITLES) >= set(SOURCE_NAMES) and set(SOURCE_RETENTION_MONTHS) >= set(
-        SOURCE_NAMES
+
+MEDICAL_INSURANCE = SourceDefinition(
+    connector=MedicalInsuranceConnector,
+    title_zh="医保",
+    title_en="Medical insurance",
+    record_builder=lambda person, as_of: None,
+    default_port=8105,
+    development_credential="dev-medical-insurance-key",
+    retention_months=60,
+)
+
+
+def test_every_source_folder_is_registered_with_its_defaults() -> None:
+    sources = load_sources()
+    settings = sources.configure(Settings(environment="test"))
+
+    assert list(sources) == ["social_insurance", "housing_fund", "credit_bureau", "utility"]
+    assert set(settings.source_urls) == set(settings.simulator_ports) == set(sources)
+    assert dict(settings.source_credentials) == dict(sources.development_credentials)
+    assert settings.source_urls["utility"] == "http://127.0.0.1:8104"
+    assert settings.simulator_ports["utility"] == 8104
+    assert sources["utility"] is UTILITY and UTILITY.connector is UtilityConnector
+    assert sources.titles["utility"] == {"zh": "水电燃气缴费", "en": "Utility payments"}
+    assert sources.retention_months["utility"] == 36
+
+
+def test_settings_the_operator_gave_keep_their_meaning() -> None:
+    settings = Settings(
+        environment="test",
+        source_urls={"housing_fund": "http://fund.example"},
+        simulator_ports={"housing_fund": 9102},
     )
-    assert connector_classes()["utility"] is UtilityConnector
+
+    configured = load_sources().configure(settings)
+
+    assert configured.source_urls == {"housing_fund": "http://fund.example"}
+    assert configured.simulator_ports == {"housing_fund": 9102}
+    assert configured.source_credentials["housing_fund"] == "dev-housing-fund-key"
 
 
-def test_a_source_has_one_connector_and_one_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_CLASSES", dict(registry._CLASSES))
+def test_the_registry_cannot_be_changed() -> None:
+    sources = load_sources()
 
-    class Impostor(HttpSourceConnector):
-        source = "utility"
-        schema = UTILITY
-
-    class Mismatched(HttpSourceConnector):
-        source = "utility"
-        schema = frozenset({"arrears_amount"})
-
-    with pytest.raises(ValueError, match="already has connector UtilityConnector"):
-        register_connector(Impostor)
-    with pytest.raises(ValueError, match="disagrees with the schema"):
-        register_connector(Mismatched)
-    assert register_connector(UtilityConnector) is UtilityConnector  # again: harmless
+    with pytest.raises(TypeError):
+        sources["medical_insurance"] = MEDICAL_INSURANCE  # type: ignore[index]
+    assert load_sources() is sources
 
 
-def test_a_plug_in_from_outside_brings_its_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_CLASSES", dict(registry._CLASSES))
-    monkeypatch.delitem(SOURCE_SCHEMAS, "medical_insurance", raising=False)
+def test_a_source_has_one_definition_and_one_port() -> None:
+    moved = SourceDefinition(
+        connector=MedicalInsuranceConnector,
+        title_zh="医保",
+        title_en="Medical insurance",
+        record_builder=UTILITY.record_builder,
+        default_port=UTILITY.default_port,
+        development_credential="dev-medical-insurance-key",
+        retention_months=60,
+    )
 
-    @register_connector
-    class MedicalInsuranceConnector(HttpSourceConnector):
-        source = "medical_insurance"
-        schema = frozenset({"insured_status"})
+    with pytest.raises(ValueError, match="'utility' is declared twice"):
+        SourceRegistry([UTILITY, UTILITY])
+    with pytest.raises(ValueError, match="share port 8104"):
+        SourceRegistry([UTILITY, moved])
 
-    try:
-        assert connector_classes()["medical_insurance"] is MedicalInsuranceConnector
-        assert SOURCE_SCHEMAS["medical_insurance"] == frozenset({"insured_status"})
-    finally:
-        SOURCE_SCHEMAS.pop("medical_insurance", None)
+
+def test_a_plug_in_from_outside_brings_its_definition(monkeypatch: pytest.MonkeyPatch) -> None:
+    class EntryPoint:
+        @staticmethod
+        def load() -> SourceDefinition:
+            return MEDICAL_INSURANCE
+
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        lambda group: [EntryPoint()] if group == registry.ENTRY_POINT_GROUP else [],
+    )
+
+    sources = load_sources.__wrapped__()
+
+    assert list(sources)[-1] == "medical_insurance"
+    assert sources.schemas["medical_insurance"] == frozenset({"insured_status"})
+    assert set(sources) > set(load_sources())
 
 
 async def test_a_planned_source_without_a_connector_is_unavailable() -> None:

@@ -11,8 +11,9 @@ from datetime import date
 import pytest
 
 from connectors.base import Month
-from connectors.schemas import SOURCE_SCHEMAS
-from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
+from connectors.people.sandbox import SANDBOX_ID_NUMBERS
+from connectors.registry import load_sources
+from connectors.simulators.population import Population
 from gateway.core.settings import Settings
 
 TODAY = date(2026, 11, 23)
@@ -182,12 +183,12 @@ def test_same_seed_gives_the_same_population_byte_for_byte() -> None:
     assert again.digest() == hashlib.sha256(b"".join(line + b"\n" for line in dump)).hexdigest()
     assert Population.generate(2027, 60, today=TODAY).digest(30) != first.digest(30)
     # The dump holds every source's record, so a change in any of them shows.
-    assert set(json.loads(dump[0])["records"]) == set(SOURCE_SCHEMAS)
+    assert set(json.loads(dump[0])["records"]) == set(load_sources())
 
 
 def test_every_person_has_every_schema_field(population: Population) -> None:
     """Each source's record holds exactly its schema's fields, list items exactly its keys."""
-    for source, schema in SOURCE_SCHEMAS.items():
+    for source, schema in load_sources().schemas.items():
         top = {path for path in schema if "." not in path}
         found = 0
         for id_number in population.id_numbers():

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from connectors.base import Month, MonthRange
-from connectors.housing_fund import HousingFundConnector
 from connectors.resilience import BreakerState, CircuitBreaker, CircuitOpen, RetryPolicy
+from connectors.sources.housing_fund.connector import HousingFundConnector
 from gateway.core.errors import SourceUnavailable
 
 MONTHS = MonthRange.ending(Month(2026, 10), 24)
@@ -139,7 +139,7 @@ async def test_what_asking_again_cannot_cure_is_not_retried(
 
 async def test_every_retry_presents_a_fresh_signature() -> None:
     """The bureau refuses a reused nonce, so a retried signed request must be signed anew."""
-    from connectors.credit_bureau import CreditBureauConnector
+    from connectors.sources.credit_bureau.connector import CreditBureauConnector
 
     seen: list[httpx.Request] = []
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
-from connectors.protocol import auth_headers, auth_scheme_of
+from connectors.people.sandbox import SANDBOX_ID_NUMBERS
+from connectors.protocol import auth_headers
+from connectors.registry import load_sources
 from connectors.simulators.app import create_simulator_app
-from connectors.simulators.population import SANDBOX_ID_NUMBERS, Population
+from connectors.simulators.population import Population
 from connectors.simulators.server import SimulatorServer, build_simulator_servers
 from gateway.core.settings import Settings
 
@@ -71,7 +73,9 @@ async def post(
     simulators: dict[str, httpx.AsyncClient], source: str, content: bytes
 ) -> httpx.Response:
     """A query carrying the source's credential the way it wants it (API key or signature)."""
-    headers = auth_headers(auth_scheme_of(source), KEYS[source], "POST", "/v1/query", content)
+    headers = auth_headers(
+        load_sources()[source].auth_scheme, KEYS[source], "POST", "/v1/query", content
+    )
     return await simulators[source].post(
         "/v1/query", content=content, headers={**headers, "Content-Type": "application/json"}
     )
@@ -388,26 +392,29 @@ QUERY = json.dumps(
 @pytest.mark.parametrize(
     ("headers", "detail"),
     [
-        ({"X-Api-Key": KEYS["credit_bureau"]}, "request is not signed"),
-        (signed(QUERY, **{"X-Signature": "0" * 64}), "wrong signature"),
-        (signed(b"{}"), "wrong signature"),  # signed another body
-        (signed(QUERY, **{"X-Timestamp": str(int(time.time()) - 60)}), "wrong signature"),
+        (lambda: {"X-Api-Key": KEYS["credit_bureau"]}, "request is not signed"),
+        (lambda: signed(QUERY, **{"X-Signature": "0" * 64}), "wrong signature"),
+        (lambda: signed(b"{}"), "wrong signature"),  # signed another body
+        (lambda: signed(QUERY, **{"X-Timestamp": str(int(time.time()) - 60)}), "wrong signature"),
         (
-            dict(
-                auth_headers("signed", KEYS["credit_bureau"], "POST", "/v1/query", QUERY, now=1e9)
+            lambda: auth_headers(
+                "signed", KEYS["credit_bureau"], "POST", "/v1/query", QUERY, now=1e9
             ),
             "signature timestamp is outside the accepted window",
         ),
         (
-            dict(auth_headers("signed", "another-secret", "POST", "/v1/query", QUERY)),
+            lambda: auth_headers("signed", "another-secret", "POST", "/v1/query", QUERY),
             "wrong signature",
         ),
     ],
 )
 async def test_the_bureau_wants_a_fresh_signature_with_its_own_secret(
-    simulators: dict[str, httpx.AsyncClient], headers: dict[str, str], detail: str
+    simulators: dict[str, httpx.AsyncClient],
+    headers: Callable[[], dict[str, str]],
+    detail: str,
 ) -> None:
-    response = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers)
+    # Signed when the test runs, not when it is collected: a signature ages.
+    response = await simulators["credit_bureau"].post("/v1/query", content=QUERY, headers=headers())
 
     assert response.status_code == 401
     assert response.json() == {"error": "Unauthorized", "detail": detail}
@@ -441,9 +448,7 @@ async def test_each_source_has_its_own_key(simulators: dict[str, httpx.AsyncClie
 async def test_every_schema_field_can_be_asked_for_alone(
     simulators: dict[str, httpx.AsyncClient], source: str
 ) -> None:
-    from connectors.schemas import SOURCE_SCHEMAS
-
-    for path in sorted(SOURCE_SCHEMAS[source]):
+    for path in sorted(load_sources()[source].schema):
         record = await record_of(simulators, source, ZHAO_LIU, [path])
         name, _, key = path.partition(".")
         assert list(record) == [name], path

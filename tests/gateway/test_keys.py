@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from connectors.registry import load_sources
 from gateway.audit.models import AuditEntry
 from gateway.cli.main import app
 from gateway.core.db import create_engine, create_sessionmaker
@@ -56,9 +57,14 @@ def test_rotation_keeps_old_public_keys_published(tmp_path: Path) -> None:
 
 
 def test_production_refuses_development_source_credentials() -> None:
+    sources = load_sources()
     with pytest.raises(ValueError, match="development default"):
-        Settings(environment="production")
-    assert Settings(environment="development").is_development
+        sources.configure(Settings(environment="production"))
+    with pytest.raises(ValueError, match="credential for utility is the development default"):
+        sources.configure(
+            Settings(environment="production", source_credentials={"utility": "dev-utility-key"})
+        )
+    assert sources.configure(Settings(environment="development")).is_development
 
 
 def test_outside_development_the_gateway_will_not_start_without_keys(tmp_path: Path) -> None:

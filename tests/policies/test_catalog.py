@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.schemas import IDENTITY_FIELDS, SOURCE_RETENTION_MONTHS
+from connectors.registry import load_sources
+from connectors.schemas import IDENTITY_FIELDS
 from gateway.core.errors import PurposeViolation
 from policies.catalog import (
     DEFAULT_DIRECTORY,
@@ -124,7 +125,7 @@ def test_every_purpose_stays_within_its_sources_retention(catalog: Catalog) -> N
     for purpose in catalog.purposes.values():
         assert purpose.sources, purpose.code
         for source in purpose.sources:
-            assert purpose.max_data_range_months <= SOURCE_RETENTION_MONTHS[source]
+            assert purpose.max_data_range_months <= load_sources()[source].retention_months
 
 
 def test_one_time_purposes_have_short_realistic_ceilings(catalog: Catalog) -> None:
@@ -287,7 +288,7 @@ def test_public_view_is_json_ready_and_complete(catalog: Catalog) -> None:
     assert features["identity_id_number_match"]["source_fields"] == {"credit_bureau": []}
     assert features["debt_service_ratio"]["output"]["step"] == 0.05
     assert {source["name"]: source["retention_months"] for source in view["sources"]} == {
-        source: SOURCE_RETENTION_MONTHS[source] for source in installment["sources"]
+        source: load_sources()[source].retention_months for source in installment["sources"]
     }
 
 
@@ -830,7 +831,7 @@ def test_a_feature_contacts_exactly_the_sources_its_derivation_reads(
 def test_a_data_range_may_reach_back_exactly_as_far_as_the_sources_keep(
     tmp_path: Path, months: int, sound: bool
 ) -> None:
-    assert SOURCE_RETENTION_MONTHS["credit_bureau"] == 60
+    assert load_sources()["credit_bureau"].retention_months == 60
     purposes = edit(PURPOSES, "max_data_range_months: 24", f"max_data_range_months: {months}")
     problems = check_catalog(write(tmp_path, purposes=purposes))
     if sound:
@@ -842,21 +843,8 @@ def test_a_data_range_may_reach_back_exactly_as_far_as_the_sources_keep(
         assert "`overdue_12m`" in problems[0]
 
 
-def test_a_source_without_declared_retention_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delitem(SOURCE_RETENTION_MONTHS, "housing_fund")
-    problems = check_catalog(write(tmp_path))
-    assert len(problems) == 1
-    assert problems[0].startswith(f"{tmp_path / 'features.yaml'}:12: ")
-    assert "`housing_fund`, whose retention is not declared" in problems[0]
-
-
 def test_every_source_declares_its_retention() -> None:
-    from connectors.schemas import SOURCE_SCHEMAS
-
-    assert set(SOURCE_RETENTION_MONTHS) >= set(SOURCE_SCHEMAS)
-    assert all(months > 0 for months in SOURCE_RETENTION_MONTHS.values())
+    assert all(source.retention_months > 0 for source in load_sources().values())
 
 
 def test_a_free_text_field_is_never_read(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from connectors.simulators.population import Person
+from connectors.people.histories import Person
 from gateway.core.settings import Settings
 from gateway.releases import service as releases_service
 from gateway.runtime.context import build_context

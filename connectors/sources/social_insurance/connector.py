@@ -1,15 +1,13 @@
-"""The social-insurance (社保) source."""
+"""The 社保 connector."""
 
 from __future__ import annotations
 
-from connectors import schemas
 from connectors.http import HttpSourceConnector
-from connectors.registry import register_connector
+from connectors.sources.social_insurance.schema import FIELDS
 
 
-@register_connector
 class SocialInsuranceConnector(HttpSourceConnector):
     """社保: insured status, contribution records and the current employer."""
 
     source = "social_insurance"
-    schema = schemas.SOCIAL_INSURANCE
+    schema = FIELDS

@@ -1,13 +1,14 @@
-"""The credit-bureau (征信) source."""
+"""The 征信 connector."""
 
 from __future__ import annotations
 
-from connectors import schemas
+from typing import ClassVar
+
 from connectors.http import HttpSourceConnector
-from connectors.registry import register_connector
+from connectors.protocol import AuthScheme
+from connectors.sources.credit_bureau.schema import FIELDS
 
 
-@register_connector
 class CreditBureauConnector(HttpSourceConnector):
     """征信: loan and card accounts with repayment histories, inquiries, public records.
 
@@ -15,4 +16,5 @@ class CreditBureauConnector(HttpSourceConnector):
     """
 
     source = "credit_bureau"
-    schema = schemas.CREDIT_BUREAU
+    schema = FIELDS
+    auth_scheme: ClassVar[AuthScheme] = "signed"

@@ -1,0 +1,1 @@
+"""The built-in sources: one folder each, declaring its `SourceDefinition` as `SOURCE`."""
