@@ -8,9 +8,9 @@ or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,18 +42,19 @@ log = structlog.get_logger()
 # --- requests ------------------------------------------------------------------------
 
 
-def requested_terms(body: ConsentRequestCreate) -> dict[str, Any]:
-    """The request's terms except features, flat, as the policy check and the row take them."""
-    return {
-        "purpose": body.purpose,
-        "fetch_type": body.fetch_type,
-        "frequency_unit": body.frequency.unit,
-        "frequency_value": body.frequency.value,
-        "valid_from": body.valid_from,
-        "valid_until": body.valid_until,
-        "data_range_months": body.data_range_months,
-        "data_life_days": body.data_life_days,
-    }
+def requested_terms(body: ConsentRequestCreate) -> evaluation.ConsentTerms:
+    """The request's terms, flat, as the policy check and the consent's row take them."""
+    return evaluation.ConsentTerms(
+        purpose=body.purpose,
+        features=tuple(body.features),
+        fetch_type=body.fetch_type,
+        frequency_unit=body.frequency.unit,
+        frequency_value=body.frequency.value,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        data_range_months=body.data_range_months,
+        data_life_days=body.data_life_days,
+    )
 
 
 async def request_consent(
@@ -69,9 +70,7 @@ async def request_consent(
     terms = requested_terms(body)
     try:
         check_request(context, body, now)
-        evaluation.check_terms(
-            catalog, evaluation.ConsentTerms(**terms, features=tuple(body.features))
-        )
+        evaluation.check_terms(catalog, terms)
     except LendgateError as refusal:
         # Only catalog names go on record: anything else in the request is the lender's text.
         audit_service.append_if_refused(
@@ -94,6 +93,7 @@ async def request_consent(
     consent_id = f"cns_{secrets.token_hex(12)}"
     borrower = pseudonyms.borrower_index(pseudonym_keys, identity.id_number)
     key, identity_sealed = keys.new_key(context, consent_id, identity)
+    columns = dataclasses.asdict(terms) | {"features": list(dict.fromkeys(terms.features))}
     # A request nobody answers lapses after the configured wait, and never outlives its window.
     waits_until = now + timedelta(hours=context.settings.pending_consent_ttl_hours)
     consent = Consent(
@@ -108,8 +108,7 @@ async def request_consent(
             "id_number": mask_id_number(identity.id_number),
             "phone": mask_phone(identity.phone),
         },
-        **terms,
-        features=list(dict.fromkeys(body.features)),
+        **columns,
         on_behalf_of=body.on_behalf_of,
         callback_url=str(body.callback_url) if body.callback_url else None,
         policy_version=catalog.version,

@@ -14,6 +14,7 @@ from consent.states import ConsentStatus, effective_status
 from gateway.clients import repository as clients_repository
 from gateway.core.db import utcnow
 from gateway.runtime.context import GatewayContext
+from policies import evaluation
 
 
 def status_now(consent: Consent, now: datetime | None = None) -> ConsentStatus:
@@ -41,6 +42,21 @@ def terms_of(consent: Consent) -> ConsentTerms:
         data_life_days=consent.data_life_days,
         on_behalf_of=consent.on_behalf_of,
         callback_url=consent.callback_url,
+    )
+
+
+def stored_terms(consent: Consent) -> evaluation.ConsentTerms:
+    """The consent's terms as stored, in the form the policy checks and the notice take."""
+    return evaluation.ConsentTerms(
+        purpose=consent.purpose,
+        features=tuple(consent.features),
+        fetch_type=consent.fetch_type,
+        frequency_unit=consent.frequency_unit,
+        frequency_value=consent.frequency_value,
+        valid_from=consent.valid_from,
+        valid_until=consent.valid_until,
+        data_range_months=consent.data_range_months,
+        data_life_days=consent.data_life_days,
     )
 
 
@@ -105,13 +121,7 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
                     SOURCE_TITLES.get(source, {"zh": source, "en": source}) for source in sources
                 ],
                 feature_count=len(features),
-                fetch_type=consent.fetch_type,
-                frequency_unit=consent.frequency_unit,
-                frequency_value=consent.frequency_value,
-                valid_from=consent.valid_from,
-                valid_until=consent.valid_until,
-                data_range_months=consent.data_range_months,
-                data_life_days=consent.data_life_days,
+                terms=stored_terms(consent),
             )
         ),
         withdrawal=withdrawal(consent.id),
