@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import receipts as receipt_claims
 from consent import repository
-from consent.expiry import settle_all
+from consent.expiry import settle
 from consent.lookup import get_for_borrower
 from consent.models import Consent, ConsentReceipt
 from consent.schemas import ConsentReceipts, ReceiptView
 from consent.states import state_error
-from consent.views import lender_name, portal_base, status_now, terms_of
+from consent.views import lender_name, portal_base, terms_of
 from gateway.audit import service as audit_service
 from gateway.auth.dependencies import BorrowerPrincipal
 from gateway.core.db import utcnow
@@ -136,11 +136,12 @@ async def receipts_of(
     """The borrower's receipts of one consent; refused while no consent was ever given."""
     consent = await get_for_borrower(session, borrower, consent_id)
     now = utcnow()
-    await settle_all(session, context, [consent], now)
+    # `settle`: a refusal below must not lose the expiry it found.
+    status = await settle(session, context, consent, now)
     given = await repository.receipt_of(session, consent.id, receipt_claims.CONSENT)
     if given is None:
         if consent.artefact is None:
-            raise state_error(status_now(consent, now))
+            raise state_error(status)
         # Approved before receipts were kept: issue one now, from the terms as approved.
         given = await consent_receipt(session, context, consent, now)
     withdrawn = await repository.receipt_of(session, consent.id, receipt_claims.WITHDRAWAL)

@@ -31,7 +31,7 @@ log = structlog.get_logger()
 async def settle(
     session: AsyncSession, context: GatewayContext, consent: Consent, now: datetime | None = None
 ) -> ConsentStatus:
-    """The consent's status at `now`, for an action holding its row; an expiry found is recorded.
+    """The consent's status at `now`, for an action that may be refused; an expiry is recorded.
 
     Written in the action's transaction; if the action is then refused and rolled
     back, it is written again in a transaction of its own.
