@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Query, Response, status
-
-from consent import repository, rights, service
+from consent import artefacts, lookup, transitions, views
+from consent.expiry import settle_all
 from consent.schemas import (
-    AccessLog,
     Approval,
-    BorrowerConsentList,
-    BorrowerConsentView,
-    BorrowerExport,
     ConsentReceipts,
     ConsentRequestCreate,
     Decision,
@@ -40,8 +35,8 @@ async def create_consent_request(
     body: ConsentRequestCreate, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> LenderConsentView:
     """Ask a borrower for consent; the answer carries the `approval_url` to send them to."""
-    consent = await service.request_consent(session, context, lender, body)
-    return service.lender_view(context, consent)
+    consent = await transitions.request_consent(session, context, lender, body)
+    return views.lender_view(context, consent)
 
 
 @lender_router.get(
@@ -53,9 +48,9 @@ async def get_consent(
     consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> LenderConsentView:
     """Status, terms, signed artefact and use count of one of the lender's consents."""
-    consent = await service.get_for_lender(session, lender.client_id, consent_id)
-    await service.settle_for_read(session, context, consent)
-    return service.lender_view(context, consent)
+    consent = await lookup.get_for_lender(session, lender.client_id, consent_id)
+    await settle_all(session, context, [consent])
+    return views.lender_view(context, consent)
 
 
 @lender_router.post(
@@ -67,36 +62,7 @@ async def lender_revoke(
     consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> Decision:
     """The lender ends its consent; its data key is destroyed. Repeating it changes nothing."""
-    return await service.lender_revokes(session, context, lender, consent_id)
-
-
-@borrower_router.get(
-    "/consents", response_model=BorrowerConsentList, responses=error_responses("InvalidToken")
-)
-async def list_my_consents(
-    borrower: CurrentBorrower, session: SessionDep, context: ContextDep
-) -> BorrowerConsentList:
-    """Every consent asked of the borrower, newest first, with its accesses."""
-    consents = await repository.list_for_phone(session, borrower.phone_index)
-    for consent in consents:
-        await service.settle_for_read(session, context, consent)
-    return BorrowerConsentList(
-        consents=[await service.borrower_view(session, context, consent) for consent in consents]
-    )
-
-
-@borrower_router.get(
-    "/consents/{consent_id}",
-    response_model=BorrowerConsentView,
-    responses=error_responses("InvalidToken", "ConsentNotFound"),
-)
-async def get_my_consent(
-    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
-) -> BorrowerConsentView:
-    """The plain-language notice of one consent and every access made under it."""
-    consent = await service.get_for_borrower(session, borrower, consent_id)
-    await service.settle_for_read(session, context, consent)
-    return await service.borrower_view(session, context, consent)
+    return await transitions.lender_revokes(session, context, lender, consent_id)
 
 
 @borrower_router.get(
@@ -110,37 +76,7 @@ async def get_my_receipts(
     consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
 ) -> ConsentReceipts:
     """The signed consent receipt, and the withdrawal receipt once the consent was revoked."""
-    return await service.receipts_of(session, context, borrower, consent_id)
-
-
-@borrower_router.get(
-    "/access-log",
-    response_model=AccessLog,
-    responses=error_responses("InvalidToken", "InvalidRequest"),
-)
-async def get_my_access_log(
-    borrower: CurrentBorrower,
-    session: SessionDep,
-    context: ContextDep,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> AccessLog:
-    """Every access to the borrower's data across their consents, newest first."""
-    return await rights.access_log(session, context, borrower, cursor=cursor, limit=limit)
-
-
-@borrower_router.get(
-    "/export",
-    response_model=BorrowerExport,
-    responses=error_responses("InvalidToken", "AuditUnavailable"),
-)
-async def export_my_data(
-    borrower: CurrentBorrower, session: SessionDep, context: ContextDep, response: Response
-) -> BorrowerExport:
-    """A complete JSON copy of what the gateway holds about the borrower (PIPL Art. 45)."""
-    response.headers["Content-Disposition"] = 'attachment; filename="lendgate-export.json"'
-    response.headers["Cache-Control"] = "no-store"
-    return await rights.export(session, context, borrower)
+    return await artefacts.receipts_of(session, context, borrower, consent_id)
 
 
 @borrower_router.post(
@@ -159,7 +95,7 @@ async def approve(
 
     Approving a consent already active changes nothing and answers its current state.
     """
-    return await service.borrower_decides(
+    return await transitions.borrower_decides(
         session, context, borrower, consent_id, ConsentAction.APPROVE, body.code
     )
 
@@ -168,7 +104,7 @@ def _decision_endpoint(action: ConsentAction, summary: str) -> None:
     async def decide(
         consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
     ) -> Decision:
-        return await service.borrower_decides(session, context, borrower, consent_id, action)
+        return await transitions.borrower_decides(session, context, borrower, consent_id, action)
 
     decide.__doc__ = summary
     borrower_router.add_api_route(
@@ -180,19 +116,6 @@ def _decision_endpoint(action: ConsentAction, summary: str) -> None:
         name=f"{action.value}_consent",
         summary=summary,
     )
-
-
-@borrower_router.post(
-    "/consents/{consent_id}/delete-data",
-    response_model=BorrowerConsentView,
-    responses=error_responses("InvalidToken", "ConsentNotFound"),
-)
-async def delete_my_data(
-    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
-) -> BorrowerConsentView:
-    """Delete what the gateway keeps under this consent; a consent in force ends first."""
-    consent = await service.borrower_requests_deletion(session, context, borrower, consent_id)
-    return await service.borrower_view(session, context, consent)
 
 
 _decision_endpoint(ConsentAction.REJECT, "Reject a pending consent request.")

@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from consent.states import ConsentStatus
 from gateway.core.db import Base, CreatedAt
 
 
@@ -41,12 +51,23 @@ class Consent(CreatedAt, Base):
     callback_url: Mapped[str | None] = mapped_column(String(500))
     policy_version: Mapped[str] = mapped_column(String(80))
 
-    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    status: Mapped[ConsentStatus] = mapped_column(
+        # Stored as the plain strings a VARCHAR(16) always held: no database enum type.
+        Enum(
+            ConsentStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        ),
+        default=ConsentStatus.PENDING,
+    )
     request_expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     artefact: Mapped[str | None] = mapped_column(Text)
     release_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_delete_by: Mapped[datetime | None]
+    """The latest `delete_by` of the consent's releases, kept by the release pipeline."""
 
 
 class ConsentKey(CreatedAt, Base):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from consent.budget import CHINA_STANDARD_TIME
+from policies.evaluation import ConsentTerms
 
 _UNITS = {
     "DAY": ("天", "day"),
@@ -29,13 +30,7 @@ class NoticeTerms:
     purpose_title: Mapping[str, str]
     source_titles: Sequence[Mapping[str, str]]
     feature_count: int
-    fetch_type: str
-    frequency_unit: str
-    frequency_value: int
-    valid_from: datetime
-    valid_until: datetime
-    data_range_months: int
-    data_life_days: int
+    terms: ConsentTerms
 
 
 def beijing_time(moment: datetime) -> str:
@@ -43,16 +38,17 @@ def beijing_time(moment: datetime) -> str:
     return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
 
 
-def summary(terms: NoticeTerms) -> dict[str, str]:
+def summary(notice: NoticeTerms) -> dict[str, str]:
     """One paragraph per language: who, what, from where, why, how often, how long, the way out."""
+    terms = notice.terms
     unit_zh, unit_en = _UNITS[terms.frequency_unit]
-    sources_zh = "、".join(title["zh"] for title in terms.source_titles)
-    sources_en = _join_en([title["en"] for title in terms.source_titles])
-    who_zh = terms.lender_name
-    who_en = terms.lender_name
-    if terms.on_behalf_of:
-        who_zh += f"（代表资金方{terms.on_behalf_of}）"
-        who_en += f" (on behalf of the funding institution {terms.on_behalf_of})"
+    sources_zh = "、".join(title["zh"] for title in notice.source_titles)
+    sources_en = _join_en([title["en"] for title in notice.source_titles])
+    who_zh = notice.lender_name
+    who_en = notice.lender_name
+    if notice.on_behalf_of:
+        who_zh += f"（代表资金方{notice.on_behalf_of}）"
+        who_en += f" (on behalf of the funding institution {notice.on_behalf_of})"
     if terms.fetch_type == "ONETIME":
         often_zh, often_en = "只获取一次", "once"
     else:
@@ -61,16 +57,16 @@ def summary(terms: NoticeTerms) -> dict[str, str]:
         often_en = f"at most {terms.frequency_value} {times} a {unit_en}"
     start, end = beijing_time(terms.valid_from), beijing_time(terms.valid_until)
     zh = (
-        f"{who_zh}为「{terms.purpose_title.get('zh', '')}」请求获取您的"
-        f"{terms.feature_count}项概括信息（区间、计数或是否，不含原始记录），"
+        f"{who_zh}为「{notice.purpose_title.get('zh', '')}」请求获取您的"
+        f"{notice.feature_count}项概括信息（区间、计数或是否，不含原始记录），"
         f"来源：{sources_zh}，覆盖最近{terms.data_range_months}个月的记录。"
         f"授权期间为北京时间{start}至{end}，{often_zh}。"
         f"对方收到后最多保留{terms.data_life_days}天，到期必须删除。"
         "您可以随时暂停或撤回授权，撤回立即生效。"
     )
     en = (
-        f"{who_en} asks for {terms.feature_count} generalized facts about you (bands, counts "
-        f"or yes/no, never raw records) for “{terms.purpose_title.get('en', '')}”, from "
+        f"{who_en} asks for {notice.feature_count} generalized facts about you (bands, counts "
+        f"or yes/no, never raw records) for “{notice.purpose_title.get('en', '')}”, from "
         f"{sources_en}, covering the last {terms.data_range_months} months of records. "
         f"The consent runs from {start} to {end} Beijing time; they may receive them "
         f"{often_en}. They may keep what they receive for at most {terms.data_life_days} "

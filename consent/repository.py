@@ -1,4 +1,4 @@
-"""Every query on consents, their data keys and receipts, and the borrower's view across them."""
+"""Every query on consents, their data keys and receipts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent.models import Consent, ConsentKey, ConsentReceipt
 from consent.states import ConsentStatus
-from gateway.borrowers.models import OtpChallenge
-from gateway.releases.models import Release
 
 
 async def get(
@@ -96,40 +94,5 @@ async def receipts_for(session: AsyncSession, consent_id: str) -> Sequence[Conse
         select(ConsentReceipt)
         .where(ConsentReceipt.consent_id == consent_id)
         .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
-    )
-    return (await session.scalars(query)).all()
-
-
-async def accesses_for_phone(
-    session: AsyncSession,
-    phone_index: str,
-    *,
-    before: tuple[datetime, str] | None,
-    limit: int,
-) -> Sequence[tuple[Release, Consent]]:
-    """Releases under every consent naming this phone, newest first, before a cursor position."""
-    query = (
-        select(Release, Consent)
-        .join(Consent, Consent.id == Release.consent_id)
-        .where(Consent.phone_index == phone_index)
-    )
-    if before is not None:
-        at, release_id = before
-        query = query.where(
-            or_(
-                Release.created_at < at,
-                and_(Release.created_at == at, Release.id < release_id),
-            )
-        )
-    query = query.order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)
-    return [(release, consent) for release, consent in (await session.execute(query)).all()]
-
-
-async def codes_for_phone(session: AsyncSession, phone_index: str) -> Sequence[OtpChallenge]:
-    """Every one-time code challenge of this phone, oldest first (for the borrower's export)."""
-    query = (
-        select(OtpChallenge)
-        .where(OtpChallenge.phone_index == phone_index)
-        .order_by(OtpChallenge.created_at, OtpChallenge.id)
     )
     return (await session.scalars(query)).all()

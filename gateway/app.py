@@ -17,8 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
-from consent.schedule import lifecycle_schedule
-from gateway.audit import service as audit_service
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
@@ -27,7 +25,9 @@ from gateway.core.logging import configure_logging
 from gateway.core.metrics import REQUEST_SECONDS
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
+from gateway.jobs.scheduler import scheduler
 from gateway.releases.endpoints import router as releases_router
+from gateway.rights.endpoints import router as rights_router
 from gateway.runtime.context import GatewayContext, build_context
 from gateway.security.headers import SecurityHeadersMiddleware, security_headers
 from gateway.security.limits import BodySizeLimitMiddleware
@@ -54,10 +54,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         try:
             if resolved.is_development:
                 await upgrade(resolved.resolved_database_url)
-            async with (
-                audit_service.tree_head_schedule(app.state.context),
-                lifecycle_schedule(app.state.context),
-            ):
+            async with scheduler(app.state.context):
                 yield
         finally:
             await app.state.context.aclose()
@@ -76,6 +73,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         lender_router,
         releases_router,
         borrower_login_router,
+        rights_router,
         borrower_router,
         notifications_router,
         audit_router,

@@ -28,7 +28,7 @@ from consent.notifications import repository
 from consent.notifications.models import ConsentNotification
 from consent.notifications.rules import EVENT_TYPE, DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
-from gateway.core.db import utcnow
+from gateway.core.db import unit_of_work, utcnow
 from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
@@ -147,14 +147,14 @@ async def dispatch_due(
         for _ in range(MAX_ROUNDS):
             at = now or utcnow()
             lease = timedelta(seconds=settings.notification_timeout_seconds * 2 + 30)
-            async with context.sessionmaker() as session, session.begin():
+            async with unit_of_work(context.sessionmaker) as session:
                 claimed = await repository.claim_due(
                     session, at, at + lease, lender_id=lender_id, limit=BATCH_SIZE
                 )
             if not claimed:
                 break
             errors = await deliver_all(client, claimed)
-            async with context.sessionmaker() as session, session.begin():
+            async with unit_of_work(context.sessionmaker) as session:
                 for notification, error in zip(claimed, errors, strict=True):
                     outcome = await _record(session, context, notification, error, now or utcnow())
                     report.count(outcome)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -100,6 +101,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 def is_postgres(session: AsyncSession) -> bool:
     """Whether the session talks to PostgreSQL (row locks and advisory locks exist)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A transaction of its own, for work no request carries: committed if the block
+    succeeds, rolled back if it raises."""
+    async with sessionmaker() as session, session.begin():
+        yield session
 
 
 RollbackHook = Callable[[AsyncSession], Awaitable[None]]

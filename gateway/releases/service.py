@@ -16,11 +16,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.registry import fetch_all
-from consent import service as consent_service
+from consent import expiry, keys, lookup
 from consent.budget import CHINA_STANDARD_TIME, interval_start, releases_allowed
+from consent.events import consent_event
 from consent.models import Consent
 from consent.schemas import BorrowerIdentity
 from consent.states import ConsentStatus, check_releasable
+from consent.views import status_now
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
@@ -74,10 +76,10 @@ async def release_features(
     consent: Consent | None = None
     try:
         # 3.1 the consent: this lender's, active, in its window, within its budget
-        consent = await consent_service.get_for_lender(
+        consent = await lookup.get_for_lender(
             session, lender.client_id, consent_id, for_update=True
         )
-        status = await consent_service.settle(session, context, consent, now)
+        status = await expiry.settle(session, context, consent, now)
         check_releasable(status, now, valid_from=consent.valid_from)
         await check_budget(session, consent, now)
         # 3.2 policy: requested ⊆ consent ⊆ purpose, and the minimal source fields
@@ -150,7 +152,7 @@ async def claimed_identity(
     """The consent's borrower identity, opened only when a feature compares it (identity_match)."""
     if not plan.compares_identity:
         return None
-    identity = await consent_service.open_identity(session, context, consent)
+    identity = await keys.open_identity(session, context, consent)
     if identity is None:
         raise ConsentRevoked("The consent's data key was destroyed.")
     return identity
@@ -165,14 +167,14 @@ async def fetch_sources(
     trail: list[AuditEvent],
 ) -> dict[str, SourceRecord]:
     """Ask each needed source, in parallel, for exactly the planned fields."""
-    identity = await consent_service.open_identity(session, context, consent)
+    identity = await keys.open_identity(session, context, consent)
     if identity is None:
         raise ConsentRevoked("The consent's data key was destroyed.")
     records = await fetch_all(context.connectors, identity.id_number, plan.source_fields, months)
     for source, record in records.items():
         fields = [f"{source}.{name}" for name in plan.source_fields[source]]
         trail.append(
-            consent_service.consent_event(
+            consent_event(
                 consent,
                 "source.fetched",
                 "gateway",
@@ -184,7 +186,7 @@ async def fetch_sources(
         )
         if record.overshared:
             trail.append(
-                consent_service.consent_event(
+                consent_event(
                     consent,
                     "source.overshared",
                     "gateway",
@@ -241,7 +243,8 @@ async def record_release(
     now: datetime,
 ) -> tuple[Release, Any]:
     """Spend the budget, keep the borrower's sealed copy, and append the audit entries."""
-    await spend_budget(session, consent, now)
+    delete_by = now + timedelta(days=consent.data_life_days)
+    await spend_budget(session, consent, now, delete_by)
     digest = "sha256:" + hashlib.sha256(jws.encode()).hexdigest()
     source_fields = tuple(
         f"{source}.{name}" for source, names in plan.source_fields.items() for name in names
@@ -250,7 +253,7 @@ async def record_release(
         await audit_service.append(session, event)
     entry = await audit_service.append(
         session,
-        consent_service.consent_event(
+        consent_event(
             consent,
             "release.granted",
             f"lender:{consent.lender_id}",
@@ -260,7 +263,7 @@ async def record_release(
             request_id=request_id(),
         ),
     )
-    key = await consent_service.data_key(session, context, consent.id)
+    key = await keys.data_key(session, context, consent.id)
     if key is None:
         raise ConsentRevoked("The consent's data key was destroyed.")
     release = Release(
@@ -276,7 +279,7 @@ async def record_release(
             field_context(consent.id, f"release:{release_id}"),
         ),
         leaf_index=entry.seq,
-        delete_by=now + timedelta(days=consent.data_life_days),
+        delete_by=delete_by,
         created_at=now,
     )
     session.add(release)
@@ -284,8 +287,14 @@ async def record_release(
     return release, entry
 
 
-async def spend_budget(session: AsyncSession, consent: Consent, now: datetime) -> None:
+async def spend_budget(
+    session: AsyncSession, consent: Consent, now: datetime, delete_by: datetime
+) -> None:
     """Count this release, atomically with the checks that allowed it.
+
+    The consent's row keeps its own summary of its releases (the count and the
+    latest `delete_by`), so that a consent's withdrawal receipt and data life need
+    nothing from the release records.
 
     A compare-and-swap on the release count that also requires the consent to
     be `ACTIVE` and inside its window. On PostgreSQL the release holds the
@@ -296,6 +305,9 @@ async def spend_budget(session: AsyncSession, consent: Consent, now: datetime) -
     that judgement and the next swap, and until this transaction ends).
     """
     for _ in range(SPEND_ATTEMPTS):
+        # The swap matches only the row as read, so its `last_delete_by` is current too.
+        last = consent.last_delete_by
+        last_delete_by = delete_by if last is None else max(last, delete_by)
         spent = await session.execute(
             update(Consent)
             .where(
@@ -304,24 +316,23 @@ async def spend_budget(session: AsyncSession, consent: Consent, now: datetime) -
                 Consent.status == ConsentStatus.ACTIVE,
                 Consent.valid_until > now,
             )
-            .values(release_count=Consent.release_count + 1)
+            .values(release_count=Consent.release_count + 1, last_delete_by=last_delete_by)
             .execution_options(synchronize_session=False)
         )
         if spent.rowcount == 1:  # type: ignore[attr-defined]
             set_committed_value(consent, "release_count", consent.release_count + 1)
+            set_committed_value(consent, "last_delete_by", last_delete_by)
             return
         log.info("release.spend_lost", consent_id=consent.id)
         await session.refresh(consent)
-        check_releasable(
-            consent_service.status_now(consent, now), now, valid_from=consent.valid_from
-        )
+        check_releasable(status_now(consent, now), now, valid_from=consent.valid_from)
         await check_budget(session, consent, now)
     raise FrequencyExceeded()
 
 
 def egress_blocked(consent: Consent, plan: ReleasePlan, blocked: PersonalDataBlocked) -> AuditEvent:
     """The `egress.blocked` event: the entity types the guard found, never the values."""
-    return consent_service.consent_event(
+    return consent_event(
         consent,
         "egress.blocked",
         "gateway",
@@ -344,7 +355,7 @@ def denial(
     catalog = context.catalog
     asked = tuple(name for name in (requested or ()) if name in catalog.features)
     if consent is not None:
-        return consent_service.consent_event(
+        return consent_event(
             consent,
             "release.denied",
             f"lender:{lender.client_id}",
@@ -394,13 +405,11 @@ async def attest_deletion(
     attested_at = release.deletion_attested_at
     if attested_at is None:
         attested_at = utcnow()
-        consent = await consent_service.get_for_lender(
-            session, lender.client_id, release.consent_id
-        )
+        consent = await lookup.get_for_lender(session, lender.client_id, release.consent_id)
         on_time = attested_at <= release.delete_by
         entry = await audit_service.append(
             session,
-            consent_service.consent_event(
+            consent_event(
                 consent,
                 "deletion.attested",
                 f"lender:{lender.client_id}",

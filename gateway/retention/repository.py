@@ -85,12 +85,6 @@ async def releases_kept(session: AsyncSession, *, signed_by: datetime, now: date
     return (await session.scalar(query.limit(1))) is not None
 
 
-async def last_delete_by(session: AsyncSession, consent_id: str) -> datetime | None:
-    """The latest `delete_by` among the consent's releases."""
-    query = select(func.max(Release.delete_by)).where(Release.consent_id == consent_id)
-    return await session.scalar(query)
-
-
 async def consents_with_keys_past(session: AsyncSession, now: datetime) -> Sequence[Consent]:
     """Consents whose data key still exists though they may have ended by `now`."""
     query = (

@@ -16,11 +16,11 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from consent import service as consent_service
+from consent import keys as consent_keys
 from consent.notifications import repository as notifications_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.core.db import utcnow
+from gateway.core.db import unit_of_work, utcnow
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore, retire_signing_key, superseded_times
 from gateway.crypto.kms import KekUnavailable, Kms
@@ -64,7 +64,7 @@ async def rotate_kek(
     under either KEK. An interrupted run is resumed by the next one, from its
     progress marker, towards the same KEK. `on_batch` gets the running count.
     """
-    async with sessionmaker() as session, session.begin():
+    async with unit_of_work(sessionmaker) as session:
         rotation = await repository.unfinished_rotation(session)
         resumed = rotation is not None
         if rotation is None:
@@ -100,7 +100,7 @@ async def rotate_kek(
     while step := await _rewrap_batch(sessionmaker, kms, batch_size, unreadable, after=after):
         after = step.last_consent_id
 
-    async with sessionmaker() as session, session.begin():
+    async with unit_of_work(sessionmaker) as session:
         rotation = await repository.unfinished_rotation(session)
         rewrapped = rotation.rewrapped if rotation else 0
         if rotation is not None:
@@ -134,7 +134,7 @@ async def _rewrap_batch(
     after: str | None = None,
 ) -> _Step | None:
     """Re-wrap one batch in one transaction with the progress marker; None when none is left."""
-    async with sessionmaker() as session, session.begin():
+    async with unit_of_work(sessionmaker) as session:
         rotation = await repository.unfinished_rotation(session)
         if rotation is None:
             return None
@@ -253,7 +253,7 @@ async def retire_keks(
             raise RotationInProgress("finish it first with `lendgate keys rotate --kek`")
     active = kms.active_kek_id
     for kek_id in sorted(kms.kek_ids() - {active}):
-        async with sessionmaker() as session, session.begin():
+        async with unit_of_work(sessionmaker) as session:
             if not dry_run:
                 await _move_off(session, kms, batch_size)
             remaining = await repository.count_wrapped_by(session, kek_id)
@@ -304,9 +304,9 @@ async def shred_expired(session: AsyncSession, *, actor: str, now: datetime | No
     now = now or utcnow()
     sweep = Sweep()
     for consent in await repository.consents_with_keys_past(session, now):
-        if await consent_service.data_deleted_at(session, consent, now) is None:
+        if await consent_keys.data_deleted_at(session, consent, now) is None:
             continue
-        await consent_service.shred(session, consent, actor=actor, reason="data life ended")
+        await consent_keys.shred(session, consent, actor=actor, reason="data life ended")
         sweep.keys_shredded.append(consent.id)
     sweep.copies_erased = await repository.erase_overdue_copies(session, now)
     log.info("key.sweep", keys_shredded=len(sweep.keys_shredded), copies_erased=sweep.copies_erased)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import event
+
 from connectors.people.histories import Person
 from consent.receipts import RECEIPT_TYPE
 from gateway.crypto import jose
@@ -198,3 +200,31 @@ async def test_the_export_is_complete_and_only_about_the_borrower(stack: Stack) 
     for consent_id in (kept_id, ended_id):
         assert (await stack.audit_types(consent_id))[-1] == "borrower.exported"
     assert "borrower.exported" not in await stack.audit_types(others_id)
+
+
+async def test_listing_the_consents_costs_the_same_queries_however_many_there_are(
+    stack: Stack,
+) -> None:
+    person = stack.person()
+    auth = await stack.borrower_login(person.phone)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    async def queries_to_list() -> int:
+        statements.clear()
+        event.listen(stack.context.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            listed = await stack.http.get("/v1/borrower/consents", headers=auth)
+        finally:
+            event.remove(stack.context.engine.sync_engine, "before_cursor_execute", count)
+        assert listed.status_code == 200, listed.text
+        return len(statements)
+
+    async with stack.lender_client(await stack.register()) as lender:
+        await lender.release(await approved_consent(stack, lender, person, auth))
+        one = await queries_to_list()
+        for _ in range(3):
+            await lender.release(await approved_consent(stack, lender, person, auth))
+    assert await queries_to_list() == one

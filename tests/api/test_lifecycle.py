@@ -267,14 +267,14 @@ async def test_a_request_never_waits_beyond_its_window(stack: Stack) -> None:
 
 
 async def test_the_schedule_records_expiries_nobody_looked_at(stack: Stack) -> None:
-    from consent import service as consent_service
+    from consent import expiry
 
     async with stack.lender_client(await stack.register()) as lender:
         consent_id, _, _ = await stack.active_consent(lender)
     await set_consent(stack, consent_id, valid_until=datetime.now(UTC) - timedelta(seconds=1))
-    recorded = await consent_service.expire_due(stack.context, limit=10_000)
+    recorded = await expiry.expire_due(stack.context, limit=10_000)
     assert consent_id in recorded
-    assert consent_id not in await consent_service.expire_due(stack.context, limit=10_000)
+    assert consent_id not in await expiry.expire_due(stack.context, limit=10_000)
     assert len(await expired_leaves(stack, consent_id)) == 1
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from consent import schedule
 from consent.notifications import service as notifications_service
 from consent.notifications.rules import callback_url_problem, retry_delay
 from gateway.core.db import utcnow
+from gateway.jobs.scheduler import JOBS, scheduler
 from gateway.sdk.lender import LendgateAPIError, NotificationVerificationError
 from tests.api.lifecycle_helpers import (
     Receiver,
@@ -288,7 +288,8 @@ async def test_the_running_gateway_delivers_and_expires_on_its_own(
     async with stack.lender_client(registered) as lender:
         consent_id, _, _ = await stack.active_consent(lender, callback_url=receiver.url)
     await set_consent(stack, consent_id, valid_until=datetime.now(UTC) - timedelta(seconds=1))
-    async with schedule.lifecycle_schedule(stack.context):
+    consent_jobs = [job for job in JOBS if job.name.startswith("consent.")]
+    async with scheduler(stack.context, consent_jobs):
         for _ in range(200):
             if len(receiver.accepted) == 3:
                 break

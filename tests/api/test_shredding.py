@@ -14,7 +14,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import text, update
 
-from consent import service as consent_service
+from consent import keys as consent_keys
 from consent.models import Consent
 from gateway.crypto.envelope import field_context, open_sealed
 from gateway.releases.models import Release
@@ -76,6 +76,9 @@ async def set_times(stack: Stack, consent_id: str, **values: datetime) -> None:
     """Move a consent's (or its releases') clock-driven times, as if time had passed."""
     release_values = {k: v for k, v in values.items() if k == "delete_by"}
     consent_values = {k: v for k, v in values.items() if k != "delete_by"}
+    if "delete_by" in values:
+        # The consent keeps the latest `delete_by` of its releases beside them.
+        consent_values["last_delete_by"] = values["delete_by"]
     async with stack.context.sessionmaker() as session, session.begin():
         if consent_values:
             await session.execute(
@@ -122,7 +125,7 @@ async def test_after_revoke_the_ciphertexts_remain_and_cannot_be_decrypted(stack
     async with stack.context.sessionmaker() as session:
         consent = await session.get(Consent, consent_id)
         assert consent is not None
-        assert await consent_service.open_identity(session, stack.context, consent) is None
+        assert await consent_keys.open_identity(session, stack.context, consent) is None
 
     [shredded] = await key_shredded_leaves(stack, consent_id)
     assert (shredded["actor"], shredded["reason"]) == ("borrower", "consent revoked")
@@ -235,7 +238,7 @@ async def test_a_release_copy_past_its_delete_by_reads_as_deleted_and_the_sweep_
     async with stack.context.sessionmaker() as session:
         consent = await session.get(Consent, consent_id)
         assert consent is not None
-        assert await consent_service.open_identity(session, stack.context, consent) is not None
+        assert await consent_keys.open_identity(session, stack.context, consent) is not None
 
 
 async def test_after_expiry_the_key_lives_until_the_last_delete_by_then_is_shredded(
@@ -259,7 +262,7 @@ async def test_after_expiry_the_key_lives_until_the_last_delete_by_then_is_shred
     assert datetime.fromisoformat(view["data_deleted_at"]) == delete_by
     assert view["accesses"][0]["values"] is None
     async with stack.context.sessionmaker() as session:
-        assert await consent_service.data_key(session, stack.context, consent_id) is None
+        assert await consent_keys.data_key(session, stack.context, consent_id) is None
     assert (await raw_rows(stack, consent_id))["wrapped_key"] is not None
 
     async with stack.context.sessionmaker() as session, session.begin():

@@ -10,6 +10,7 @@ from consent import receipts
 from consent.models import Consent
 from consent.notice import NoticeTerms, beijing_time, summary, withdrawal
 from policies.catalog import Catalog, load_catalog
+from policies.evaluation import ConsentTerms
 
 APPROVED = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
 
@@ -109,20 +110,24 @@ def test_a_withdrawal_receipt_says_what_follows(catalog: Catalog) -> None:
     }
 
 
-def notice_terms(**overrides: object) -> NoticeTerms:
+def notice_terms(fetch_type: str = "PERIODIC", **overrides: object) -> NoticeTerms:
     values: dict[str, object] = {
         "lender_name": "示例银行",
         "on_behalf_of": None,
         "purpose_title": {"zh": "贷后管理", "en": "Post-loan monitoring"},
         "source_titles": [{"zh": "社保", "en": "Social insurance"}],
         "feature_count": 2,
-        "fetch_type": "PERIODIC",
-        "frequency_unit": "MONTH",
-        "frequency_value": 2,
-        "valid_from": datetime(2026, 11, 30, 16, tzinfo=UTC),
-        "valid_until": datetime(2027, 11, 30, 16, tzinfo=UTC),
-        "data_range_months": 36,
-        "data_life_days": 90,
+        "terms": ConsentTerms(
+            purpose="post_loan_monitoring",
+            features=("si_active", "hf_status"),
+            fetch_type=fetch_type,
+            frequency_unit="MONTH",
+            frequency_value=2,
+            valid_from=datetime(2026, 11, 30, 16, tzinfo=UTC),
+            valid_until=datetime(2027, 11, 30, 16, tzinfo=UTC),
+            data_range_months=36,
+            data_life_days=90,
+        ),
     }
     values.update(overrides)
     return NoticeTerms(**values)  # type: ignore[arg-type]

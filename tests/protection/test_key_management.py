@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from consent import service as consent_service
+from consent import keys as consent_keys
 from consent.models import Consent
 from consent.notifications import service as notifications_service
 from gateway.crypto import jose
@@ -110,7 +110,7 @@ async def test_kek_rotation_rewraps_every_data_key_online_and_resumes(stack: Sta
     assert any(old_kek in leaf["reason"] for leaf in await leaves_of_type(stack, "key.retired"))
     async with stack.context.sessionmaker() as session:
         for consent_id, _, _ in kept:
-            assert await consent_service.data_key(session, stack.context, consent_id) is not None
+            assert await consent_keys.data_key(session, stack.context, consent_id) is not None
     old_wrap = await_key(backup, kept[1][0])
     with pytest.raises(KekUnavailable):
         stack.context.keys.kms.unwrap(old_wrap, kept[1][0].encode())
@@ -236,9 +236,7 @@ async def test_old_signing_keys_stay_published_while_anything_they_signed_is_val
         assert (await retire(gateway, later)).kept == {
             old: "a lender notification it signed still awaits delivery"
         }
-        gateway.context.notification_transport = httpx.MockTransport(
-            lambda _: httpx.Response(204)
-        )
+        gateway.context.notification_transport = httpx.MockTransport(lambda _: httpx.Response(204))
         await notifications_service.dispatch_due(
             gateway.context, now=later, lender_id=registered.client_id
         )
