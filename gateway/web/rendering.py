@@ -52,11 +52,6 @@ class Asset:
         return self.etag.strip('"')[:12]
 
 
-def _asset(body: bytes, name: str) -> Asset:
-    media_type = MEDIA_TYPES[Path(name).suffix]
-    return Asset(body, media_type, f'"{hashlib.sha256(body).hexdigest()}"')
-
-
 def _load_assets(folders: Sequence[Path], names: Iterable[str]) -> dict[str, Asset]:
     """The files `names`, each from the first of `folders` that has it, and every module a
     script imports; by name, typed by their suffix.
@@ -75,7 +70,8 @@ def _load_assets(folders: Sequence[Path], names: Iterable[str]) -> dict[str, Ass
             body = path.read_bytes()
             if name.endswith(".js"):
                 body = SIBLING_IMPORT.sub(versioned, body.decode("utf-8")).encode("utf-8")
-            assets[name] = _asset(body, name)
+            etag = f'"{hashlib.sha256(body).hexdigest()}"'
+            assets[name] = Asset(body, MEDIA_TYPES[path.suffix], etag)
         return assets[name]
 
     for name in names:
