@@ -26,12 +26,12 @@ from gateway.core.metrics import REQUEST_SECONDS
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
+from gateway.ops.endpoints import router as ops_router
 from gateway.releases.endpoints import router as releases_router
 from gateway.rights.endpoints import router as rights_router
 from gateway.runtime.context import GatewayContext, build_context
 from gateway.security.headers import SecurityHeadersMiddleware, security_headers
 from gateway.security.limits import BodySizeLimitMiddleware
-from gateway.web import meta
 from gateway.web.console.endpoints import router as console_router
 from gateway.web.portal.endpoints import router as portal_router
 
@@ -68,7 +68,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
     if context is not None:
         app.state.context = context
     for router in (
-        meta.router,
+        ops_router,
         oauth_router,
         lender_router,
         releases_router,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from gateway.audit.models import AuditEntry
 from gateway.compliance import rules as compliance
 from gateway.web.console.messages import EN, EVENT_TYPES, ZH
-from gateway.web.console.pages import ASSETS
+from gateway.web.console.pages import SITE
 from tests.support import Stack
 
 PAGES = {
@@ -23,7 +23,7 @@ PAGES = {
 
 
 def _messages_of(page: str) -> dict[str, str]:
-    found = re.search(r'<script type="application/json" id="console-messages">(.*?)</script>', page)
+    found = re.search(r'<script type="application/json" id="messages">(.*?)</script>', page)
     assert found, "the page hands its texts to the script"
     messages: dict[str, str] = json.loads(found.group(1))
     return messages
@@ -88,7 +88,7 @@ async def test_the_shells_hold_no_inline_code_and_load_nothing_from_elsewhere(
         # A CSP without 'unsafe-inline' fits: no handlers, no inline scripts or styles.
         assert not re.search(r"\son[a-z]+\s*=", page), path
         inline_scripts = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
-        assert inline_scripts == [' type="application/json" id="console-messages"'], path
+        assert inline_scripts == [' type="application/json" id="messages"'], path
         assert "<style" not in page and " style=" not in page, path
         assert not re.search(r'(src|href)="(https?:)?//', page), path
 
@@ -105,18 +105,20 @@ async def test_opening_the_pages_reads_nothing_from_the_log(stack: Stack) -> Non
 
 async def test_scripts_style_and_icon_are_served_with_their_types(stack: Stack) -> None:
     page = (await stack.http.get("/regulator/")).text
-    for name, media_type in (
-        ("verify.js", "text/javascript; charset=utf-8"),
-        ("console.js", "text/javascript; charset=utf-8"),
-        ("console.css", "text/css; charset=utf-8"),
-        ("favicon.svg", "image/svg+xml"),
-    ):
-        asset = ASSETS[name]
-        assert f"/regulator/static/{name}?v={asset.version}" in page
+    # One module script; it imports the others, each by its versioned address.
+    assert f'<script type="module" src="{SITE.static_url("console.js")}">' in page
+    for name in ("console.css", "shared.css", "favicon.svg"):
+        assert SITE.static_url(name) in page
+    for name, asset in SITE.assets.items():
+        media_type = {
+            "js": "text/javascript; charset=utf-8",
+            "css": "text/css; charset=utf-8",
+            "svg": "image/svg+xml",
+        }[name.rsplit(".", 1)[1]]
 
         served = await stack.http.get(f"/regulator/static/{name}", params={"v": asset.version})
 
-        assert served.status_code == 200
+        assert served.status_code == 200, name
         assert served.headers["content-type"] == media_type
         assert served.content == asset.body
         revalidated = await stack.http.get(
@@ -124,8 +126,31 @@ async def test_scripts_style_and_icon_are_served_with_their_types(stack: Stack) 
         )
         assert revalidated.status_code == 304
         assert revalidated.content == b""
-    # verify.js runs first: console.js uses what it defines.
-    assert page.index("/static/verify.js") < page.index("/static/console.js")
+
+
+def test_modules_import_each_other_by_versioned_address() -> None:
+    scripts = {name: asset for name, asset in SITE.assets.items() if name.endswith(".js")}
+    versioned = r'from "\./([\w-]+\.js)\?v=(\w+)"'
+    imports = {
+        (name, imported)
+        for name, asset in scripts.items()
+        for imported, version in re.findall(versioned, asset.body.decode())
+        if version == scripts[imported].version
+    }
+    all_imports = {
+        (name, imported)
+        for name, asset in scripts.items()
+        for imported in re.findall(r'from "\./([\w-]+\.js)', asset.body.decode())
+    }
+    assert imports == all_imports
+    assert ("console.js", "shared.js") in imports and ("entry.js", "verify.js") in imports
+    # Every module is reached from the page's one script.
+    reached, todo = set(), ["console.js"]
+    while todo:
+        name = todo.pop()
+        reached.add(name)
+        todo += [new for importer, new in imports if importer == name and new not in reached]
+    assert reached == set(scripts)
 
 
 async def test_unknown_console_addresses_are_404(stack: Stack) -> None:
@@ -161,17 +186,19 @@ async def test_the_console_stays_out_of_the_api_description(stack: Stack) -> Non
 
 
 def test_the_scripts_only_call_the_audit_api_and_write_only_text() -> None:
-    console = ASSETS["console.js"].body.decode()
-    verify = ASSETS["verify.js"].body.decode()
+    scripts = {
+        name: asset.body.decode() for name, asset in SITE.assets.items() if name.endswith(".js")
+    }
+    verify = scripts["verify.js"]
+    console = "\n".join(scripts.values())
 
     api_paths = set(re.findall(r'"(/v1/[^"]*|/\.well-known/[^"]*)"', console))
     assert api_paths == {"/v1/audit", "/.well-known/jwks.json"}
     assert not re.findall(r'"(/v1/|/oauth)', verify)
     assert "fetch(" not in verify
-    for script in (console, verify):
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-            assert sink not in script
-        assert not re.search(r"localStorage\s*\.", script)
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in console
+    assert not re.search(r"localStorage\s*\.", console)
     assert re.search(r"sessionStorage\.setItem\(", console)
     # The private key never comes near the page: nothing signs, only verifies.
     assert '"sign"' not in verify and ".sign(" not in verify

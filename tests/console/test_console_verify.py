@@ -26,15 +26,18 @@ Call = tuple[str, list[Any]]
 
 RUN_CALLS = """
 const [calls, done] = arguments;
-Promise.all(calls.map(([name, args]) => window.LendgateVerify[name](...args))).then(
-  (results) => done(JSON.stringify(results)),
-  (error) => done(JSON.stringify({ error: String(error) })),
-);
+import("/regulator/static/verify.js")
+  .then((verify) => Promise.all(calls.map(([name, args]) => verify[name](...args))))
+  .then(
+    (results) => done(JSON.stringify(results)),
+    (error) => done(JSON.stringify({ error: String(error) })),
+  );
 """
 
 
 def run(browser: WebDriver, calls: list[Call]) -> list[Any]:
-    """Call `LendgateVerify` functions in the page; their results, in order."""
+    """Call functions of the verification module (verify.js) in the page; their results,
+    in order."""
     answer = json.loads(browser.execute_async_script(RUN_CALLS, calls))
     assert isinstance(answer, list), answer
     return answer

@@ -7,12 +7,12 @@ import re
 from urllib.parse import urlsplit
 
 from gateway.web.portal.messages import EN, ZH
-from gateway.web.portal.pages import ASSETS
+from gateway.web.portal.pages import SITE
 from tests.support import Stack
 
 
 def _messages_of(page: str) -> dict[str, str]:
-    found = re.search(r'<script type="application/json" id="portal-messages">(.*?)</script>', page)
+    found = re.search(r'<script type="application/json" id="messages">(.*?)</script>', page)
     assert found, "the page hands its texts to the script"
     messages: dict[str, str] = json.loads(found.group(1))
     return messages
@@ -77,15 +77,22 @@ async def test_the_page_shell_holds_a_login_form_and_no_inline_code(stack: Stack
     # A CSP without 'unsafe-inline' must be possible later: no handlers, no inline scripts.
     assert not re.search(r"\son[a-z]+\s*=", page)
     inline_scripts = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
-    assert inline_scripts == [' type="application/json" id="portal-messages"']
+    assert inline_scripts == [' type="application/json" id="messages"']
     assert "<style" not in page and "http://" not in page and "https://" not in page
 
 
 async def test_script_and_style_are_served_with_their_types(stack: Stack) -> None:
     page = (await stack.http.get("/portal/")).text
-    for name, media_type in (("portal.js", "text/javascript"), ("portal.css", "text/css")):
-        asset = ASSETS[name]
-        assert f"/portal/static/{name}?v={asset.version}" in page
+    assert f'<script type="module" src="{SITE.static_url("portal.js")}">' in page
+    for name, media_type in (
+        ("portal.js", "text/javascript"),
+        ("shared.js", "text/javascript"),
+        ("portal.css", "text/css"),
+        ("shared.css", "text/css"),
+    ):
+        asset = SITE.assets[name]
+        if name != "shared.js":
+            assert f"/portal/static/{name}?v={asset.version}" in page
 
         served = await stack.http.get(f"/portal/static/{name}", params={"v": asset.version})
 
@@ -123,7 +130,9 @@ async def test_the_portal_stays_out_of_the_api_description(stack: Stack) -> None
 
 
 def test_the_script_only_calls_the_borrower_api_and_writes_only_text() -> None:
-    script = ASSETS["portal.js"].body.decode()
+    script = "\n".join(
+        asset.body.decode() for name, asset in SITE.assets.items() if name.endswith(".js")
+    )
 
     api_paths = re.findall(r'"(/v1/[^"]*)"', script)
     assert api_paths and all(path.startswith("/v1/borrower/") for path in api_paths)

@@ -7,19 +7,17 @@ the script with the regulator's own access token, so a page request reads nothin
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from gateway.runtime.context import ContextDep
-from gateway.web import rendering as web
-from gateway.web.console.pages import ASSETS, Page, render
-from gateway.web.portal.messages import Language, language_of
+from gateway.web.console.pages import SITE, Page, render
+from gateway.web.languages import Language, language_of
+from gateway.web.rendering import LangQuery, shell_response
 
-router = APIRouter(prefix="/regulator", include_in_schema=False)
-
-LangQuery = Annotated[str | None, Query(max_length=16, description="`en` for English.")]
+router = APIRouter(prefix=SITE.prefix, include_in_schema=False)
 
 # A leaf index is a whole number; anything else in the path cannot name an entry.
 LEAF_INDEX: Final = re.compile(r"[0-9]{1,18}")
@@ -41,7 +39,7 @@ def _page(
         query=request.query_params.multi_items(),
         entry_index=entry_index,
     )
-    return web.shell_response(body, language, status=status)
+    return shell_response(body, language, status=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -76,7 +74,7 @@ async def compliance_page(
 
 
 # The console's scripts, style sheet and icon; before the catch-all below.
-web.add_static_route(router, ASSETS)
+SITE.add_static_route(router)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)

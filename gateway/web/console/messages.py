@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from gateway.web.portal.messages import Language
+from gateway.web.languages import Language
 
 # Audit event types a regulator filters by most; any other type can still be typed in.
 EVENT_TYPES: Final = (

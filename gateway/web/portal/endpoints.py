@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
-from gateway.web import rendering as web
-from gateway.web.portal.messages import Language, language_of
-from gateway.web.portal.pages import ASSETS, Page, render
+from gateway.web.languages import Language, language_of
+from gateway.web.portal.pages import SITE, Page, render
+from gateway.web.rendering import LangQuery, shell_response
 
-router = APIRouter(prefix="/portal", include_in_schema=False)
-
-LangQuery = Annotated[str | None, Query(max_length=16, description="`en` for English.")]
+router = APIRouter(prefix=SITE.prefix, include_in_schema=False)
 
 # Consent ids are `cns_` plus hex; anything else in the path cannot name a consent.
 CONSENT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _page(page: Page, language: Language, *, consent_id: str = "", status: int = 200) -> Response:
-    return web.shell_response(
-        render(page, language, consent_id=consent_id), language, status=status
-    )
+    return shell_response(render(page, language, consent_id=consent_id), language, status=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -42,7 +38,7 @@ async def consent_page(consent_id: str, lang: LangQuery = None) -> Response:
 
 
 # The portal's script, style sheet and icon; before the catch-all below.
-web.add_static_route(router, ASSETS)
+SITE.add_static_route(router)
 
 
 @router.get("/{path:path}", response_class=HTMLResponse)

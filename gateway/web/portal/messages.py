@@ -7,13 +7,9 @@ Placeholders are `{name}`; the script fills them in as text, never as markup.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
-Language = Literal["zh", "en"]
-
-DEFAULT_LANGUAGE: Final[Language] = "zh"
-
-HTML_LANG: Final[dict[Language, str]] = {"zh": "zh-CN", "en": "en"}
+from gateway.web.languages import Language
 
 ZH: Final[dict[str, str]] = {
     "brand": "Lendgate 授权中心",
@@ -252,10 +248,3 @@ EN: Final[dict[str, str]] = {
 }
 
 MESSAGES: Final[dict[Language, dict[str, str]]] = {"zh": ZH, "en": EN}
-
-
-def language_of(requested: str | None) -> Language:
-    """The portal language for a `lang` query value: English if asked for, else Chinese."""
-    if requested and requested.strip().lower().startswith("en"):
-        return "en"
-    return DEFAULT_LANGUAGE

@@ -1,755 +1,639 @@
 /* Lendgate borrower portal.
  *
- * Talks only to the gateway's borrower JSON API (/v1/borrower/...). Every value that
- * comes from the API is put on the page as text (textContent / text nodes), never as
- * markup, and no handler lives in an HTML attribute, so a strict CSP can be added.
+ * Talks only to the gateway's borrower JSON API (/v1/borrower/...); how values reach the
+ * page (as text only) is in shared.js.
  */
-(function () {
-  "use strict";
+import {
+  ApiError,
+  accepted,
+  SessionEnded,
+  beijingTimes,
+  byId,
+  clearAlert,
+  errorText,
+  fetchJson,
+  h,
+  lang,
+  showNotice,
+  showProblem,
+  storedSession,
+  t,
+} from "./shared.js";
 
-  const body = document.body;
-  const messages = JSON.parse(document.getElementById("portal-messages").textContent);
-  const page = body.dataset.page;
-  const consentId = body.dataset.consentId || "";
-  const lang = document.documentElement.lang === "en" ? "en" : "zh";
-  const langQuery = lang === "en" ? "?lang=en" : "";
-  const PHONE = /^1[3-9]\d{9}$/;
-  const CODE = /^\d{6}$/;
+const page = document.body.dataset.page;
+const consentId = document.body.dataset.consentId || "";
+const langQuery = lang === "en" ? "?lang=en" : "";
+const PHONE = /^1[3-9]\d{9}$/;
+const CODE = /^\d{6}$/;
 
-  const byId = (id) => document.getElementById(id);
-  const ui = {
-    alert: byId("alert"),
-    notice: byId("notice"),
-    login: byId("login"),
-    phoneForm: byId("phone-form"),
-    phone: byId("phone"),
-    codeForm: byId("code-form"),
-    codeSent: byId("code-sent"),
-    loginCode: byId("login-code"),
-    changePhone: byId("change-phone"),
-    sessionInfo: byId("session-info"),
-    logout: byId("logout"),
-    view: byId("view"),
-  };
+const ui = {
+  login: byId("login"),
+  phoneForm: byId("phone-form"),
+  phone: byId("phone"),
+  codeForm: byId("code-form"),
+  codeSent: byId("code-sent"),
+  loginCode: byId("login-code"),
+  changePhone: byId("change-phone"),
+  sessionInfo: byId("session-info"),
+  logout: byId("logout"),
+  view: byId("view"),
+};
 
-  // ---- text ------------------------------------------------------------------------------
+// ---- text ------------------------------------------------------------------------------
 
-  function t(key, vars) {
-    let text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
-    for (const [name, value] of Object.entries(vars || {})) {
-      text = text.split("{" + name + "}").join(String(value));
+const when = beijingTimes({});
+
+function maskPhone(phone) {
+  return phone.slice(0, 3) + "****" + phone.slice(-4);
+}
+
+// Sources in the order borrowers know them: 社保, 公积金, 征信.
+const SOURCE_ORDER = ["social_insurance", "housing_fund", "credit_bureau"];
+
+function bySourceOrder(a, b) {
+  const rank = (source) => (SOURCE_ORDER.includes(source) ? SOURCE_ORDER.indexOf(source) : 99);
+  return rank(a) - rank(b);
+}
+
+function sourceLabel(source) {
+  return t("source_" + source);
+}
+
+function valueText(value) {
+  if (value === true) return t("value_true");
+  if (value === false) return t("value_false");
+  if (value === null || value === undefined) return t("value_null");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function localized(texts) {
+  if (!texts) return "";
+  return texts[lang] || texts.zh || texts.en || "";
+}
+
+// ---- session ---------------------------------------------------------------------------
+
+// The session itself is an HttpOnly cookie this script never sees. The gateway also sets
+// a readable CSRF cookie, echoed in X-CSRF-Token on every change. sessionStorage keeps
+// only the phone (to show it masked and to ask for approval codes) and the expiry.
+const CSRF_COOKIE = /(?:^|;\s*)(?:__Host-)?lendgate_csrf=([^;]+)/;
+
+function csrfToken() {
+  const found = document.cookie.match(CSRF_COOKIE);
+  return found ? decodeURIComponent(found[1]) : "";
+}
+
+const session = storedSession(
+  "lendgate.portal.session",
+  (saved) => saved.phone && saved.expiresAt > Date.now() && csrfToken(),
+);
+
+function saveSession(phone, expiresIn) {
+  // Ten seconds early, so a request never leaves with a session about to die.
+  const expiresAt = Date.now() + Math.max(0, Number(expiresIn) - 10) * 1000;
+  session.save({ phone, expiresAt });
+}
+
+// ---- API -------------------------------------------------------------------------------
+
+async function api(method, path, payload) {
+  const headers = {};
+  if (payload !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken()) headers["X-CSRF-Token"] = csrfToken();
+  return fetchJson(path, {
+    method,
+    headers,
+    body: payload === undefined ? undefined : JSON.stringify(payload),
+    credentials: "same-origin",
+  });
+}
+
+// A call on the borrower's session (the cookie). `checksCode`: an InvalidToken answer is
+// about the one-time code in the body (the session's expiry is checked here first).
+async function authed(method, path, payload, checksCode) {
+  const current = session.load();
+  if (!current) throw new SessionEnded();
+  try {
+    return await api(method, path, payload);
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "InvalidToken" && !checksCode) {
+      throw new SessionEnded();
     }
-    return text;
+    throw error;
   }
+}
 
-  const timeFormat = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", {
-    timeZone: "Asia/Shanghai",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
+function consentPath(id, action) {
+  return "/v1/borrower/consents/" + encodeURIComponent(id) + (action ? "/" + action : "");
+}
+
+// Runs a user action: disables its controls, shows any refusal in plain words.
+async function run(controls, action) {
+  clearAlert();
+  showNotice("");
+  const disabled = controls.filter((control) => control && !control.disabled);
+  disabled.forEach((control) => {
+    control.disabled = true;
+  });
+  ui.view.setAttribute("aria-busy", "true");
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof SessionEnded) endSession(t("session_expired"));
+    else showProblem(errorText(error));
+  } finally {
+    disabled.forEach((control) => {
+      control.disabled = false;
+    });
+    ui.view.setAttribute("aria-busy", "false");
+  }
+}
+
+// ---- login -----------------------------------------------------------------------------
+
+let pendingPhone = "";
+
+function showLogin() {
+  ui.view.replaceChildren();
+  ui.sessionInfo.hidden = true;
+  ui.logout.hidden = true;
+  ui.codeForm.hidden = true;
+  ui.phoneForm.hidden = false;
+  ui.login.hidden = false;
+  ui.phone.focus();
+}
+
+function endSession(message) {
+  session.clear();
+  showLogin();
+  if (message) showProblem(message);
+}
+
+function showSignedIn(current) {
+  ui.login.hidden = true;
+  ui.sessionInfo.textContent = t("signed_in_as", { phone: maskPhone(current.phone) });
+  ui.sessionInfo.hidden = false;
+  ui.logout.hidden = false;
+}
+
+function wireLogin() {
+  ui.phoneForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const phone = ui.phone.value.replace(/\s+/g, "");
+    if (!accepted(ui.phone, PHONE.test(phone), t("invalid_phone"))) return;
+    run(Array.from(ui.phoneForm.elements), async () => {
+      const sent = await api("POST", "/v1/borrower/otp", { phone });
+      pendingPhone = phone;
+      ui.codeSent.textContent = t("code_sent", {
+        phone: maskPhone(phone),
+        minutes: Math.max(1, Math.round(sent.expires_in / 60)),
+      });
+      ui.phoneForm.hidden = true;
+      ui.codeForm.hidden = false;
+      ui.loginCode.value = "";
+      ui.loginCode.focus();
+    });
   });
 
-  function when(iso) {
-    if (!iso) return "—";
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? String(iso) : timeFormat.format(date);
-  }
-
-  function maskPhone(phone) {
-    return phone.slice(0, 3) + "****" + phone.slice(-4);
-  }
-
-  // Sources in the order borrowers know them: 社保, 公积金, 征信.
-  const SOURCE_ORDER = ["social_insurance", "housing_fund", "credit_bureau"];
-
-  function bySourceOrder(a, b) {
-    const rank = (source) => (SOURCE_ORDER.includes(source) ? SOURCE_ORDER.indexOf(source) : 99);
-    return rank(a) - rank(b);
-  }
-
-  function sourceLabel(source) {
-    return t("source_" + source);
-  }
-
-  function valueText(value) {
-    if (value === true) return t("value_true");
-    if (value === false) return t("value_false");
-    if (value === null || value === undefined) return t("value_null");
-    if (typeof value === "object") return JSON.stringify(value);
-    return String(value);
-  }
-
-  function localized(texts) {
-    if (!texts) return "";
-    return texts[lang] || texts.zh || texts.en || "";
-  }
-
-  // ---- DOM -------------------------------------------------------------------------------
-
-  // Builds an element; children that are not nodes become text nodes, so data stays text.
-  function h(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  function showError(code) {
-    const key = "error_" + code;
-    ui.alert.textContent = Object.prototype.hasOwnProperty.call(messages, key)
-      ? messages[key]
-      : t("error_unknown");
-    ui.alert.hidden = false;
-  }
-
-  function showProblem(text) {
-    ui.alert.textContent = text;
-    ui.alert.hidden = false;
-  }
-
-  function clearAlert() {
-    ui.alert.hidden = true;
-    ui.alert.textContent = "";
-  }
-
-  function showNotice(text) {
-    ui.notice.textContent = text;
-  }
-
-  // ---- session ---------------------------------------------------------------------------
-
-  // The session itself is an HttpOnly cookie this script never sees. The gateway also sets
-  // a readable CSRF cookie, echoed in X-CSRF-Token on every change. sessionStorage keeps
-  // only the phone (to show it masked and to ask for approval codes) and the expiry.
-  const SESSION_KEY = "lendgate.portal.session";
-  const CSRF_COOKIE = /(?:^|;\s*)(?:__Host-)?lendgate_csrf=([^;]+)/;
-
-  function csrfToken() {
-    const found = document.cookie.match(CSRF_COOKIE);
-    return found ? decodeURIComponent(found[1]) : "";
-  }
-
-  const session = {
-    load() {
-      try {
-        const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-        if (saved && saved.phone && saved.expiresAt > Date.now() && csrfToken()) return saved;
-      } catch (error) {
-        // A corrupt entry is treated as no session.
-      }
-      sessionStorage.removeItem(SESSION_KEY);
-      return null;
-    },
-    save(phone, expiresIn) {
-      // Ten seconds early, so a request never leaves with a session about to die.
-      const expiresAt = Date.now() + Math.max(0, Number(expiresIn) - 10) * 1000;
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ phone, expiresAt }));
-    },
-    clear() {
-      sessionStorage.removeItem(SESSION_KEY);
-    },
-  };
-
-  // ---- API -------------------------------------------------------------------------------
-
-  class ApiError extends Error {
-    constructor(code, status) {
-      super(code);
-      this.code = code;
-      this.status = status;
-    }
-  }
-
-  class SessionEnded extends Error {}
-
-  async function api(method, path, payload) {
-    const headers = { Accept: "application/json" };
-    if (payload !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && csrfToken()) headers["X-CSRF-Token"] = csrfToken();
-    let response;
-    try {
-      response = await fetch(path, {
-        method,
-        headers,
-        body: payload === undefined ? undefined : JSON.stringify(payload),
-        credentials: "same-origin",
-        cache: "no-store",
+  ui.codeForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = ui.loginCode.value.trim();
+    if (!accepted(ui.loginCode, CODE.test(code), t("invalid_code"))) return;
+    run(Array.from(ui.codeForm.elements), async () => {
+      const opened = await api("POST", "/v1/borrower/session", {
+        phone: pendingPhone,
+        code,
+        delivery: "cookie",
       });
-    } catch (error) {
-      throw new ApiError("NetworkError", 0);
-    }
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = null;
-    }
-    if (!response.ok) {
-      const code = data && typeof data.error === "string" ? data.error : "unknown";
-      throw new ApiError(code, response.status);
-    }
-    return data;
-  }
-
-  // A call on the borrower's session (the cookie). `checksCode`: an InvalidToken answer is
-  // about the one-time code in the body (the session's expiry is checked here first).
-  async function authed(method, path, payload, checksCode) {
-    const current = session.load();
-    if (!current) throw new SessionEnded();
-    try {
-      return await api(method, path, payload);
-    } catch (error) {
-      if (error instanceof ApiError && error.code === "InvalidToken" && !checksCode) {
-        throw new SessionEnded();
-      }
-      throw error;
-    }
-  }
-
-  function consentPath(id, action) {
-    return "/v1/borrower/consents/" + encodeURIComponent(id) + (action ? "/" + action : "");
-  }
-
-  // Runs a user action: disables its controls, shows any refusal in plain words.
-  async function run(controls, action) {
-    clearAlert();
-    showNotice("");
-    const disabled = controls.filter((control) => control && !control.disabled);
-    disabled.forEach((control) => {
-      control.disabled = true;
+      saveSession(pendingPhone, opened.expires_in);
+      ui.loginCode.value = "";
+      await start();
     });
-    ui.view.setAttribute("aria-busy", "true");
-    try {
-      await action();
-    } catch (error) {
-      if (error instanceof SessionEnded) {
-        endSession(t("session_expired"));
-      } else if (error instanceof ApiError) {
-        showError(error.code);
-      } else {
-        showError("unknown");
-        console.error(error);
-      }
-    } finally {
-      disabled.forEach((control) => {
-        control.disabled = false;
-      });
-      ui.view.setAttribute("aria-busy", "false");
-    }
-  }
+  });
 
-  // ---- login -----------------------------------------------------------------------------
-
-  let pendingPhone = "";
-
-  function showLogin() {
-    ui.view.replaceChildren();
-    ui.sessionInfo.hidden = true;
-    ui.logout.hidden = true;
+  ui.changePhone.addEventListener("click", () => {
+    clearAlert();
     ui.codeForm.hidden = true;
     ui.phoneForm.hidden = false;
-    ui.login.hidden = false;
     ui.phone.focus();
-  }
+  });
 
-  function endSession(message) {
-    session.clear();
-    showLogin();
-    if (message) showProblem(message);
-  }
-
-  function showSignedIn(current) {
-    ui.login.hidden = true;
-    ui.sessionInfo.textContent = t("signed_in_as", { phone: maskPhone(current.phone) });
-    ui.sessionInfo.hidden = false;
-    ui.logout.hidden = false;
-  }
-
-  function wireLogin() {
-    ui.phoneForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const phone = ui.phone.value.replace(/\s+/g, "");
-      if (!PHONE.test(phone)) {
-        showProblem(t("invalid_phone"));
-        ui.phone.setAttribute("aria-invalid", "true");
-        return;
+  ui.logout.addEventListener("click", () =>
+    run([ui.logout], async () => {
+      // Ended at the gateway too, so the cookie is worthless even if it were kept.
+      try {
+        await authed("POST", "/v1/borrower/logout");
+      } catch (error) {
+        if (!(error instanceof SessionEnded)) throw error;
       }
-      ui.phone.removeAttribute("aria-invalid");
-      run(Array.from(ui.phoneForm.elements), async () => {
-        const sent = await api("POST", "/v1/borrower/otp", { phone });
-        pendingPhone = phone;
-        ui.codeSent.textContent = t("code_sent", {
-          phone: maskPhone(phone),
-          minutes: Math.max(1, Math.round(sent.expires_in / 60)),
-        });
-        ui.phoneForm.hidden = true;
-        ui.codeForm.hidden = false;
-        ui.loginCode.value = "";
-        ui.loginCode.focus();
-      });
-    });
+      showNotice(t("logged_out"));
+      endSession();
+    }),
+  );
+}
 
-    ui.codeForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const code = ui.loginCode.value.trim();
-      if (!CODE.test(code)) {
-        showProblem(t("invalid_code"));
-        ui.loginCode.setAttribute("aria-invalid", "true");
-        return;
-      }
-      ui.loginCode.removeAttribute("aria-invalid");
-      run(Array.from(ui.codeForm.elements), async () => {
-        const opened = await api("POST", "/v1/borrower/session", {
-          phone: pendingPhone,
-          code,
-          delivery: "cookie",
-        });
-        session.save(pendingPhone, opened.expires_in);
-        ui.loginCode.value = "";
-        await start();
-      });
-    });
+// ---- one consent -----------------------------------------------------------------------
 
-    ui.changePhone.addEventListener("click", () => {
-      clearAlert();
-      ui.codeForm.hidden = true;
-      ui.phoneForm.hidden = false;
-      ui.phone.focus();
-    });
+function section(id, title, ...content) {
+  const headingId = "section-" + id;
+  return h(
+    "section",
+    { class: "section", "aria-labelledby": headingId },
+    h("h3", { id: headingId }, title),
+    ...content,
+  );
+}
 
-    ui.logout.addEventListener("click", () =>
-      run([ui.logout], async () => {
-        // Ended at the gateway too, so the cookie is worthless even if it were kept.
-        try {
-          await authed("POST", "/v1/borrower/logout");
-        } catch (error) {
-          if (!(error instanceof SessionEnded)) throw error;
-        }
-        showNotice(t("logged_out"));
-        endSession();
-      }),
-    );
-  }
+function statusBadge(status, id) {
+  return h(
+    "span",
+    { id, class: "badge badge-" + String(status).toLowerCase(), dataset: { status } },
+    t("status_" + status),
+  );
+}
 
-  // ---- one consent -----------------------------------------------------------------------
+function usageText(terms) {
+  if (terms.fetch_type === "ONETIME") return t("usage_onetime");
+  return t("usage_periodic", {
+    n: terms.frequency.value,
+    unit: t("unit_" + terms.frequency.unit),
+  });
+}
 
-  function section(id, title, ...content) {
-    const headingId = "section-" + id;
-    return h(
-      "section",
-      { class: "section", "aria-labelledby": headingId },
-      h("h3", { id: headingId }, title),
-      ...content,
-    );
-  }
+function termsList(consent) {
+  const terms = consent.terms;
+  const rows = [
+    [
+      t("term_validity"),
+      t("validity_value", { from: when(terms.valid_from), until: when(terms.valid_until) }),
+    ],
+    [t("term_usage"), usageText(terms)],
+    [t("term_range"), t("range_value", { n: terms.data_range_months })],
+    [t("term_life"), t("life_value", { n: terms.data_life_days })],
+    [t("term_requested"), when(consent.created_at)],
+  ];
+  if (consent.decided_at) rows.push([t("term_decided"), when(consent.decided_at)]);
+  if (consent.ended_at) rows.push([t("term_ended"), when(consent.ended_at)]);
+  if (consent.data_deleted_at) rows.push([t("term_deleted"), when(consent.data_deleted_at)]);
+  return h(
+    "dl",
+    { class: "terms" },
+    rows.map(([label, value]) =>
+      h("div", { class: "term" }, h("dt", {}, label), h("dd", {}, value)),
+    ),
+  );
+}
 
-  function statusBadge(status, id) {
-    return h(
-      "span",
-      { id, class: "badge badge-" + String(status).toLowerCase(), dataset: { status } },
-      t("status_" + status),
-    );
-  }
-
-  function usageText(terms) {
-    if (terms.fetch_type === "ONETIME") return t("usage_onetime");
-    return t("usage_periodic", {
-      n: terms.frequency.value,
-      unit: t("unit_" + terms.frequency.unit),
-    });
-  }
-
-  function termsList(consent) {
-    const terms = consent.terms;
-    const rows = [
-      [
-        t("term_validity"),
-        t("validity_value", { from: when(terms.valid_from), until: when(terms.valid_until) }),
-      ],
-      [t("term_usage"), usageText(terms)],
-      [t("term_range"), t("range_value", { n: terms.data_range_months })],
-      [t("term_life"), t("life_value", { n: terms.data_life_days })],
-      [t("term_requested"), when(consent.created_at)],
-    ];
-    if (consent.decided_at) rows.push([t("term_decided"), when(consent.decided_at)]);
-    if (consent.ended_at) rows.push([t("term_ended"), when(consent.ended_at)]);
-    if (consent.data_deleted_at) rows.push([t("term_deleted"), when(consent.data_deleted_at)]);
-    return h(
-      "dl",
-      { class: "terms" },
-      rows.map(([label, value]) =>
-        h("div", { class: "term" }, h("dt", {}, label), h("dd", {}, value)),
-      ),
-    );
-  }
-
-  function featureList(notice) {
-    return h(
-      "ul",
-      { class: "features" },
-      notice.features.map((feature) =>
+function featureList(notice) {
+  return h(
+    "ul",
+    { class: "features" },
+    notice.features.map((feature) =>
+      h(
+        "li",
+        { dataset: { feature: feature.name } },
+        h("p", {}, localized(feature.description)),
         h(
-          "li",
-          { dataset: { feature: feature.name } },
-          h("p", {}, localized(feature.description)),
-          h(
-            "p",
-            { class: "muted small" },
-            t("feature_sources", {
-              sources: [...(feature.sources || [])]
-                .sort(bySourceOrder)
-                .map(sourceLabel)
-                .join(t("list_separator")),
-            }),
-          ),
+          "p",
+          { class: "muted small" },
+          t("feature_sources", {
+            sources: [...(feature.sources || [])]
+              .sort(bySourceOrder)
+              .map(sourceLabel)
+              .join(t("list_separator")),
+          }),
         ),
       ),
-    );
-  }
+    ),
+  );
+}
 
-  function accessList(consent) {
-    if (!consent.accesses.length) return h("p", { class: "muted" }, t("no_accesses"));
-    // Released values listed in the order the notice lists the features.
-    const order = consent.notice.features.map((feature) => feature.name);
-    const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
-    const inNoticeOrder = (values) => Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
-    const described = new Map(
-      consent.notice.features.map((feature) => [feature.name, localized(feature.description)]),
-    );
-    return h(
-      "ol",
-      { class: "accesses" },
-      consent.accesses.map((access) => {
-        let shared;
-        if (access.values) {
-          shared = h(
-            "details",
-            {},
-            h("summary", {}, t("access_values")),
-            h(
-              "dl",
-              { class: "values" },
-              inNoticeOrder(access.values).map(([name, value]) =>
-                h(
-                  "div",
-                  {},
-                  h("dt", {}, described.get(name) || name),
-                  h("dd", {}, valueText(value)),
-                ),
+function accessList(consent) {
+  if (!consent.accesses.length) return h("p", { class: "muted" }, t("no_accesses"));
+  // Released values listed in the order the notice lists the features.
+  const order = consent.notice.features.map((feature) => feature.name);
+  const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const inNoticeOrder = (values) => Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
+  const described = new Map(
+    consent.notice.features.map((feature) => [feature.name, localized(feature.description)]),
+  );
+  return h(
+    "ol",
+    { class: "accesses" },
+    consent.accesses.map((access) => {
+      let shared;
+      if (access.values) {
+        shared = h(
+          "details",
+          {},
+          h("summary", {}, t("access_values")),
+          h(
+            "dl",
+            { class: "values" },
+            inNoticeOrder(access.values).map(([name, value]) =>
+              h(
+                "div",
+                {},
+                h("dt", {}, described.get(name) || name),
+                h("dd", {}, valueText(value)),
               ),
             ),
-          );
-        } else {
-          shared = h("p", { class: "muted small" }, t("access_values_gone"));
-        }
-        return h(
-          "li",
-          { class: "access", dataset: { releaseId: access.release_id } },
-          h(
-            "p",
-            { class: "access-head" },
-            h("time", { datetime: access.released_at }, when(access.released_at)),
-            " · ",
-            t("access_summary", { n: access.features.length }),
           ),
-          h("p", { class: "muted small" }, t("access_delete_by", { date: when(access.delete_by) })),
-          shared,
         );
-      }),
-    );
-  }
-
-  function actionButton(action, style, onClick) {
-    return h(
-      "button",
-      { type: "button", class: "button " + style, dataset: { action }, onclick: onClick },
-      t("action_" + action),
-    );
-  }
-
-  function actionsFor(consent) {
-    const actions = h("div", { class: "actions", id: "actions" });
-    const decide = (action) => (event) =>
-      run([event.currentTarget], async () => {
-        await authed("POST", consentPath(consent.consent_id, action));
-        showNotice(t("done_" + action));
-        await showConsent();
-      });
-    const confirmFirst = (action) => () => {
-      clearAlert();
-      actions.replaceChildren(confirmPanel(consent, action, actions));
-      actions.querySelector("[data-action='confirm-" + action + "']").focus();
-    };
-    const buttons = {
-      PENDING: [
-        actionButton("approve", "primary", (event) =>
-          run([event.currentTarget], () => startApproval(consent, actions)),
-        ),
-        actionButton("reject", "danger", confirmFirst("reject")),
-      ],
-      ACTIVE: [
-        actionButton("pause", "secondary", decide("pause")),
-        actionButton("revoke", "danger", confirmFirst("revoke")),
-      ],
-      PAUSED: [
-        actionButton("resume", "primary", decide("resume")),
-        actionButton("revoke", "danger", confirmFirst("revoke")),
-      ],
-    }[consent.status];
-    if (!buttons) return null;
-    actions.replaceChildren(...buttons);
-    return actions;
-  }
-
-  function restoreActions(consent, actions) {
-    const fresh = actionsFor(consent);
-    actions.replaceChildren(...(fresh ? fresh.childNodes : []));
-  }
-
-  function confirmPanel(consent, action, actions) {
-    const confirm = h(
-      "button",
-      { type: "button", class: "button danger", dataset: { action: "confirm-" + action } },
-      t("confirm_" + action + "_button"),
-    );
-    const cancel = h("button", { type: "button", class: "button secondary" }, t("cancel"));
-    confirm.addEventListener("click", () =>
-      run([confirm, cancel], async () => {
-        await authed("POST", consentPath(consent.consent_id, action));
-        showNotice(t("done_" + action));
-        await showConsent();
-      }),
-    );
-    cancel.addEventListener("click", () => restoreActions(consent, actions));
-    return h(
-      "div",
-      { class: "confirm", role: "group", "aria-label": t("action_" + action) },
-      h("p", {}, t("confirm_" + action)),
-      h("div", { class: "row" }, confirm, cancel),
-    );
-  }
-
-  async function sendApprovalCode(consent) {
-    const current = session.load();
-    if (!current) throw new SessionEnded();
-    await authed("POST", "/v1/borrower/otp", {
-      phone: current.phone,
-      purpose: "approve",
-      consent_id: consent.consent_id,
-    });
-    return current.phone;
-  }
-
-  async function startApproval(consent, actions) {
-    const phone = await sendApprovalCode(consent);
-    const input = h("input", {
-      id: "approve-code",
-      name: "code",
-      type: "text",
-      inputmode: "numeric",
-      autocomplete: "one-time-code",
-      maxlength: "6",
-      pattern: "[0-9]{6}",
-      required: true,
-    });
-    const submit = h(
-      "button",
-      { type: "submit", class: "button primary", dataset: { action: "confirm-approve" } },
-      t("approve_confirm"),
-    );
-    const resend = h("button", { type: "button", class: "link-button" }, t("resend_code"));
-    const cancel = h("button", { type: "button", class: "link-button" }, t("cancel"));
-    const sentText = h(
-      "p",
-      { class: "muted", id: "approve-code-sent" },
-      t("approve_code_sent", { phone: maskPhone(phone) }),
-    );
-    const form = h(
-      "form",
-      { class: "stack confirm", novalidate: true },
-      sentText,
-      h("label", { for: "approve-code" }, t("code_label")),
-      input,
-      h("div", { class: "row" }, submit, resend, cancel),
-    );
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const code = input.value.trim();
-      if (!CODE.test(code)) {
-        showProblem(t("invalid_code"));
-        input.setAttribute("aria-invalid", "true");
-        return;
+      } else {
+        shared = h("p", { class: "muted small" }, t("access_values_gone"));
       }
-      input.removeAttribute("aria-invalid");
-      run([submit, resend, cancel], async () => {
-        await authed("POST", consentPath(consent.consent_id, "approve"), { code }, true);
-        showNotice(t("done_approve"));
-        await showConsent();
-      });
-    });
-    resend.addEventListener("click", () =>
-      run([submit, resend, cancel], async () => {
-        await sendApprovalCode(consent);
-        input.value = "";
-        input.focus();
-      }),
-    );
-    cancel.addEventListener("click", () => {
-      clearAlert();
-      restoreActions(consent, actions);
-    });
-    actions.replaceChildren(form);
-    input.focus();
-  }
-
-  function renderConsent(consent) {
-    const notice = consent.notice;
-    const who = h(
-      "div",
-      { class: "who" },
-      h(
-        "p",
-        { class: "lender" },
-        h("strong", { id: "lender-name" }, consent.lender.name),
-        " ",
-        t("requested_by"),
-      ),
-      consent.on_behalf_of
-        ? h(
-            "p",
-            { class: "muted", id: "on-behalf-of" },
-            t("on_behalf_of", { name: consent.on_behalf_of }),
-          )
-        : null,
-    );
-    // A request is decided after reading it; a consent given can be withdrawn from the top.
-    const pending = consent.status === "PENDING";
-    const actions = actionsFor(consent);
-    return h(
-      "article",
-      {
-        class: "card consent",
-        "aria-labelledby": "consent-title",
-        dataset: { consentId: consent.consent_id },
-      },
-      h(
-        "header",
-        { class: "consent-head" },
-        h("h2", { id: "consent-title" }, localized(notice.title)),
-        statusBadge(consent.status, "consent-status"),
-      ),
-      who,
-      h("p", { class: "status-hint", id: "status-hint" }, t("status_hint_" + consent.status)),
-      pending ? null : actions,
-      section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.text))),
-      section("features", t("section_features"), featureList(notice)),
-      section(
-        "sources",
-        t("section_sources"),
+      return h(
+        "li",
+        { class: "access", dataset: { releaseId: access.release_id } },
         h(
-          "ul",
-          { class: "chips" },
-          [...notice.sources]
-            .sort(bySourceOrder)
-            .map((source) => h("li", { dataset: { source } }, sourceLabel(source))),
+          "p",
+          { class: "access-head" },
+          h("time", { datetime: access.released_at }, when(access.released_at)),
+          " · ",
+          t("access_summary", { n: access.features.length }),
         ),
+        h("p", { class: "muted small" }, t("access_delete_by", { date: when(access.delete_by) })),
+        shared,
+      );
+    }),
+  );
+}
+
+function actionButton(action, style, onClick) {
+  return h(
+    "button",
+    { type: "button", class: "button " + style, dataset: { action }, onclick: onClick },
+    t("action_" + action),
+  );
+}
+
+function actionsFor(consent) {
+  const actions = h("div", { class: "actions", id: "actions" });
+  const decide = (action) => (event) =>
+    run([event.currentTarget], async () => {
+      await authed("POST", consentPath(consent.consent_id, action));
+      showNotice(t("done_" + action));
+      await showConsent();
+    });
+  const confirmFirst = (action) => () => {
+    clearAlert();
+    actions.replaceChildren(confirmPanel(consent, action, actions));
+    actions.querySelector("[data-action='confirm-" + action + "']").focus();
+  };
+  const buttons = {
+    PENDING: [
+      actionButton("approve", "primary", (event) =>
+        run([event.currentTarget], () => startApproval(consent, actions)),
       ),
-      section(
-        "terms",
-        t("section_terms"),
-        termsList(consent),
-        h("p", { class: "muted small" }, t("times_note")),
-      ),
-      pending ? section("decide", t("section_decide"), actions) : null,
-      section("accesses", t("section_accesses"), accessList(consent)),
-    );
-  }
+      actionButton("reject", "danger", confirmFirst("reject")),
+    ],
+    ACTIVE: [
+      actionButton("pause", "secondary", decide("pause")),
+      actionButton("revoke", "danger", confirmFirst("revoke")),
+    ],
+    PAUSED: [
+      actionButton("resume", "primary", decide("resume")),
+      actionButton("revoke", "danger", confirmFirst("revoke")),
+    ],
+  }[consent.status];
+  if (!buttons) return null;
+  actions.replaceChildren(...buttons);
+  return actions;
+}
 
-  async function showConsent() {
-    const consent = await authed("GET", consentPath(consentId));
-    ui.view.replaceChildren(backLink(), renderConsent(consent));
-  }
+function restoreActions(consent, actions) {
+  const fresh = actionsFor(consent);
+  actions.replaceChildren(...(fresh ? fresh.childNodes : []));
+}
 
-  // ---- the list --------------------------------------------------------------------------
+function confirmPanel(consent, action, actions) {
+  const confirm = h(
+    "button",
+    { type: "button", class: "button danger", dataset: { action: "confirm-" + action } },
+    t("confirm_" + action + "_button"),
+  );
+  const cancel = h("button", { type: "button", class: "button secondary" }, t("cancel"));
+  confirm.addEventListener("click", () =>
+    run([confirm, cancel], async () => {
+      await authed("POST", consentPath(consent.consent_id, action));
+      showNotice(t("done_" + action));
+      await showConsent();
+    }),
+  );
+  cancel.addEventListener("click", () => restoreActions(consent, actions));
+  return h(
+    "div",
+    { class: "confirm", role: "group", "aria-label": t("action_" + action) },
+    h("p", {}, t("confirm_" + action)),
+    h("div", { class: "row" }, confirm, cancel),
+  );
+}
 
-  async function showList() {
-    const listed = await authed("GET", "/v1/borrower/consents");
-    if (!listed.consents.length) {
-      ui.view.replaceChildren(h("p", { class: "card muted" }, t("list_empty")));
-      return;
-    }
-    ui.view.replaceChildren(
+async function sendApprovalCode(consent) {
+  const current = session.load();
+  if (!current) throw new SessionEnded();
+  await authed("POST", "/v1/borrower/otp", {
+    phone: current.phone,
+    purpose: "approve",
+    consent_id: consent.consent_id,
+  });
+  return current.phone;
+}
+
+async function startApproval(consent, actions) {
+  const phone = await sendApprovalCode(consent);
+  const input = h("input", {
+    id: "approve-code",
+    name: "code",
+    type: "text",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    maxlength: "6",
+    pattern: "[0-9]{6}",
+    required: true,
+  });
+  const submit = h(
+    "button",
+    { type: "submit", class: "button primary", dataset: { action: "confirm-approve" } },
+    t("approve_confirm"),
+  );
+  const resend = h("button", { type: "button", class: "link-button" }, t("resend_code"));
+  const cancel = h("button", { type: "button", class: "link-button" }, t("cancel"));
+  const sentText = h(
+    "p",
+    { class: "muted", id: "approve-code-sent" },
+    t("approve_code_sent", { phone: maskPhone(phone) }),
+  );
+  const form = h(
+    "form",
+    { class: "stack confirm", novalidate: true },
+    sentText,
+    h("label", { for: "approve-code" }, t("code_label")),
+    input,
+    h("div", { class: "row" }, submit, resend, cancel),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = input.value.trim();
+    if (!accepted(input, CODE.test(code), t("invalid_code"))) return;
+    run([submit, resend, cancel], async () => {
+      await authed("POST", consentPath(consent.consent_id, "approve"), { code }, true);
+      showNotice(t("done_approve"));
+      await showConsent();
+    });
+  });
+  resend.addEventListener("click", () =>
+    run([submit, resend, cancel], async () => {
+      await sendApprovalCode(consent);
+      input.value = "";
+      input.focus();
+    }),
+  );
+  cancel.addEventListener("click", () => {
+    clearAlert();
+    restoreActions(consent, actions);
+  });
+  actions.replaceChildren(form);
+  input.focus();
+}
+
+function renderConsent(consent) {
+  const notice = consent.notice;
+  const who = h(
+    "div",
+    { class: "who" },
+    h(
+      "p",
+      { class: "lender" },
+      h("strong", { id: "lender-name" }, consent.lender.name),
+      " ",
+      t("requested_by"),
+    ),
+    consent.on_behalf_of
+      ? h(
+          "p",
+          { class: "muted", id: "on-behalf-of" },
+          t("on_behalf_of", { name: consent.on_behalf_of }),
+        )
+      : null,
+  );
+  // A request is decided after reading it; a consent given can be withdrawn from the top.
+  const pending = consent.status === "PENDING";
+  const actions = actionsFor(consent);
+  return h(
+    "article",
+    {
+      class: "card consent",
+      "aria-labelledby": "consent-title",
+      dataset: { consentId: consent.consent_id },
+    },
+    h(
+      "header",
+      { class: "consent-head" },
+      h("h2", { id: "consent-title" }, localized(notice.title)),
+      statusBadge(consent.status, "consent-status"),
+    ),
+    who,
+    h("p", { class: "status-hint", id: "status-hint" }, t("status_hint_" + consent.status)),
+    pending ? null : actions,
+    section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.text))),
+    section("features", t("section_features"), featureList(notice)),
+    section(
+      "sources",
+      t("section_sources"),
       h(
         "ul",
-        { class: "consent-list" },
-        listed.consents.map((consent) =>
+        { class: "chips" },
+        [...notice.sources]
+          .sort(bySourceOrder)
+          .map((source) => h("li", { dataset: { source } }, sourceLabel(source))),
+      ),
+    ),
+    section(
+      "terms",
+      t("section_terms"),
+      termsList(consent),
+      h("p", { class: "muted small" }, t("times_note")),
+    ),
+    pending ? section("decide", t("section_decide"), actions) : null,
+    section("accesses", t("section_accesses"), accessList(consent)),
+  );
+}
+
+async function showConsent() {
+  const consent = await authed("GET", consentPath(consentId));
+  ui.view.replaceChildren(backLink(), renderConsent(consent));
+}
+
+// ---- the list --------------------------------------------------------------------------
+
+async function showList() {
+  const listed = await authed("GET", "/v1/borrower/consents");
+  if (!listed.consents.length) {
+    ui.view.replaceChildren(h("p", { class: "card muted" }, t("list_empty")));
+    return;
+  }
+  ui.view.replaceChildren(
+    h(
+      "ul",
+      { class: "consent-list" },
+      listed.consents.map((consent) =>
+        h(
+          "li",
+          {},
           h(
-            "li",
-            {},
+            "a",
+            {
+              class: "card consent-link",
+              href: "/portal/consents/" + encodeURIComponent(consent.consent_id) + langQuery,
+              dataset: { consentId: consent.consent_id },
+            },
             h(
-              "a",
-              {
-                class: "card consent-link",
-                href: "/portal/consents/" + encodeURIComponent(consent.consent_id) + langQuery,
-                dataset: { consentId: consent.consent_id },
-              },
-              h(
-                "span",
-                { class: "consent-head" },
-                h("span", { class: "consent-link-title" }, localized(consent.notice.title)),
-                statusBadge(consent.status),
-              ),
-              h("span", { class: "lender" }, consent.lender.name),
-              h(
-                "span",
-                { class: "muted small" },
-                t("list_requested_at", { date: when(consent.created_at) }),
-              ),
+              "span",
+              { class: "consent-head" },
+              h("span", { class: "consent-link-title" }, localized(consent.notice.title)),
+              statusBadge(consent.status),
+            ),
+            h("span", { class: "lender" }, consent.lender.name),
+            h(
+              "span",
+              { class: "muted small" },
+              t("list_requested_at", { date: when(consent.created_at) }),
             ),
           ),
         ),
       ),
-    );
-  }
+    ),
+  );
+}
 
-  // ---- start -----------------------------------------------------------------------------
+// ---- start -----------------------------------------------------------------------------
 
-  function backLink() {
-    return h("p", { class: "back" }, h("a", { href: "/portal/" + langQuery }, t("back_to_list")));
-  }
+function backLink() {
+  return h("p", { class: "back" }, h("a", { href: "/portal/" + langQuery }, t("back_to_list")));
+}
 
-  async function start() {
-    const current = session.load();
-    if (!current) {
-      showLogin();
-      return;
-    }
-    showSignedIn(current);
-    ui.view.replaceChildren(h("p", { class: "muted" }, t("loading")));
-    try {
-      await (page === "consent" ? showConsent() : showList());
-    } catch (error) {
-      // A page that cannot be shown still leaves the way back to the list.
-      if (error instanceof ApiError) ui.view.replaceChildren(page === "consent" ? backLink() : "");
-      throw error;
-    }
+async function start() {
+  const current = session.load();
+  if (!current) {
+    showLogin();
+    return;
   }
+  showSignedIn(current);
+  ui.view.replaceChildren(h("p", { class: "muted" }, t("loading")));
+  try {
+    await (page === "consent" ? showConsent() : showList());
+  } catch (error) {
+    // A page that cannot be shown still leaves the way back to the list.
+    if (error instanceof ApiError) ui.view.replaceChildren(page === "consent" ? backLink() : "");
+    throw error;
+  }
+}
 
-  // Only the consent pages have a login form and a view; a "not found" page has nothing to do.
-  if (page === "consent" || page === "consents") {
-    wireLogin();
-    run([], start);
-  }
-})();
+// Only the consent pages have a login form and a view; a "not found" page has nothing to do.
+if (page === "consent" || page === "consents") {
+  wireLogin();
+  run([], start);
+}

@@ -1,0 +1,1 @@
+"""Operations: the gateway's public keys and catalog, health, readiness and metrics."""
