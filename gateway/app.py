@@ -27,6 +27,7 @@ from gateway.core.logging import configure_logging
 from gateway.core.metrics import REQUEST_SECONDS
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
+from gateway.privacy.pii import redact_pii
 from gateway.releases.endpoints import router as releases_router
 from gateway.runtime.context import GatewayContext, build_context
 from gateway.security.headers import SecurityHeadersMiddleware, security_headers
@@ -47,7 +48,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
             yield
             return
         resolved = settings or get_settings()
-        configure_logging(resolved.log_level)
+        configure_logging(resolved.log_level, redact=redact_pii)
         # Catalogs first: an invalid LENDGATE_POLICY_DIR stops start-up, listing every
         # problem (CatalogError), before the database is touched.
         app.state.context = build_context(resolved)
