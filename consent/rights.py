@@ -31,11 +31,11 @@ from consent.schemas import (
 )
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
-from gateway.auth.dependencies import BorrowerPrincipal
 from gateway.clients import repository as clients_repository
 from gateway.core.db import utcnow
 from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.runtime.context import GatewayContext
+from gateway.security.principals import BorrowerPrincipal
 
 log = structlog.get_logger()
 

@@ -48,7 +48,6 @@ from consent.states import (
 )
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth.dependencies import BorrowerPrincipal, ClientPrincipal
 from gateway.borrowers import service as borrowers_service
 from gateway.clients import repository as clients_repository
 from gateway.core.db import on_rollback, utcnow
@@ -59,6 +58,7 @@ from gateway.privacy.masking import mask_id_number, mask_name, mask_phone
 from gateway.releases import repository as releases_repository
 from gateway.retention import repository as protection_repository
 from gateway.runtime.context import GatewayContext
+from gateway.security.principals import BorrowerPrincipal, ClientPrincipal
 from policies import evaluation
 
 log = structlog.get_logger()

@@ -24,7 +24,6 @@ from consent.states import ConsentStatus, check_releasable
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth.dependencies import ClientPrincipal
 from gateway.clients import repository as clients_repository
 from gateway.clients.service import encryption_key
 from gateway.core.db import utcnow
@@ -50,6 +49,7 @@ from gateway.releases.schemas import (
     ReleaseResponse,
 )
 from gateway.runtime.context import GatewayContext
+from gateway.security.principals import ClientPrincipal
 from policies.derivation import derive_features
 from policies.evaluation import ReleasePlan, plan_release
 
