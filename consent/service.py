@@ -47,6 +47,7 @@ from consent.states import (
     state_error,
 )
 from gateway.audit import service as audit_service
+from gateway.audit import tree_heads as audit_tree_heads
 from gateway.audit.events import AuditEvent
 from gateway.borrowers import service as borrowers_service
 from gateway.clients import repository as clients_repository
@@ -630,7 +631,7 @@ async def consent_receipt(
         portal_url=portal_base(context),
         # The newest audit tree head a regulator co-signed: the log this receipt's
         # events go into, as independently witnessed (None until one co-signs).
-        audit_tree_head=await audit_service.latest_cosigned_head(session),
+        audit_tree_head=await audit_tree_heads.latest_cosigned_head(session),
     )
 
 
@@ -653,7 +654,7 @@ async def _withdrawal_receipt(
         lender_name=await _lender_name(session, consent.lender_id),
         issued_at=at,
         portal_url=portal_base(context),
-        audit_tree_head=await audit_service.latest_cosigned_head(session),
+        audit_tree_head=await audit_tree_heads.latest_cosigned_head(session),
     )
     return await _keep_receipt(session, context, consent, claims, at)
 

@@ -18,10 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
 from consent.schedule import lifecycle_schedule
-from gateway.audit import service as audit_service
+from gateway.audit import tree_heads as audit_tree_heads
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
+from gateway.compliance.endpoints import router as compliance_router
 from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import REQUEST_SECONDS
@@ -56,7 +57,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
             if resolved.is_development:
                 await upgrade(resolved.resolved_database_url)
             async with (
-                audit_service.tree_head_schedule(app.state.context),
+                audit_tree_heads.tree_head_schedule(app.state.context),
                 lifecycle_schedule(app.state.context),
             ):
                 yield
@@ -80,6 +81,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         borrower_router,
         notifications_router,
         audit_router,
+        compliance_router,
         portal_router,
         console_router,
     ):

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.audit import repository
-from gateway.audit import service as audit_service
+from gateway.audit import tree_heads as audit_tree_heads
 from gateway.audit.merkle import MemoryTree, verify_consistency, verify_inclusion
 from gateway.audit.models import AuditCosignature, AuditEntry
 from gateway.crypto import jose
@@ -302,7 +302,7 @@ async def test_an_export_verifies_offline_whole_or_in_part(stack: Stack, tmp_pat
 
 async def test_the_schedule_signs_a_head_when_the_log_grows(stack: Stack) -> None:
     tasks_before = len(asyncio.all_tasks())
-    task = asyncio.create_task(audit_service.issue_tree_heads_periodically(stack.context, 0.05))
+    task = asyncio.create_task(audit_tree_heads.issue_tree_heads_periodically(stack.context, 0.05))
     try:
         await stack.register()  # one more leaf
         async with stack.context.sessionmaker() as session:
@@ -322,7 +322,7 @@ async def test_the_schedule_signs_a_head_when_the_log_grows(stack: Stack) -> Non
         stack.context,
         settings=stack.context.settings.model_copy(update={"audit_tree_head_interval_seconds": 0}),
     )
-    async with audit_service.tree_head_schedule(off):
+    async with audit_tree_heads.tree_head_schedule(off):
         assert len(asyncio.all_tasks()) == tasks_before  # nothing started
 
 
