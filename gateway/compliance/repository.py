@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from consent.models import Consent
 from gateway.releases.models import Release
@@ -29,17 +30,24 @@ async def releases_created_between(
     session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
 ) -> Sequence[Release]:
     """Release records written in `[since, until)`."""
-    query = select(Release).where(Release.created_at >= since, Release.created_at < until)
-    if lender_id is not None:
-        query = query.where(Release.lender_id == lender_id)
-    return (await session.scalars(query.order_by(Release.leaf_index))).all()
+    return await _releases_in(session, Release.created_at, since, until, lender_id)
 
 
 async def releases_due_between(
     session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
 ) -> Sequence[Release]:
     """Releases whose data life (`delete_by`) ended in `[since, until)`."""
-    query = select(Release).where(Release.delete_by >= since, Release.delete_by < until)
+    return await _releases_in(session, Release.delete_by, since, until, lender_id)
+
+
+async def _releases_in(
+    session: AsyncSession,
+    moment: InstrumentedAttribute[datetime],
+    since: datetime,
+    until: datetime,
+    lender_id: str | None,
+) -> Sequence[Release]:
+    query = select(Release).where(moment >= since, moment < until)
     if lender_id is not None:
         query = query.where(Release.lender_id == lender_id)
     return (await session.scalars(query.order_by(Release.leaf_index))).all()

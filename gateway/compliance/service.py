@@ -156,17 +156,7 @@ async def compliance_report(
             )
             for verdict in verdicts
         ],
-        findings=[
-            Finding(
-                kind=finding.kind,
-                severity=finding.severity,
-                leaf_indexes=finding.leaf_indexes,
-                detail=finding.detail,
-                consent_id=finding.consent_id,
-                lender_id=finding.lender_id,
-            )
-            for finding in findings
-        ],
+        findings=[Finding.model_validate(finding, from_attributes=True) for finding in findings],
     )
 
 
