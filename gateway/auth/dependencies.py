@@ -25,18 +25,12 @@ from gateway.clients import repository as clients_repository
 from gateway.core.db import SessionDep, utcnow
 from gateway.core.errors import InsufficientScope, InvalidToken
 from gateway.core.settings import Settings
-from gateway.crypto import jose
 from gateway.runtime.context import ContextDep, GatewayContext
 from gateway.security import dpop
 from gateway.security.limits import enforce_rate_limit
-from gateway.security.principals import (
-    BORROWER_TOKEN_USE,
-    CLIENT_TOKEN_USE,
-    BorrowerPrincipal,
-    ClientKind,
-    ClientPrincipal,
-)
+from gateway.security.principals import BorrowerPrincipal, ClientKind, ClientPrincipal
 from gateway.security.replay import spend_dpop_proof
+from gateway.security.tokens import BORROWER_TOKEN_USE, CLIENT_TOKEN_USE, verify_gateway_token
 
 CSRF_HEADER: Final = "X-CSRF-Token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -64,21 +58,6 @@ def bearer_token(request: Request) -> str:
     if scheme != "bearer":
         raise InvalidToken("A bearer token is required.")
     return token
-
-
-def verify_gateway_token(context: GatewayContext, token: str, use: str) -> dict[str, Any]:
-    """Claims of a token the gateway itself issued for `use`, or `InvalidToken`."""
-    claims = jose.verify_jwt(
-        token,
-        context.keys.jwks(),
-        audience=context.settings.issuer,
-        issuer=context.settings.issuer,
-        leeway=context.settings.clock_skew_seconds,
-        required=("exp", "iat", "sub"),
-    )
-    if claims.get("token_use") != use:
-        raise InvalidToken("This token is not valid here.")
-    return claims
 
 
 # -- clients --------------------------------------------------------------------------------
@@ -117,7 +96,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
     scheme, token = authorization(request)
     if scheme not in ("bearer", "dpop"):
         raise InvalidToken("Use the Bearer or DPoP scheme.")
-    claims = verify_gateway_token(context, token, CLIENT_TOKEN_USE)
+    claims = verify_gateway_token(context.keys, context.settings, token, CLIENT_TOKEN_USE)
     client = await clients_repository.get(session, str(claims["sub"]))
     if client is None or client.status != "active":
         raise InvalidToken("This client's access is suspended.")
@@ -218,7 +197,7 @@ async def _borrower_or_none(
         token, by_cookie = cookie, True
     else:
         return None
-    claims = verify_gateway_token(context, token, BORROWER_TOKEN_USE)
+    claims = verify_gateway_token(context.keys, context.settings, token, BORROWER_TOKEN_USE)
     session_id = claims.get("sid")
     record = (
         await borrowers_repository.get_session(session, session_id)

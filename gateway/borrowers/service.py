@@ -29,8 +29,9 @@ from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, Rat
 from gateway.crypto import jose, pseudonyms
 from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
-from gateway.security.principals import BORROWER_TOKEN_USE, BorrowerPrincipal
+from gateway.security.principals import BorrowerPrincipal
 from gateway.security.store import SharedStore, StoreUnavailable
+from gateway.security.tokens import BORROWER_TOKEN_USE
 
 log = structlog.get_logger()
 

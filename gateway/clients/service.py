@@ -27,8 +27,9 @@ from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
-from gateway.security.principals import CLIENT_TOKEN_USE, ClientKind
+from gateway.security.principals import ClientKind
 from gateway.security.replay import spend_dpop_proof
+from gateway.security.tokens import CLIENT_TOKEN_USE
 
 log = structlog.get_logger()
 

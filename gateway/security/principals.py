@@ -1,15 +1,9 @@
-"""Who a request acts for: the principals the gateway's tokens name, and those tokens' uses."""
+"""Who a request acts for: an authenticated client or borrower."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Final
-
-# `token_use` of the gateway's own tokens: a token minted for one kind of principal is
-# refused wherever the other is expected.
-CLIENT_TOKEN_USE: Final = "client"
-BORROWER_TOKEN_USE: Final = "borrower"
 
 
 class ClientKind(enum.StrEnum):
