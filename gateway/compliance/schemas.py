@@ -8,17 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gateway.audit.schemas import TreeHeadView
-
-
-class Finding(BaseModel):
-    """Something the compliance report found, pointing at the leaves that show it."""
-
-    kind: str
-    severity: str
-    leaf_indexes: list[int]
-    detail: str
-    consent_id: str | None = None
-    lender_id: str | None = None
+from gateway.compliance.rules import Finding
 
 
 class ReleaseCheck(BaseModel):

@@ -19,7 +19,6 @@ from gateway.clients import repository as clients_repository
 from gateway.compliance import repository, rules
 from gateway.compliance.schemas import (
     ComplianceReport,
-    Finding,
     OverdueAttestation,
     OverdueAttestations,
     ReleaseCheck,
@@ -156,7 +155,7 @@ async def compliance_report(
             )
             for verdict in verdicts
         ],
-        findings=[Finding.model_validate(finding, from_attributes=True) for finding in findings],
+        findings=findings,
     )
 
 
