@@ -1,4 +1,4 @@
-"""The audit log: appends (in the caller's transaction or after a refusal) and reads on record.
+"""The audit log itself: appends, and a regulator's reads of it put on record.
 
 Appends run inside the caller's transaction (or one of their own after a
 refusal): the leaf, the tree nodes it completes and the head's new frontier
