@@ -33,7 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit import service
+from gateway.audit import proofs, service
 from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier, range_nodes, verify_consistency, verify_inclusion
 from gateway.core.db import create_engine, create_sessionmaker, utcnow
@@ -251,7 +251,7 @@ def _calls(
     async def inclusion() -> None:
         index = rng.randrange(size)
         async with sessionmaker() as session:
-            proof = await service.inclusion_proof(session, index, size)
+            proof = await proofs.inclusion_proof(session, index, size)
         path = [bytes.fromhex(h) for h in proof.inclusion_path]
         root = bytes.fromhex(proof.root_hash)
         _check(verify_inclusion(index, size, bytes.fromhex(proof.leaf_hash), path, root))
@@ -259,7 +259,7 @@ def _calls(
     async def consistency() -> None:
         first = rng.randrange(1, size + 1)
         async with sessionmaker() as session:
-            proof = await service.consistency_proof(session, first, size)
+            proof = await proofs.consistency_proof(session, first, size)
         path = [bytes.fromhex(h) for h in proof.consistency_path]
         roots = bytes.fromhex(proof.first_root_hash), bytes.fromhex(proof.second_root_hash)
         _check(verify_consistency(first, size, *roots, path))

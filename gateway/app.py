@@ -20,6 +20,7 @@ from consent.notifications.endpoints import router as notifications_router
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
+from gateway.compliance.endpoints import router as compliance_router
 from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import REQUEST_SECONDS
@@ -27,6 +28,7 @@ from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
 from gateway.ops.endpoints import router as ops_router
+from gateway.privacy.pii import redact_pii
 from gateway.releases.endpoints import router as releases_router
 from gateway.rights.endpoints import router as rights_router
 from gateway.runtime.context import GatewayContext, build_context
@@ -47,7 +49,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
             yield
             return
         resolved = settings or get_settings()
-        configure_logging(resolved.log_level)
+        configure_logging(resolved.log_level, redact=redact_pii)
         # Catalogs first: an invalid LENDGATE_POLICY_DIR stops start-up, listing every
         # problem (CatalogError), before the database is touched.
         app.state.context = build_context(resolved)
@@ -77,6 +79,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         borrower_router,
         notifications_router,
         audit_router,
+        compliance_router,
         portal_router,
         console_router,
     ):

@@ -27,6 +27,7 @@ from connectors.simulators.population import Population
 from gateway.audit.models import AuditEntry
 from gateway.core.logging import configure_logging
 from gateway.core.migrate import upgrade
+from gateway.privacy.pii import redact_pii
 from tests.protection.leaks import KnownIdentity, find_leaks
 from tests.support import LogCapture, Stack, gateway_settings, gateway_stack
 
@@ -160,7 +161,7 @@ async def database_templates() -> AsyncIterator[None]:
 def captured_logs() -> Iterator[LogCapture]:
     """Route structlog through the production processors (redactor included) into memory."""
     capture = LogCapture(io.StringIO())
-    configure_logging("DEBUG", stream=capture.stream)
+    configure_logging("DEBUG", redact=redact_pii, stream=capture.stream)
     yield capture
     structlog.reset_defaults()
 

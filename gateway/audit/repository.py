@@ -1,4 +1,4 @@
-"""Every query on the audit tables (and the few reads the compliance report makes elsewhere)."""
+"""Every query on the audit tables."""
 
 from __future__ import annotations
 
@@ -21,11 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consent.models import Consent
 from gateway.audit.merkle import Frontier, NodeId
 from gateway.audit.models import AuditCosignature, AuditEntry, AuditHead, AuditNode, AuditTreeHead
-from gateway.clients.models import Client
-from gateway.releases.models import Release
 
 HEAD_ID = 1
 _HEAD = cast(Table, AuditHead.__table__)
@@ -293,14 +290,7 @@ async def cosignatures_for(
     return found
 
 
-async def clients(session: AsyncSession, client_ids: Collection[str]) -> Sequence[Client]:
-    """Registered clients by id (the witnesses named in an export)."""
-    if not client_ids:
-        return []
-    return (await session.scalars(select(Client).where(Client.id.in_(sorted(client_ids))))).all()
-
-
-# --- what the compliance report reads ------------------------------------------------
+# --- reads for the compliance report ------------------------------------------------
 
 
 async def entries_of_types_between(
@@ -349,48 +339,6 @@ async def releases_per_lender(
         .group_by(AuditEntry.lender_id)
     )
     return {str(lender): int(count) for lender, count in (await session.execute(query)).all()}
-
-
-async def consents(session: AsyncSession, consent_ids: Collection[str]) -> dict[str, Consent]:
-    """Consents by id (their terms are immutable, so today's row is the row of any moment)."""
-    found: dict[str, Consent] = {}
-    ids = sorted(consent_ids)
-    for at in range(0, len(ids), _CHUNK):
-        query = select(Consent).where(Consent.id.in_(ids[at : at + _CHUNK]))
-        found.update({consent.id: consent for consent in (await session.scalars(query)).all()})
-    return found
-
-
-async def releases_created_between(
-    session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
-) -> Sequence[Release]:
-    """Release records written in `[since, until)`."""
-    query = select(Release).where(Release.created_at >= since, Release.created_at < until)
-    if lender_id is not None:
-        query = query.where(Release.lender_id == lender_id)
-    return (await session.scalars(query.order_by(Release.leaf_index))).all()
-
-
-async def releases_due_between(
-    session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
-) -> Sequence[Release]:
-    """Releases whose data life (`delete_by`) ended in `[since, until)`."""
-    query = select(Release).where(Release.delete_by >= since, Release.delete_by < until)
-    if lender_id is not None:
-        query = query.where(Release.lender_id == lender_id)
-    return (await session.scalars(query.order_by(Release.leaf_index))).all()
-
-
-async def releases_at_leaves(
-    session: AsyncSession, positions: Collection[int]
-) -> Sequence[Release]:
-    """Release records whose audit leaf is at one of `positions`."""
-    found: list[Release] = []
-    wanted = sorted(positions)
-    for at in range(0, len(wanted), _CHUNK):
-        query = select(Release).where(Release.leaf_index.in_(wanted[at : at + _CHUNK]))
-        found.extend((await session.scalars(query)).all())
-    return found
 
 
 async def entries_at(session: AsyncSession, positions: Collection[int]) -> dict[int, AuditEntry]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.audit.service import issue_tree_head
+from gateway.audit.tree_heads import issue_tree_head
 from gateway.core.db import unit_of_work
 from gateway.core.settings import Settings
 from gateway.runtime.context import GatewayContext

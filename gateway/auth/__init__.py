@@ -1,0 +1,1 @@
+"""Who is calling: the FastAPI dependencies that authenticate clients and borrowers."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
@@ -26,14 +25,13 @@ from gateway.clients import repository as clients_repository
 from gateway.core.db import SessionDep, utcnow
 from gateway.core.errors import InsufficientScope, InvalidToken
 from gateway.core.settings import Settings
-from gateway.crypto import jose
 from gateway.runtime.context import ContextDep, GatewayContext
 from gateway.security import dpop
 from gateway.security.limits import enforce_rate_limit
-from gateway.security.store import SharedStore, StoreUnavailable
+from gateway.security.principals import BorrowerPrincipal, ClientKind, ClientPrincipal
+from gateway.security.replay import spend_dpop_proof
+from gateway.security.tokens import BORROWER_TOKEN_USE, CLIENT_TOKEN_USE, verify_gateway_token
 
-CLIENT_TOKEN_USE = "client"
-BORROWER_TOKEN_USE = "borrower"
 CSRF_HEADER: Final = "X-CSRF-Token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _SESSION_COOKIE: Final = "lendgate_session"
@@ -41,23 +39,6 @@ _CSRF_COOKIE: Final = "lendgate_csrf"
 # Outside development the cookies carry the `__Host-` prefix: Secure, Path=/, no Domain,
 # so no other host (not even a sibling subdomain) can set or shadow them.
 _HOST_PREFIX: Final = "__Host-"
-
-
-@dataclass(frozen=True)
-class ClientPrincipal:
-    """An authenticated lender or regulator."""
-
-    client_id: str
-    kind: str
-    scopes: frozenset[str]
-
-
-@dataclass(frozen=True)
-class BorrowerPrincipal:
-    """An authenticated borrower, known by the blind index of the phone they proved."""
-
-    phone_index: str
-    session_id: str = ""
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -79,47 +60,12 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-def verify_gateway_token(context: GatewayContext, token: str, use: str) -> dict[str, Any]:
-    """Claims of a token the gateway itself issued for `use`, or `InvalidToken`."""
-    claims = jose.verify_jwt(
-        token,
-        context.keys.jwks(),
-        audience=context.settings.issuer,
-        issuer=context.settings.issuer,
-        leeway=context.settings.clock_skew_seconds,
-        required=("exp", "iat", "sub"),
-    )
-    if claims.get("token_use") != use:
-        raise InvalidToken("This token is not valid here.")
-    return claims
-
-
 # -- clients --------------------------------------------------------------------------------
 
 
 def request_url(settings: Settings, request: Request) -> str:
     """The URL a request was sent to as clients know the gateway (the issuer), for `htu`."""
     return settings.issuer.rstrip("/") + request.url.path
-
-
-async def spend_dpop_proof(
-    store: SharedStore, settings: Settings, proof: dpop.VerifiedProof
-) -> None:
-    """Record a proof's `jti` for as long as the proof could be accepted; a replay is refused."""
-    ttl = settings.dpop_proof_max_age_seconds + 2 * settings.clock_skew_seconds
-    key = "dpop:" + hashlib.sha256(f"{proof.jkt}|{proof.jti}".encode()).hexdigest()
-    try:
-        fresh = await store.claim(key, ttl)
-    except StoreUnavailable:
-        # Fail closed: a proof whose uniqueness cannot be checked is not accepted.
-        raise InvalidToken(
-            "The DPoP proof cannot be checked now; retry.",
-            headers={"WWW-Authenticate": dpop.CHALLENGE},
-        ) from None
-    if not fresh:
-        raise InvalidToken(
-            "This DPoP proof was already used.", headers={"WWW-Authenticate": dpop.CHALLENGE}
-        )
 
 
 async def _check_dpop(request: Request, context: GatewayContext, token: str, jkt: str) -> None:
@@ -150,7 +96,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
     scheme, token = authorization(request)
     if scheme not in ("bearer", "dpop"):
         raise InvalidToken("Use the Bearer or DPoP scheme.")
-    claims = verify_gateway_token(context, token, CLIENT_TOKEN_USE)
+    claims = verify_gateway_token(context.keys, context.settings, token, CLIENT_TOKEN_USE)
     client = await clients_repository.get(session, str(claims["sub"]))
     if client is None or client.status != "active":
         raise InvalidToken("This client's access is suspended.")
@@ -185,7 +131,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
     )
 
 
-def _requiring(kind: str, scope: str) -> Any:
+def _requiring(kind: ClientKind, scope: str) -> Any:
     def dependency(principal: Annotated[ClientPrincipal, Depends(_client)]) -> ClientPrincipal:
         if principal.kind != kind or scope not in principal.scopes:
             raise InsufficientScope(
@@ -251,7 +197,7 @@ async def _borrower_or_none(
         token, by_cookie = cookie, True
     else:
         return None
-    claims = verify_gateway_token(context, token, BORROWER_TOKEN_USE)
+    claims = verify_gateway_token(context.keys, context.settings, token, BORROWER_TOKEN_USE)
     session_id = claims.get("sid")
     record = (
         await borrowers_repository.get_session(session, session_id)
@@ -286,9 +232,11 @@ async def _borrower(
     return await current_borrower(request, context, session)
 
 
-ConsentWriter = Annotated[ClientPrincipal, Depends(_requiring("lender", "consents:write"))]
-FeatureReader = Annotated[ClientPrincipal, Depends(_requiring("lender", "features:read"))]
-RegulatorDep = Annotated[ClientPrincipal, Depends(_requiring("regulator", "audit:read"))]
+ConsentWriter = Annotated[ClientPrincipal, Depends(_requiring(ClientKind.LENDER, "consents:write"))]
+FeatureReader = Annotated[ClientPrincipal, Depends(_requiring(ClientKind.LENDER, "features:read"))]
+RegulatorDep = Annotated[ClientPrincipal, Depends(_requiring(ClientKind.REGULATOR, "audit:read"))]
 # A witness needs only `audit:cosign`: a regulator may narrow its token to co-signing.
-RegulatorCosigner = Annotated[ClientPrincipal, Depends(_requiring("regulator", "audit:cosign"))]
+RegulatorCosigner = Annotated[
+    ClientPrincipal, Depends(_requiring(ClientKind.REGULATOR, "audit:cosign"))
+]
 CurrentBorrower = Annotated[BorrowerPrincipal, Depends(_borrower)]

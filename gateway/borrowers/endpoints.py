@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from consent import lookup as consent_lookup
 from gateway.auth import dependencies as auth
 from gateway.auth.dependencies import CurrentBorrower
 from gateway.borrowers import service
@@ -24,12 +25,13 @@ async def send_code(
     body: CodeRequest, request: Request, session: SessionDep, context: ContextDep
 ) -> CodeSent:
     """Text a one-time code: to log in, or (logged in) to approve one consent."""
-    borrower = None
     if body.purpose == "approve":
         # Only the approval code needs the session; a stale cookie must not stop a login.
         borrower = await auth.current_borrower(request, context, session)
+        consent_id = service.approval_consent_id(context, body, borrower)
+        await consent_lookup.get_for_borrower(session, borrower, consent_id)
     address = request.client.host if request.client else "unknown"
-    return await service.send_code(session, context, body, borrower, address)
+    return await service.send_code(session, context, body, address)
 
 
 @router.post(

@@ -19,25 +19,19 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consent import repository as consent_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth.dependencies import BORROWER_TOKEN_USE, BorrowerPrincipal
 from gateway.borrowers import repository
 from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
 from gateway.core.db import on_rollback, utcnow
-from gateway.core.errors import (
-    ConsentNotFound,
-    InvalidRequest,
-    InvalidToken,
-    LendgateError,
-    RateLimited,
-)
+from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
 from gateway.crypto import jose, pseudonyms
 from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
+from gateway.security.principals import BorrowerPrincipal
 from gateway.security.store import SharedStore, StoreUnavailable
+from gateway.security.tokens import BORROWER_TOKEN_USE
 
 log = structlog.get_logger()
 
@@ -78,23 +72,24 @@ async def _refuse_if_locked_out(
         )
 
 
-async def send_code(
-    session: AsyncSession,
-    context: GatewayContext,
-    request: CodeRequest,
-    borrower: BorrowerPrincipal | None,
-    client_address: str,
-) -> CodeSent:
-    """Create a challenge and text its code; `approve` codes need the borrower's session."""
+def approval_consent_id(
+    context: GatewayContext, request: CodeRequest, borrower: BorrowerPrincipal
+) -> str:
+    """The consent an approval code is asked for: one consent, texted to the borrower's own phone.
+
+    Whether that consent names the borrower is the consent layer's to check.
+    """
     phone_index = pseudonyms.phone_index(context.keys, request.phone)
-    if request.purpose == "approve":
-        if borrower is None:
-            raise InvalidToken("Log in before asking for an approval code.")
-        if borrower.phone_index != phone_index or not request.consent_id:
-            raise InvalidRequest("An approval code is sent to your own phone, for one consent.")
-        consent = await consent_repository.get(session, request.consent_id)
-        if consent is None or consent.phone_index != phone_index:
-            raise ConsentNotFound()
+    if borrower.phone_index != phone_index or not request.consent_id:
+        raise InvalidRequest("An approval code is sent to your own phone, for one consent.")
+    return request.consent_id
+
+
+async def send_code(
+    session: AsyncSession, context: GatewayContext, request: CodeRequest, client_address: str
+) -> CodeSent:
+    """Create a challenge and text its code (an `approve` code's consent is checked already)."""
+    phone_index = pseudonyms.phone_index(context.keys, request.phone)
     # Limits before anything is written: the shared store commits on its own connection.
     settings, store = context.settings, context.shared_store
     await _refuse_if_locked_out(store, context, phone_index)

@@ -28,6 +28,7 @@ from gateway.core.logging import configure_logging
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings
 from gateway.crypto import jose
+from gateway.privacy.pii import redact_pii
 from gateway.sdk.lender import LendgateAPIError, LendgateClient, RegulatorClient
 
 # 张三, one of the fictional sandbox identities every simulator holds (DESIGN.md).
@@ -261,7 +262,7 @@ async def regulator_checks(
 async def run_demo(settings: Settings, *, keep_running: bool = False) -> int:
     """Run the story; with `keep_running`, then print `SERVICE URL` lines and `ready` and serve."""
     settings = demo_settings(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, redact=redact_pii)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.resolved_database_url)
     async with running_stack(settings) as urls:

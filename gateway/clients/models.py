@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, false
+from sqlalchemy import JSON, Enum, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base, CreatedAt
+from gateway.security.principals import ClientKind
 
 
 class Client(CreatedAt, Base):
@@ -18,7 +19,15 @@ class Client(CreatedAt, Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
+    # Stored as the plain strings `lender` / `regulator` (no database enum type).
+    kind: Mapped[ClientKind] = mapped_column(
+        Enum(
+            ClientKind,
+            native_enum=False,
+            length=16,
+            values_callable=lambda kinds: [kind.value for kind in kinds],
+        )
+    )
     jwks: Mapped[dict[str, Any]] = mapped_column(JSON)
     scopes: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -32,3 +33,10 @@ async def spend_assertion(
     except IntegrityError:
         return False
     return True
+
+
+async def get_many(session: AsyncSession, client_ids: Collection[str]) -> Sequence[Client]:
+    """Registered clients by id (the witnesses named in an audit export)."""
+    if not client_ids:
+        return []
+    return (await session.scalars(select(Client).where(Client.id.in_(sorted(client_ids))))).all()

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth.dependencies import CLIENT_TOKEN_USE, spend_dpop_proof
 from gateway.clients import repository
 from gateway.clients.models import Client
 from gateway.clients.schemas import TokenResponse
@@ -28,13 +27,15 @@ from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
+from gateway.security.principals import ClientKind
+from gateway.security.replay import spend_dpop_proof
+from gateway.security.tokens import CLIENT_TOKEN_USE
 
 log = structlog.get_logger()
 
-CLIENT_KINDS = ("lender", "regulator")
 DEFAULT_SCOPES = {
-    "lender": ("consents:write", "features:read"),
-    "regulator": ("audit:read", "audit:cosign"),
+    ClientKind.LENDER: ("consents:write", "features:read"),
+    ClientKind.REGULATOR: ("audit:read", "audit:cosign"),
 }
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SIGNING_KEYS = {("OKP", "Ed25519"), ("EC", "P-256")}
@@ -71,10 +72,15 @@ def encryption_key(jwks: Mapping[str, Any]) -> dict[str, Any] | None:
     return keys[-1] if keys else None
 
 
-def validate_jwks(kind: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
+def _client_kind(kind: str) -> ClientKind:
+    try:
+        return ClientKind(kind)
+    except ValueError:
+        raise ClientRegistrationError(f"kind must be one of {', '.join(ClientKind)}") from None
+
+
+def validate_jwks(kind: ClientKind, jwks: Mapping[str, Any]) -> dict[str, Any]:
     """Check a client's public JWKS: public keys only, a signature key, an enc key for lenders."""
-    if kind not in CLIENT_KINDS:
-        raise ClientRegistrationError(f"kind must be one of {', '.join(CLIENT_KINDS)}")
     keys = jwks.get("keys")
     if not isinstance(keys, list) or not keys:
         raise ClientRegistrationError("the JWKS has no keys")
@@ -85,7 +91,7 @@ def validate_jwks(kind: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
         raise ClientRegistrationError("two keys share one `kid`")
     if not signing_keys(jwks)["keys"]:
         raise ClientRegistrationError("the JWKS needs a `sig` key (Ed25519 or P-256)")
-    if kind == "lender" and encryption_key(jwks) is None:
+    if kind == ClientKind.LENDER and encryption_key(jwks) is None:
         raise ClientRegistrationError("a lender's JWKS needs an X25519 `enc` key")
     return {"keys": [dict(key) for key in keys]}
 
@@ -110,14 +116,15 @@ async def register(
 
     `dpop_required`: every token of the client must be DPoP-bound (RFC 9449).
     """
-    public_jwks = validate_jwks(kind, jwks)
-    prefix = "lnd" if kind == "lender" else "reg"
+    registered_as = _client_kind(kind)
+    public_jwks = validate_jwks(registered_as, jwks)
+    prefix = "lnd" if registered_as == ClientKind.LENDER else "reg"
     client = Client(
         id=f"{prefix}_{secrets.token_hex(10)}",
         name=name,
-        kind=kind,
+        kind=registered_as,
         jwks=public_jwks,
-        scopes=" ".join(DEFAULT_SCOPES[kind]),
+        scopes=" ".join(DEFAULT_SCOPES[registered_as]),
         dpop_required=dpop_required,
     )
     session.add(client)
@@ -153,12 +160,14 @@ async def add_keys(
         kind_of_key = (key.get("kty"), key.get("crv"))
         is_sig = key.get("use", "sig") == "sig" and kind_of_key in SIGNING_KEYS
         is_enc = (
-            client.kind == "lender" and key.get("use") == "enc" and kind_of_key in ENCRYPTION_KEYS
+            client.kind == ClientKind.LENDER
+            and key.get("use") == "enc"
+            and kind_of_key in ENCRYPTION_KEYS
         )
         if not (is_sig or is_enc):
             raise ClientRegistrationError(
                 f"key {key['kid']} is neither a `sig` key (Ed25519 or P-256)"
-                + (" nor an X25519 `enc` key" if client.kind == "lender" else "")
+                + (" nor an X25519 `enc` key" if client.kind == ClientKind.LENDER else "")
             )
     client.jwks = {"keys": [*client.jwks["keys"], *(dict(key) for key in keys)]}
     await session.flush()
@@ -176,7 +185,7 @@ async def retire_key(session: AsyncSession, client_id: str, kid: str, *, actor: 
         raise ClientRegistrationError(f"the client has no key {kid}")
     if not signing_keys({"keys": remaining})["keys"]:
         raise ClientRegistrationError("that is the client's last signing key; add another first")
-    if client.kind == "lender" and encryption_key({"keys": remaining}) is None:
+    if client.kind == ClientKind.LENDER and encryption_key({"keys": remaining}) is None:
         raise ClientRegistrationError("that is the lender's last `enc` key; add another first")
     client.jwks = {"keys": remaining}
     await session.flush()
@@ -220,7 +229,7 @@ async def _record(
         AuditEvent(
             type=event,
             actor=actor,
-            lender_id=client.id if client.kind == "lender" else None,
+            lender_id=client.id if client.kind == ClientKind.LENDER else None,
             reason=reason,
         ),
     )
@@ -259,7 +268,7 @@ async def issue_token(
             AuditEvent(
                 type="token.refused",
                 actor=f"client:{client.id}" if client else "client:unknown",
-                lender_id=client.id if client and client.kind == "lender" else None,
+                lender_id=client.id if client and client.kind == ClientKind.LENDER else None,
                 outcome="denied",
                 reason=refusal.detail,
             ),

@@ -1,0 +1,1 @@
+"""The regulator's oversight: the compliance report, overdue attestations, co-signing, export."""

@@ -116,7 +116,7 @@ class ReleaseRecord:
 
 @dataclass
 class Finding:
-    """One problem, with the leaves that show it."""
+    """Something the compliance report found, pointing at the leaves that show it."""
 
     kind: str
     severity: str

@@ -1,19 +1,16 @@
-"""HTTP: releases, the lender's deletion attestations, and the regulator's list of overdue ones."""
+"""HTTP: releases and the lender's deletion attestations."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from gateway.auth.dependencies import FeatureReader, RegulatorDep
+from gateway.auth.dependencies import FeatureReader
 from gateway.core.db import SessionDep
 from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.releases import service
 from gateway.releases.schemas import (
     DeletionAttestation,
     DeletionAttestationRequest,
-    OverdueAttestations,
     ReleaseRequest,
     ReleaseResponse,
 )
@@ -65,24 +62,3 @@ async def attest_deletion(
 ) -> DeletionAttestation:
     """Attest that what this release gave the lender is deleted (due by its `delete_by`)."""
     return await service.attest_deletion(session, lender, release_id)
-
-
-@router.get(
-    "/v1/audit/deletion-attestations/overdue",
-    response_model=OverdueAttestations,
-    tags=["audit"],
-    responses=error_responses(
-        "InvalidToken", "InsufficientScope", "InvalidRequest", "AuditUnavailable"
-    ),
-)
-async def overdue_deletion_attestations(
-    regulator: RegulatorDep,
-    session: SessionDep,
-    lender_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> OverdueAttestations:
-    """Releases past their `delete_by` whose lender has not attested deletion, oldest first."""
-    return await service.overdue_attestations(
-        session, regulator, lender_id=lender_id, cursor=cursor, limit=limit
-    )

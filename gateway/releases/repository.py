@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.releases.models import Release
@@ -39,25 +39,3 @@ async def get(
     if for_update:
         query = query.with_for_update()
     return await session.scalar(query)
-
-
-async def overdue_attestations(
-    session: AsyncSession,
-    now: datetime,
-    *,
-    lender_id: str | None,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> Sequence[Release]:
-    """Releases past their `delete_by` whose lender has not attested deletion, oldest deadline
-    first, after a cursor position."""
-    query = select(Release).where(Release.delete_by <= now, Release.deletion_attested_at.is_(None))
-    if lender_id is not None:
-        query = query.where(Release.lender_id == lender_id)
-    if after is not None:
-        at, release_id = after
-        query = query.where(
-            or_(Release.delete_by > at, and_(Release.delete_by == at, Release.id > release_id))
-        )
-    query = query.order_by(Release.delete_by, Release.id).limit(limit)
-    return (await session.scalars(query)).all()

@@ -49,23 +49,3 @@ class DeletionAttestation(BaseModel):
     audit: AuditReceipt | None = Field(
         None, description="Where the `deletion.attested` event sits in the audit log."
     )
-
-
-class OverdueAttestation(BaseModel):
-    """A release whose data life has ended without the lender attesting deletion."""
-
-    release_id: str
-    consent_id: str
-    lender_id: str
-    released_at: datetime
-    delete_by: datetime
-    overdue_days: float
-    leaf_index: int = Field(description="The release's `release.granted` audit leaf.")
-
-
-class OverdueAttestations(BaseModel):
-    """Overdue deletion attestations, oldest deadline first."""
-
-    generated_at: datetime
-    releases: list[OverdueAttestation]
-    next_cursor: str | None

@@ -26,7 +26,6 @@ from consent.views import status_now
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.auth.dependencies import ClientPrincipal
 from gateway.clients import repository as clients_repository
 from gateway.clients.service import encryption_key
 from gateway.core.db import utcnow
@@ -38,7 +37,6 @@ from gateway.core.errors import (
     LendgateError,
 )
 from gateway.core.metrics import RELEASES
-from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
 from gateway.crypto.envelope import field_context, seal
 from gateway.privacy.egress import PersonalDataBlocked
@@ -47,11 +45,10 @@ from gateway.releases.models import Release
 from gateway.releases.schemas import (
     AuditReceipt,
     DeletionAttestation,
-    OverdueAttestation,
-    OverdueAttestations,
     ReleaseResponse,
 )
 from gateway.runtime.context import GatewayContext
+from gateway.security.principals import ClientPrincipal
 from policies.derivation import derive_features
 from policies.evaluation import ReleasePlan, plan_release
 
@@ -437,43 +434,4 @@ async def attest_deletion(
             if leaf is not None and leaf in entries
             else None
         ),
-    )
-
-
-async def overdue_attestations(
-    session: AsyncSession,
-    regulator: ClientPrincipal,
-    *,
-    lender_id: str | None,
-    cursor: str | None,
-    limit: int,
-) -> OverdueAttestations:
-    """Releases whose `delete_by` has passed with no deletion attested, for regulators."""
-    now = utcnow()
-    after = decode_cursor(cursor) if cursor is not None else None
-    found = await repository.overdue_attestations(
-        session, now, lender_id=lender_id, after=after, limit=limit
-    )
-    filters = audit_service.describe_filters(lender_id=lender_id)
-    await audit_service.record_read(
-        session, regulator.client_id, f"deletion-attestations/overdue {filters}".rstrip()
-    )
-    next_cursor = None
-    if len(found) == limit:
-        next_cursor = encode_cursor(found[-1].delete_by, found[-1].id)
-    return OverdueAttestations(
-        generated_at=now,
-        releases=[
-            OverdueAttestation(
-                release_id=release.id,
-                consent_id=release.consent_id,
-                lender_id=release.lender_id,
-                released_at=release.created_at,
-                delete_by=release.delete_by,
-                overdue_days=round((now - release.delete_by) / timedelta(days=1), 2),
-                leaf_index=release.leaf_index,
-            )
-            for release in found
-        ],
-        next_cursor=next_cursor,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import time
@@ -15,11 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.audit import repository
-from gateway.audit import service as audit_service
 from gateway.audit.merkle import MemoryTree, verify_consistency, verify_inclusion
 from gateway.audit.models import AuditCosignature, AuditEntry
+from gateway.audit.scheduled import JOBS as AUDIT_JOBS
 from gateway.crypto import jose
 from gateway.crypto.keys import add_signing_key, retire_signing_key
+from gateway.jobs.scheduler import Job, run_periodically, scheduler
 from gateway.sdk.lender import LendgateAPIError, RegulatorClient
 from tests.audit.helpers import export_to, verify
 from tests.support import RegisteredClient, Stack
@@ -301,29 +301,36 @@ async def test_an_export_verifies_offline_whole_or_in_part(stack: Stack, tmp_pat
 
 
 async def test_the_schedule_signs_a_head_when_the_log_grows(stack: Stack) -> None:
-    tasks_before = len(asyncio.all_tasks())
-    task = asyncio.create_task(audit_service.issue_tree_heads_periodically(stack.context, 0.05))
-    try:
-        await stack.register()  # one more leaf
-        async with stack.context.sessionmaker() as session:
-            size = (await repository.head(session)).size
+    await stack.register()  # one more leaf
+    tree_head_job = Job(*AUDIT_JOBS[0])
+    often = dataclasses.replace(
+        stack.context,
+        settings=stack.context.settings.model_copy(
+            update={"audit_tree_head_interval_seconds": 0.05}
+        ),
+    )
+    async with stack.context.sessionmaker() as session:
+        size = (await repository.head(session)).size
+    async with scheduler(often, [tree_head_job]):
         for _ in range(100):
             async with stack.context.sessionmaker() as session:
                 latest = await repository.latest_tree_head(session)
             if latest is not None and latest.tree_size >= size:
                 break
             await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert latest is not None and latest.tree_size >= size
     off = dataclasses.replace(
         stack.context,
         settings=stack.context.settings.model_copy(update={"audit_tree_head_interval_seconds": 0}),
     )
-    async with audit_service.tree_head_schedule(off):
-        assert len(asyncio.all_tasks()) == tasks_before  # nothing started
+    async with stack.context.sessionmaker() as session:
+        newest = await repository.latest_tree_head(session)
+    assert newest is not None
+    # Switched off, the job is never due: the schedule ends at once and signs nothing.
+    await asyncio.wait_for(run_periodically(off, [tree_head_job]), timeout=5)
+    async with stack.context.sessionmaker() as session:
+        after = await repository.latest_tree_head(session)
+    assert after is not None and after.tree_size == newest.tree_size
 
 
 async def test_old_tree_heads_verify_after_their_key_is_retired(

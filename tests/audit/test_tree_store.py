@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gateway.audit import repository, service
+from gateway.audit import proofs, repository, tree_heads
 from gateway.audit.merkle import MemoryTree
 from gateway.audit.models import AuditEntry, AuditNode
 from gateway.core.db import create_engine, create_sessionmaker
@@ -43,16 +43,16 @@ async def test_the_stored_tree_gives_the_reference_roots_and_proofs(
     keys = KeyStore.open(tmp_path / "keys", create_missing=True)
     async with create_sessionmaker(engine)() as session:
         for index, size, path in CT_PATHS:
-            proof = await service.inclusion_proof(session, index, size)
+            proof = await proofs.inclusion_proof(session, index, size)
             assert proof.inclusion_path == path
             assert proof.root_hash == CT_ROOTS[size - 1]
             assert proof.leaf_hash == CT_LEAVES[index].hex()
         for first, second, path in CT_PROOFS:
-            consistency = await service.consistency_proof(session, first, second)
+            consistency = await proofs.consistency_proof(session, first, second)
             assert consistency.consistency_path == path
             assert consistency.first_root_hash == CT_ROOTS[first - 1]
             assert consistency.second_root_hash == CT_ROOTS[second - 1]
-        head = await service.issue_tree_head(session, keys)
+        head = await tree_heads.issue_tree_head(session, keys)
         await session.commit()
     assert (head.tree_size, head.root_hash) == (8, CT_ROOTS[7])
 
@@ -72,10 +72,10 @@ async def test_a_proof_costs_the_same_few_queries_whatever_the_size(engine: Asyn
         statements.clear()
         event.listen(engine.sync_engine, "before_cursor_execute", count)
         try:
-            await service.inclusion_proof(session, size // 3, size)
+            await proofs.inclusion_proof(session, size // 3, size)
             inclusion = len(statements)
             statements.clear()
-            await service.consistency_proof(session, size // 5 + 1, size)
+            await proofs.consistency_proof(session, size // 5 + 1, size)
             return max(inclusion, len(statements))
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", count)

@@ -1,0 +1,58 @@
+"""Shapes of the regulator's compliance endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gateway.audit.schemas import TreeHeadView
+from gateway.compliance.rules import Finding
+
+
+class ReleaseCheck(BaseModel):
+    """One release checked against its consent as it stood at that moment."""
+
+    leaf_index: int
+    ts: str
+    consent_id: str | None
+    lender_id: str | None
+    consent_status: str | None = Field(description="The consent's state replayed from the log.")
+    checks: dict[str, bool]
+    compliant: bool
+
+
+class ComplianceReport(BaseModel):
+    """Releases in a time range reconciled against consents, overdue deletions, anomalies."""
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    generated_at: datetime
+    lender_id: str | None
+    tree_head: TreeHeadView
+    summary: dict[str, Any]
+    releases: list[ReleaseCheck]
+    findings: list[Finding]
+
+    model_config = {"populate_by_name": True}
+
+
+class OverdueAttestation(BaseModel):
+    """A release whose data life has ended without the lender attesting deletion."""
+
+    release_id: str
+    consent_id: str
+    lender_id: str
+    released_at: datetime
+    delete_by: datetime
+    overdue_days: float
+    leaf_index: int = Field(description="The release's `release.granted` audit leaf.")
+
+
+class OverdueAttestations(BaseModel):
+    """Overdue deletion attestations, oldest deadline first."""
+
+    generated_at: datetime
+    releases: list[OverdueAttestation]
+    next_cursor: str | None

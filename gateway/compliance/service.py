@@ -1,0 +1,214 @@
+"""The regulator's oversight: the compliance report, overdue deletion attestations, and the
+log's co-signing and export, where they need the client registry's witnesses."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit import export as audit_export
+from gateway.audit import repository as audit_repository
+from gateway.audit import service as audit_service
+from gateway.audit import tree_heads as audit_tree_heads
+from gateway.audit.models import AuditEntry
+from gateway.audit.schemas import TreeHeadView
+from gateway.clients import repository as clients_repository
+from gateway.compliance import repository, rules
+from gateway.compliance.schemas import (
+    ComplianceReport,
+    OverdueAttestation,
+    OverdueAttestations,
+    ReleaseCheck,
+)
+from gateway.core.db import utcnow
+from gateway.core.errors import InvalidRequest, InvalidToken
+from gateway.core.pagination import decode_cursor, encode_cursor
+from gateway.crypto import jose
+from gateway.crypto.keys import KeyStore
+from gateway.releases.models import Release
+from gateway.runtime.context import GatewayContext
+from gateway.security.principals import ClientPrincipal
+
+
+async def cosign(
+    session: AsyncSession, witness_id: str, tree_size: int, signature: str
+) -> TreeHeadView:
+    """Store a registered witness's co-signature of a tree head, checked with its keys."""
+    witness = await clients_repository.get(session, witness_id)
+    if witness is None:
+        raise InvalidToken("Unknown client.")
+    return await audit_tree_heads.cosign(session, witness.id, witness.jwks, tree_size, signature)
+
+
+async def export_bundle(
+    session: AsyncSession, keys: KeyStore, start: int | None, end: int | None
+) -> dict[str, Any]:
+    """An export bundle, with the names and public keys of the witnesses who co-signed in it."""
+    bundle = await audit_export.export_bundle(session, keys, start, end)
+    witnesses = await clients_repository.get_many(session, audit_export.witness_ids(bundle))
+    bundle["witnesses"] = {
+        client.id: {"name": client.name, "jwks": jose.public_jwks(client.jwks)}
+        for client in witnesses
+    }
+    return bundle
+
+
+async def compliance_report(
+    session: AsyncSession,
+    context: GatewayContext,
+    since: datetime,
+    until: datetime,
+    lender_id: str | None = None,
+) -> ComplianceReport:
+    """Every release in `[since, until)` against its consent as it stood then, and more."""
+    if until <= since:
+        raise InvalidRequest("`to` must be later than `from`.")
+    now = utcnow()
+    covering = (
+        await audit_tree_heads.tree_head_views(
+            session, [await audit_tree_heads.issue_tree_head(session, context.keys)]
+        )
+    )[0]
+    period = [
+        _logged(entry)
+        for entry in await audit_repository.entries_of_types_between(
+            session, {rules.GRANTED, rules.DENIED}, since, until, lender_id
+        )
+    ]
+    granted = [event for event in period if event.type == rules.GRANTED]
+    denied = [event for event in period if event.type == rules.DENIED]
+
+    consent_ids = {event.consent_id for event in granted if event.consent_id}
+    before = max((event.index for event in granted), default=-1) + 1
+    history: dict[str, list[rules.LoggedEvent]] = defaultdict(list)
+    for entry in await audit_repository.entries_for_consents(session, consent_ids, before):
+        history[entry.consent_id or ""].append(_logged(entry))
+    terms = {
+        consent.id: rules.ConsentTerms(
+            consent_id=consent.id,
+            lender_id=consent.lender_id,
+            purpose=consent.purpose,
+            features=tuple(consent.features),
+            fetch_type=consent.fetch_type,
+            frequency_unit=consent.frequency_unit,
+            frequency_value=consent.frequency_value,
+            valid_from=consent.valid_from,
+            valid_until=consent.valid_until,
+        )
+        for consent in (await repository.consents(session, consent_ids)).values()
+    }
+
+    verdicts = []
+    findings: list[rules.Finding] = []
+    for event in granted:
+        consent = terms.get(event.consent_id or "")
+        verdict, found = rules.check_release(
+            event, consent, history.get(event.consent_id or "", []), context.catalog
+        )
+        verdicts.append(verdict)
+        findings.extend(found)
+
+    records = [
+        _record(release)
+        for release in await repository.releases_created_between(session, since, until, lender_id)
+    ]
+    at_records = await audit_repository.entries_at(
+        session, {record.leaf_index for record in records}
+    )
+    recorded = {
+        release.leaf_index
+        for release in await repository.releases_at_leaves(session, {e.index for e in granted})
+    }
+    findings.extend(
+        rules.reconcile_records(
+            records, {i: _logged(e) for i, e in at_records.items()}, granted, recorded
+        )
+    )
+    due_until = min(until, now)
+    if due_until > since:
+        due = await repository.releases_due_between(session, since, due_until, lender_id)
+        findings.extend(rules.overdue_deletions(map(_record, due), due_until))
+    baseline = await audit_repository.releases_per_lender(session, since - rules.BASELINE, since)
+    findings.extend(rules.release_bursts(granted, baseline))
+    findings.extend(rules.denial_bursts(denied))
+    findings.sort(key=lambda finding: (min(finding.leaf_indexes, default=-1), finding.kind))
+
+    return ComplianceReport(
+        from_=since,
+        to=until,
+        generated_at=now,
+        lender_id=lender_id,
+        tree_head=covering,
+        summary=rules.summary(verdicts, len(denied), findings),
+        releases=[
+            ReleaseCheck(
+                leaf_index=verdict.event.index,
+                ts=verdict.event.ts.isoformat(),
+                consent_id=verdict.event.consent_id,
+                lender_id=verdict.event.lender_id,
+                consent_status=verdict.consent_status,
+                checks=verdict.checks,
+                compliant=verdict.compliant,
+            )
+            for verdict in verdicts
+        ],
+        findings=findings,
+    )
+
+
+def _logged(entry: AuditEntry) -> rules.LoggedEvent:
+    return rules.LoggedEvent.parse(entry.seq, entry.ts, entry.type, entry.consent_id, entry.leaf)
+
+
+def _record(release: Release) -> rules.ReleaseRecord:
+    return rules.ReleaseRecord(
+        release_id=release.id,
+        consent_id=release.consent_id,
+        lender_id=release.lender_id,
+        leaf_index=release.leaf_index,
+        payload_digest=release.payload_digest,
+        delete_by=release.delete_by,
+        deletion_attested_at=release.deletion_attested_at,
+    )
+
+
+async def overdue_attestations(
+    session: AsyncSession,
+    regulator: ClientPrincipal,
+    *,
+    lender_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> OverdueAttestations:
+    """Releases whose `delete_by` has passed with no deletion attested, for regulators."""
+    now = utcnow()
+    after = decode_cursor(cursor) if cursor is not None else None
+    found = await repository.overdue_attestations(
+        session, now, lender_id=lender_id, after=after, limit=limit
+    )
+    filters = audit_service.describe_filters(lender_id=lender_id)
+    await audit_service.record_read(
+        session, regulator.client_id, f"deletion-attestations/overdue {filters}".rstrip()
+    )
+    next_cursor = None
+    if len(found) == limit:
+        next_cursor = encode_cursor(found[-1].delete_by, found[-1].id)
+    return OverdueAttestations(
+        generated_at=now,
+        releases=[
+            OverdueAttestation(
+                release_id=release.id,
+                consent_id=release.consent_id,
+                lender_id=release.lender_id,
+                released_at=release.created_at,
+                delete_by=release.delete_by,
+                overdue_days=round((now - release.delete_by) / timedelta(days=1), 2),
+                leaf_index=release.leaf_index,
+            )
+            for release in found
+        ],
+        next_cursor=next_cursor,
+    )

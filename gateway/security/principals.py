@@ -1,0 +1,30 @@
+"""Who a request acts for: an authenticated client or borrower."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ClientKind(enum.StrEnum):
+    """What a registered client is: a lender reads features, a regulator reads the log."""
+
+    LENDER = "lender"
+    REGULATOR = "regulator"
+
+
+@dataclass(frozen=True)
+class ClientPrincipal:
+    """An authenticated lender or regulator."""
+
+    client_id: str
+    kind: ClientKind
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class BorrowerPrincipal:
+    """An authenticated borrower, known by the blind index of the phone they proved."""
+
+    phone_index: str
+    session_id: str = ""
