@@ -17,7 +17,7 @@ from consent.models import Consent, ConsentReceipt
 from consent.schemas import ConsentReceipts, ReceiptView
 from consent.states import state_error
 from consent.views import lender_name, portal_base, terms_of
-from gateway.audit import service as audit_service
+from gateway.audit import tree_heads as audit_tree_heads
 from gateway.auth.dependencies import BorrowerPrincipal
 from gateway.core.db import utcnow
 from gateway.crypto import jose
@@ -91,7 +91,7 @@ async def _issued(
         "portal_url": portal_base(context),
         # The newest audit tree head a regulator co-signed: the log this receipt's
         # events go into, as independently witnessed (None until one co-signs).
-        "audit_tree_head": await audit_service.latest_cosigned_head(session),
+        "audit_tree_head": await audit_tree_heads.latest_cosigned_head(session),
     }
 
 
