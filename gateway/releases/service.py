@@ -50,8 +50,8 @@ from gateway.releases.schemas import (
     ReleaseResponse,
 )
 from gateway.runtime.context import GatewayContext
-from policies.derivation import derive_features
 from policies.evaluation import ReleasePlan, plan_release
+from policies.release import derive_features
 
 log = structlog.get_logger()
 

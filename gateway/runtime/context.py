@@ -22,7 +22,8 @@ from gateway.crypto.kms import configured_kms
 from gateway.privacy.egress import EgressGuard
 from gateway.security.store import SharedStore, open_store
 from gateway.sms.senders import SmsSender, sms_sender_for
-from policies.catalog import Catalog, load_catalog
+from policies.catalog import Catalog
+from policies.loading import load_catalog
 
 
 @dataclass

@@ -11,15 +11,9 @@ import pytest
 
 from connectors.schemas import IDENTITY_FIELDS, SOURCE_RETENTION_MONTHS
 from gateway.core.errors import PurposeViolation
-from policies.catalog import (
-    DEFAULT_DIRECTORY,
-    Catalog,
-    CatalogError,
-    Frequency,
-    check_catalog,
-    load_catalog,
-)
-from policies.derivation import DERIVATIONS
+from policies.catalog import Catalog, Frequency
+from policies.derivations.registry import DERIVATIONS
+from policies.loading import DEFAULT_DIRECTORY, CatalogError, check_catalog, load_catalog
 
 REQUIRED_FEATURES = {
     # 社保
