@@ -236,7 +236,9 @@ async def test_old_signing_keys_stay_published_while_anything_they_signed_is_val
         assert (await retire(gateway, later)).kept == {
             old: "a lender notification it signed still awaits delivery"
         }
-        gateway.context.notification_transport = httpx.MockTransport(lambda _: httpx.Response(204))
+        gateway.context.notification_transport = httpx.MockTransport(
+            lambda _: httpx.Response(204)
+        )
         await notifications_service.dispatch_due(
             gateway.context, now=later, lender_id=registered.client_id
         )
