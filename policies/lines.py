@@ -6,7 +6,7 @@ stands, so a problem found on a value (by a model or a check) can point at its l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +35,33 @@ class LineSeq(list[Any]):
         self.item_lines: list[int] = []
 
 
-def line_at(node: Any, path: Sequence[str | int], default: int) -> int:
-    """The line of the value `path` leads to from `node`, or of the nearest one that exists."""
-    line = getattr(node, "line", default)
+def _walk(node: Any, path: Sequence[str | int]) -> Iterator[tuple[int, Any]]:
+    """Each step of `path` that exists from `node`, with its line and value."""
     for step in path:
         if isinstance(node, LineMap) and isinstance(step, str) and step in node:
             line, node = node.line_of(step), node[step]
         elif isinstance(node, LineSeq) and isinstance(step, int) and 0 <= step < len(node):
             line, node = node.item_lines[step], node[step]
         else:
-            break
+            return
+        yield line, node
+
+
+def line_at(node: Any, path: Sequence[str | int], default: int) -> int:
+    """The line of the value `path` leads to from `node`, or of the nearest one that exists."""
+    line = getattr(node, "line", default)
+    for step_line, _ in _walk(node, path):
+        line = step_line
     return line
+
+
+def own_line(node: Any, path: Sequence[str | int], default: int) -> int:
+    """Where the mapping or list `path` leads to starts (its first item), else `line_at`."""
+    steps = list(_walk(node, path))
+    target = steps[-1][1] if steps else node
+    if len(steps) == len(path) and isinstance(target, LineMap | LineSeq):
+        return target.line
+    return line_at(node, path, default)
 
 
 class CatalogFile:

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from policies.catalog import FETCH_TYPES, FREQUENCY_UNITS, OUTPUT_TYPES, is_name
-from policies.lines import CatalogFile, LineMap, line_at
+from policies.lines import CatalogFile, LineMap, line_at, own_line
 
 Model = TypeVar("Model")
 
@@ -55,8 +55,10 @@ def _problems(node: LineMap, what: str, error: ErrorDetails) -> Iterator[tuple[i
     if path[:1] == ["output"] and len(path) > 1 and path[1] in OUTPUT_TYPES:
         del path[1]  # the discriminated union's tag, not a key of the file
     kind = error["type"]
+    if kind == "too_short" and error.get("ctx", {}).get("actual_length", 0) < len(error["input"]):
+        return  # the list is long enough; its items that are not names are reported
     if kind in _MISSING:
-        yield line_at(node, path[:-1], node.line), _missing(what, path)
+        yield own_line(node, path[:-1], node.line), _missing(what, path)
     elif kind in _UNKNOWN:
         yield line_at(node, path, node.line), _unknown(what, path)
     elif kind == "repeated":
