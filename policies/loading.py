@@ -9,7 +9,7 @@ the same list).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from types import MappingProxyType
@@ -98,10 +98,7 @@ def _features(
     declared: dict[str, tuple[str, ...]] = {}
     for node, line in file.entries("features"):
         what = entry_name(node, "name", "feature", line)
-        name = node.get("name")
-        if is_name(name):
-            if name in declared:
-                file.problem(node.line_of("name"), f"{what} is declared twice.")
+        if (name := _declared_name(file, node, "name", what, declared)) is not None:
             declared.setdefault(name, _named_sources(node))
         entry = validate(file, _FEATURE_ENTRY, node, what)
         if entry is None:
@@ -143,6 +140,18 @@ def _fields(entry: FeatureEntry | PurposeEntry) -> dict[str, Any]:
     return {field.name: getattr(entry, field.name) for field in fields(entry)}
 
 
+def _declared_name(
+    file: CatalogFile, node: LineMap, key: str, what: str, seen: Collection[str]
+) -> str | None:
+    """The entry's name (`key`) when it is a sound one, reported when `seen` holds it."""
+    name = node.get(key)
+    if not is_name(name):
+        return None
+    if name in seen:
+        file.problem(node.line_of(key), f"{what} is declared twice.")
+    return name
+
+
 def _named_sources(node: LineMap) -> tuple[str, ...]:
     """Every source a feature entry names, in `sources` or as a `source_fields` key."""
     named: list[str] = []
@@ -163,10 +172,7 @@ def _purposes(
     seen: set[str] = set()
     for node, line in file.entries("purposes"):
         what = entry_name(node, "code", "purpose", line)
-        code = node.get("code")
-        if is_name(code):
-            if code in seen:
-                file.problem(node.line_of("code"), f"{what} is declared twice.")
+        if (code := _declared_name(file, node, "code", what, seen)) is not None:
             seen.add(code)
         entry = validate(file, _PURPOSE_ENTRY, node, what)
         if entry is None:

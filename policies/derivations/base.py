@@ -231,11 +231,23 @@ def paid_months(source: SourceReader, list_field: str, months: MonthRange) -> se
     return paid
 
 
-def consecutive_paid_months(paid: set[Month], months: MonthRange) -> int:
+def paid_month_count(inputs: DerivationInput, source_name: str, list_field: str) -> int:
+    """Months of the range with a paid record in `list_field`; 0 without a record."""
+    source = inputs.source(source_name)
+    if not source.found:
+        return 0
+    return len(paid_months(source, list_field, inputs.months))
+
+
+def continuous_paid_months(inputs: DerivationInput, source_name: str, list_field: str) -> int:
     """Paid months in a row ending at the last month of the range (0 when it is unpaid)."""
+    source = inputs.source(source_name)
+    if not source.found:
+        return 0
+    paid = paid_months(source, list_field, inputs.months)
     run = 0
-    month = months.last
-    while month in months and month in paid:
+    month = inputs.months.last
+    while month in inputs.months and month in paid:
         run += 1
         month = month.shift(-1)
     return run

@@ -10,9 +10,9 @@ from policies.derivations.base import (
     Derivation,
     DerivationInput,
     SourceReader,
-    consecutive_paid_months,
+    continuous_paid_months,
     derivation,
-    paid_months,
+    paid_month_count,
 )
 
 ACCOUNT_STATUSES = ("NORMAL", "SEALED", "CLOSED")
@@ -49,19 +49,12 @@ def hf_status(inputs: DerivationInput) -> str:
 
 def hf_continuous_months(inputs: DerivationInput) -> int:
     """Consecutive paid deposit months ending at the last month of the range."""
-    source = inputs.source(HOUSING_FUND)
-    if not source.found:
-        return 0
-    paid = paid_months(source, "deposit_records", inputs.months)
-    return consecutive_paid_months(paid, inputs.months)
+    return continuous_paid_months(inputs, HOUSING_FUND, "deposit_records")
 
 
 def hf_paid_months(inputs: DerivationInput) -> int:
     """Months of the range with a paid housing-fund deposit."""
-    source = inputs.source(HOUSING_FUND)
-    if not source.found:
-        return 0
-    return len(paid_months(source, "deposit_records", inputs.months))
+    return paid_month_count(inputs, HOUSING_FUND, "deposit_records")
 
 
 def hf_current_deposit_base(inputs: DerivationInput) -> Decimal | None:

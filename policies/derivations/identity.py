@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import unicodedata
+from collections.abc import Callable
 
 from policies.derivations.base import CREDIT_BUREAU, Derivation, DerivationInput, derivation
 
@@ -28,26 +29,25 @@ def identity_on_file(inputs: DerivationInput) -> bool:
 
 def identity_name_match(inputs: DerivationInput) -> bool:
     """Whether the name on the credit file is the claimed name; False without a file."""
-    claimed = inputs.claimed_identity()
-    source = inputs.source(CREDIT_BUREAU)
-    if not source.found:
-        return False
-    on_file = source.scalar("name")
-    if not isinstance(on_file, str):
-        raise source.malformed("name")
-    return _same(_normal_name(on_file), _normal_name(claimed.name))
+    return _on_file_is(inputs, "name", inputs.claimed_identity().name, _normal_name)
 
 
 def identity_phone_match(inputs: DerivationInput) -> bool:
     """Whether the mobile on the credit file is the claimed one; False without a file."""
-    claimed = inputs.claimed_identity()
+    return _on_file_is(inputs, "phone", inputs.claimed_identity().phone, _normal_phone)
+
+
+def _on_file_is(
+    inputs: DerivationInput, field: str, claimed: str, normal: Callable[[str], str]
+) -> bool:
+    """Whether the credit file's `field` is the claimed value, both in `normal` form."""
     source = inputs.source(CREDIT_BUREAU)
     if not source.found:
         return False
-    on_file = source.scalar("phone")
+    on_file = source.scalar(field)
     if not isinstance(on_file, str):
-        raise source.malformed("phone")
-    return _same(_normal_phone(on_file), _normal_phone(claimed.phone))
+        raise source.malformed(field)
+    return _same(normal(on_file), normal(claimed))
 
 
 def _normal_name(name: str) -> str:

@@ -10,8 +10,9 @@ from policies.derivations.base import (
     Derivation,
     DerivationInput,
     SourceReader,
-    consecutive_paid_months,
+    continuous_paid_months,
     derivation,
+    paid_month_count,
     paid_months,
 )
 
@@ -48,19 +49,12 @@ def si_active(inputs: DerivationInput) -> bool:
 
 def si_paid_months(inputs: DerivationInput) -> int:
     """Months of the range with a paid social-insurance contribution."""
-    source = inputs.source(SOCIAL_INSURANCE)
-    if not source.found:
-        return 0
-    return len(paid_months(source, "contribution_records", inputs.months))
+    return paid_month_count(inputs, SOCIAL_INSURANCE, "contribution_records")
 
 
 def si_continuous_months(inputs: DerivationInput) -> int:
     """Consecutive paid contribution months ending at the last month of the range."""
-    source = inputs.source(SOCIAL_INSURANCE)
-    if not source.found:
-        return 0
-    paid = paid_months(source, "contribution_records", inputs.months)
-    return consecutive_paid_months(paid, inputs.months)
+    return continuous_paid_months(inputs, SOCIAL_INSURANCE, "contribution_records")
 
 
 def si_employer_changes(inputs: DerivationInput) -> int:
