@@ -9,95 +9,38 @@ it to the connector schemas, the sources' retention and the derivation registry.
 from __future__ import annotations
 
 import hashlib
-import re
-from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from itertools import pairwise
-from typing import Annotated, Any, Literal, TypeGuard, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from annotated_types import Gt, MinLen
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Strict,
-    StrictBool,
-    StrictStr,
-    StringConstraints,
-)
+from annotated_types import MinLen
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic import dataclasses as pydantic_dataclasses
-from pydantic_core import PydanticCustomError
 
 from connectors.schemas import SOURCE_RETENTION_MONTHS, SOURCE_SCHEMAS, SOURCE_TITLES
 from gateway.core.errors import PurposeViolation
 from policies.derivations.base import Derivation
+from policies.outputs import AnyOutput
+from policies.values import ENTRY, Fields, Name, Names, PositiveInt, Text, distinct, quoted
 
 FetchType = Literal["ONETIME", "PERIODIC"]
 FrequencyUnit = Literal["DAY", "MONTH", "YEAR"]
-OutputType = Literal["boolean", "integer", "band", "ratio", "enum"]
 DataClass = Literal["C1", "C2", "C3"]
 """JR/T 0171-2020 classes of personal financial information (C3 most sensitive)."""
 
 FETCH_TYPES: tuple[str, ...] = get_args(FetchType)
 FREQUENCY_UNITS: tuple[str, ...] = get_args(FrequencyUnit)
-OUTPUT_TYPES: tuple[str, ...] = get_args(OutputType)
 DATA_CLASSES: tuple[str, ...] = get_args(DataClass)
-
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-_NAME = re.compile(NAME_PATTERN)
 
 # The most intervals of a finer unit that fit in one interval of a coarser one.
 _INTERVALS_WITHIN = {("DAY", "MONTH"): 31, ("DAY", "YEAR"): 366, ("MONTH", "YEAR"): 12}
-
-
-def quoted(value: object) -> str:
-    """A caller-supplied name for an error detail, or a placeholder when it is not a name."""
-    # Details are logged and echoed: free text might carry personal data, so only
-    # identifier-shaped values are repeated back.
-    if isinstance(value, str) and _NAME.match(value):
-        return f"'{value}'"
-    return "(an unrecognized value)"
-
-
-def is_name(value: object) -> TypeGuard[str]:
-    """Whether `value` is a lower_snake_case name (a feature name or purpose code)."""
-    return isinstance(value, str) and _NAME.match(value) is not None
-
-
-def _distinct(items: tuple[str, ...]) -> tuple[str, ...]:
-    repeated = [index for index, item in enumerate(items) if item in items[:index]]
-    if repeated:
-        raise PydanticCustomError("repeated", "lists an item twice", {"repeated": repeated})
-    return items
-
-
-def _number(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise PydanticCustomError("number", "must be a number")
-    return Decimal(str(value))
 
 
 def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN)]
-Text = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1)]
-PositiveInt = Annotated[int, Strict(), Gt(0)]
-Names = Annotated[tuple[StrictStr, ...], MinLen(1), AfterValidator(_distinct)]
-Fields = Annotated[tuple[StrictStr, ...], AfterValidator(_distinct)]
-Number = Annotated[Decimal, BeforeValidator(_number)]
-
-
-_ENTRY = ConfigDict(extra="forbid")
-"""Catalog entries refuse unknown keys; each is validated on construction and read-only."""
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class LocalizedText:
     """Text a borrower or lender reads, in Chinese and English."""
 
@@ -109,7 +52,7 @@ class LocalizedText:
         return {"zh": self.zh, "en": self.en}
 
 
-@pydantic_dataclasses.dataclass(frozen=True, config=_ENTRY)
+@pydantic_dataclasses.dataclass(frozen=True, config=ENTRY)
 class Frequency:
     """At most `value` releases per calendar `unit` (DAY, MONTH or YEAR)."""
 
@@ -135,162 +78,7 @@ class Frequency:
         return f"{self.value} per {self.unit}"
 
 
-def format_number(number: Decimal) -> str:
-    """A band edge as labels write it: no trailing zeros, no exponent."""
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def _decimal(value: int | float | Decimal) -> Decimal:
-    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-
-
-def _json_number(number: Decimal) -> int | float:
-    return int(number) if number == number.to_integral_value() else float(number)
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
-class Output:
-    """A feature's output type and how its value is generalized before release."""
-
-    type: OutputType
-    nullable: StrictBool = False
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Every label a band can take, lowest first (none for other types)."""
-        return ()
-
-    def generalize(self, value: Any) -> Any:
-        """The JSON-ready released form of a derivation's raw value."""
-        if value is None:
-            if not self.nullable:
-                raise ValueError(f"a {self.type} output without `nullable` cannot be null")
-            return None
-        generalized = self._generalize(value)
-        if generalized is None:
-            raise ValueError(
-                f"value of type {type(value).__name__} does not fit a {self.type} output"
-            )
-        return generalized
-
-    def _generalize(self, value: Any) -> Any:
-        """The released form of a non-null value, or None when it does not fit the type."""
-        return None
-
-    def public_view(self) -> dict[str, Any]:
-        """The JSON form shown in the public catalog."""
-        return {"type": self.type, "nullable": self.nullable}
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
-class BooleanOutput(Output):
-    """A yes/no answer, released as it is."""
-
-    type: Literal["boolean"] = "boolean"
-
-    def _generalize(self, value: Any) -> Any:
-        return value if isinstance(value, bool) else None
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
-class IntegerOutput(Output):
-    """A count, released as it is."""
-
-    type: Literal["integer"] = "integer"
-
-    def _generalize(self, value: Any) -> Any:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
-class BandOutput(Output):
-    """A number released as the band it falls in.
-
-    Bands are lower-inclusive, `[lo, hi)`: with edges `[0, 3000, 5000]` the value 3000 is
-    `"3000-5000"` and 5000 or more is `"5000+"`; a value below the first edge is `"<lo"`.
-    """
-
-    type: Literal["band"] = "band"
-    edges: Annotated[tuple[Number, ...], MinLen(2)]
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        """Every label the band can take, lowest first."""
-        edges = [format_number(edge) for edge in self.edges]
-        below = (f"<{edges[0]}",) if self.edges[0] > 0 else ()
-        return (
-            *below,
-            *(f"{lo}-{hi}" for lo, hi in pairwise(edges)),
-            f"{edges[-1]}+",
-        )
-
-    def _generalize(self, value: Any) -> Any:
-        if not _is_number(value):
-            return None
-        number = _decimal(value)
-        edges = [format_number(edge) for edge in self.edges]
-        # bisect_right keeps a value equal to an edge in the band that starts there.
-        index = bisect_right(self.edges, number) - 1
-        if index < 0:
-            return f"<{edges[0]}"
-        if index == len(self.edges) - 1:
-            return f"{edges[index]}+"
-        return f"{edges[index]}-{edges[index + 1]}"
-
-    def public_view(self) -> dict[str, Any]:
-        """The JSON form shown in the public catalog, with the edges and every label."""
-        view = super().public_view()
-        view["edges"] = [_json_number(edge) for edge in self.edges]
-        view["labels"] = list(self.labels)
-        return view
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
-class RatioOutput(Output):
-    """A ratio released rounded half-up to a multiple of `step`."""
-
-    type: Literal["ratio"] = "ratio"
-    step: Annotated[Number, Gt(0)]
-
-    def _generalize(self, value: Any) -> Any:
-        if not _is_number(value):
-            return None
-        steps = (_decimal(value) / self.step).to_integral_value(rounding=ROUND_HALF_UP)
-        return float(steps * self.step)
-
-    def public_view(self) -> dict[str, Any]:
-        """The JSON form shown in the public catalog, with the step."""
-        return {**super().public_view(), "step": _json_number(self.step)}
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
-class EnumOutput(Output):
-    """One of a fixed list of codes, released as it is."""
-
-    type: Literal["enum"] = "enum"
-    values: Names
-
-    def _generalize(self, value: Any) -> Any:
-        return value if value in self.values else None
-
-    def public_view(self) -> dict[str, Any]:
-        """The JSON form shown in the public catalog, with every code."""
-        return {**super().public_view(), "values": list(self.values)}
-
-
-AnyOutput = Annotated[
-    BooleanOutput | IntegerOutput | BandOutput | RatioOutput | EnumOutput,
-    Discriminator("type"),
-]
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class FeatureEntry:
     """A feature as `features.yaml` declares it."""
 
@@ -304,7 +92,7 @@ class FeatureEntry:
     data_class: Annotated[DataClass, BeforeValidator(_stripped)]
 
 
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class Feature(FeatureEntry):
     """A value the gateway can release: what it reads, how it is derived and generalized."""
 
@@ -325,7 +113,7 @@ class Feature(FeatureEntry):
         }
 
 
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class PurposeEntry:
     """A purpose as `purposes.yaml` declares it."""
 
@@ -334,14 +122,14 @@ class PurposeEntry:
     notice: LocalizedText
     legal_basis: Text
     features: Names
-    fetch_types: Annotated[tuple[FetchType, ...], MinLen(1), AfterValidator(_distinct)]
+    fetch_types: Annotated[tuple[FetchType, ...], MinLen(1), AfterValidator(distinct)]
     max_validity_days: PositiveInt
     max_frequency: Frequency
     max_data_range_months: PositiveInt
     max_data_life_days: PositiveInt
 
 
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=_ENTRY)
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class Purpose(PurposeEntry):
     """Why a lender may ask: the features allowed and the ceilings on every consent term."""
 

@@ -20,8 +20,8 @@ from policies.catalog import (
     Frequency,
     FrequencyUnit,
     Purpose,
-    quoted,
 )
+from policies.values import quoted
 
 
 @dataclass(frozen=True)

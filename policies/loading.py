@@ -24,7 +24,6 @@ from policies.catalog import (
     Purpose,
     PurposeEntry,
     catalog_version,
-    is_name,
 )
 from policies.checks.derivation import check_derivation, check_output, check_params
 from policies.checks.retention import check_range, check_window
@@ -33,6 +32,7 @@ from policies.checks.structure import entry_name, validate
 from policies.derivations.base import Derivation
 from policies.derivations.registry import DERIVATIONS
 from policies.lines import CatalogFile, LineMap, LineSeq
+from policies.values import is_name
 
 FEATURES_FILE = "features.yaml"
 PURPOSES_FILE = "purposes.yaml"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from policies.catalog import DataClass, FetchType, FrequencyUnit, OutputType
+from policies.catalog import DataClass, FetchType, FrequencyUnit
+from policies.outputs import OutputType
 
 
 class LocalizedTextView(BaseModel):

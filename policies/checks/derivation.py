@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from policies.catalog import BandOutput, EnumOutput, FeatureEntry, format_number
+from policies.catalog import FeatureEntry
 from policies.checks.identity import raw_derivation_problem
 from policies.derivations.base import Derivation
 from policies.lines import CatalogFile, LineMap, line_at
+from policies.outputs import BandOutput, EnumOutput, format_number
 
 
 def check_derivation(

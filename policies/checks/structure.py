@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from policies.catalog import FETCH_TYPES, FREQUENCY_UNITS, OUTPUT_TYPES, is_name
+from policies.catalog import FETCH_TYPES, FREQUENCY_UNITS
 from policies.lines import CatalogFile, LineMap, line_at, own_line
+from policies.outputs import OUTPUT_TYPES
+from policies.values import is_name
 
 Model = TypeVar("Model")
 

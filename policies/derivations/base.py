@@ -35,13 +35,19 @@ class ClaimedIdentity(Protocol):
     """Who the lender says the borrower is: the consent's borrower identity, decrypted."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The claimed name."""
+        ...
 
     @property
-    def id_number(self) -> str: ...
+    def id_number(self) -> str:
+        """The claimed resident ID number."""
+        ...
 
     @property
-    def phone(self) -> str: ...
+    def phone(self) -> str:
+        """The claimed mobile number."""
+        ...
 
 
 class SourceReader:

@@ -13,10 +13,11 @@ import pytest
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.schemas import SOURCE_SCHEMAS
 from gateway.core.errors import PurposeViolation, SourceUnavailable
-from policies.catalog import BandOutput, Catalog
+from policies.catalog import Catalog
 from policies.derivations.base import ClaimedIdentity, Derivation, DerivationInput, derivation
 from policies.derivations.registry import DERIVATIONS
 from policies.loading import load_catalog
+from policies.outputs import BandOutput
 from policies.release import derive_features, project_record
 
 LAST = Month(2026, 10)
