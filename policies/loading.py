@@ -30,7 +30,7 @@ from policies.checks.retention import check_range, check_window
 from policies.checks.sources import check_sources, purpose_sources, unknown_sources
 from policies.checks.structure import entry_name, validate
 from policies.derivations.base import Derivation
-from policies.derivations.registry import DERIVATIONS
+from policies.derivations.registry import shipped_derivations
 from policies.lines import CatalogFile, LineMap, LineSeq
 from policies.values import is_name
 
@@ -51,9 +51,9 @@ class CatalogError(ValueError):
 
 
 def load_catalog(
-    directory: Path | None = None, derivations: Mapping[str, Derivation] = DERIVATIONS
+    directory: Path | None = None, derivations: Mapping[str, Derivation] | None = None
 ) -> Catalog:
-    """Load and check the catalogs in `directory` (default: the shipped ones)."""
+    """Load and check the catalogs in `directory` against `derivations` (default: shipped)."""
     catalog, problems = _load(directory or DEFAULT_DIRECTORY, derivations)
     if catalog is None:
         raise CatalogError(problems)
@@ -61,15 +61,17 @@ def load_catalog(
 
 
 def check_catalog(
-    directory: Path | None = None, derivations: Mapping[str, Derivation] = DERIVATIONS
+    directory: Path | None = None, derivations: Mapping[str, Derivation] | None = None
 ) -> list[str]:
     """Every problem in the catalogs of `directory` (default: the shipped ones)."""
     return _load(directory or DEFAULT_DIRECTORY, derivations)[1]
 
 
 def _load(
-    directory: Path, derivations: Mapping[str, Derivation]
+    directory: Path, derivations: Mapping[str, Derivation] | None
 ) -> tuple[Catalog | None, list[str]]:
+    if derivations is None:
+        derivations = shipped_derivations()
     problems: list[str] = []
     features_file = CatalogFile(directory / FEATURES_FILE, problems)
     purposes_file = CatalogFile(directory / PURPOSES_FILE, problems)

@@ -23,6 +23,7 @@ from gateway.privacy.egress import EgressGuard
 from gateway.security.store import SharedStore, open_store
 from gateway.sms.senders import SmsSender, sms_sender_for
 from policies.catalog import Catalog
+from policies.derivations.registry import shipped_derivations
 from policies.loading import load_catalog
 
 
@@ -59,7 +60,7 @@ def build_context(
 ) -> GatewayContext:
     """Open keys, catalogs, connectors and the database engine for `settings`."""
     # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
-    catalog = load_catalog(settings.policy_dir)
+    catalog = load_catalog(settings.policy_dir, shipped_derivations())
     keys = open_keys(settings)
     egress_guard = EgressGuard(egress_allowances(settings, catalog))
     engine = create_engine(settings.resolved_database_url)

@@ -1,8 +1,9 @@
-"""Every derivation a feature may name, gathered once from the per-source modules.
+"""Every derivation a feature may name, gathered from the per-source modules.
 
-`features.yaml` names a derivation in `derivation`; the catalog checker holds every feature
-to that derivation's declared reads, output type and parameters, so a feature can neither
-fetch a field its derivation ignores nor release a raw value.
+The gateway builds the registry once at start-up and hands it to the catalog it loads,
+which carries it to every release. The catalog checker holds every feature to its
+derivation's declared reads, output type and parameters, so a feature can neither fetch
+a field its derivation ignores nor release a raw value.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ def build_registry(*groups: Iterable[Derivation]) -> Mapping[str, Derivation]:
     return MappingProxyType(registry)
 
 
-DERIVATIONS = build_registry(
-    social_insurance.DERIVATIONS,
-    housing_fund.DERIVATIONS,
-    cross_source.DERIVATIONS,
-    credit_bureau.DERIVATIONS,
-    identity.DERIVATIONS,
-    utility.DERIVATIONS,
-)
-"""Every derivation the shipped gateway knows, by name."""
+def shipped_derivations() -> Mapping[str, Derivation]:
+    """Every derivation the shipped gateway knows, by name."""
+    return build_registry(
+        social_insurance.DERIVATIONS,
+        housing_fund.DERIVATIONS,
+        cross_source.DERIVATIONS,
+        credit_bureau.DERIVATIONS,
+        identity.DERIVATIONS,
+        utility.DERIVATIONS,
+    )

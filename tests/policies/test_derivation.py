@@ -15,7 +15,7 @@ from connectors.schemas import SOURCE_SCHEMAS
 from gateway.core.errors import PurposeViolation, SourceUnavailable
 from policies.catalog import Catalog
 from policies.derivations.base import ClaimedIdentity, Derivation, DerivationInput, derivation
-from policies.derivations.registry import DERIVATIONS
+from policies.derivations.registry import shipped_derivations
 from policies.loading import load_catalog
 from policies.outputs import BandOutput
 from policies.release import derive_features, project_record
@@ -615,8 +615,8 @@ def test_a_derivation_sees_only_its_feature_fields() -> None:
 
 def test_every_registered_derivation_is_shipped_and_within_the_schemas(catalog: Catalog) -> None:
     used = {feature.derivation for feature in catalog.features.values()}
-    assert used == set(DERIVATIONS)
-    for registered in DERIVATIONS.values():
+    assert used == set(catalog.derivations)
+    for registered in catalog.derivations.values():
         for source, paths in registered.reads.items():
             assert paths <= SOURCE_SCHEMAS[source], registered.name
 
@@ -1032,7 +1032,7 @@ def test_only_identity_comparisons_are_handed_the_claimed_identity(catalog: Cata
     seen: dict[str, ClaimedIdentity | None] = {}
 
     def spy(name: str) -> Derivation:
-        registered = DERIVATIONS[name]
+        registered = catalog.derivations[name]
 
         def function(inputs: DerivationInput) -> Any:
             seen[name] = inputs.claimed
@@ -1043,7 +1043,7 @@ def test_only_identity_comparisons_are_handed_the_claimed_identity(catalog: Cata
     spied = {
         name: spy(name) for name in ("identity_name_match", "identity_on_file", "cb_open_loans")
     }
-    spying = replace(catalog, derivations=MappingProxyType({**DERIVATIONS, **spied}))
+    spying = replace(catalog, derivations=MappingProxyType({**catalog.derivations, **spied}))
     records = {"credit_bureau": cb_identity()}
     features = ["identity_name_match", "identity_id_number_match", "cb_open_loan_count"]
     derive_features(spying, features, records, RANGE_24, Claimed())
@@ -1065,4 +1065,4 @@ def test_an_identity_comparison_must_answer_yes_or_no() -> None:
             output="band",
             compares_identity=True,
         )
-    assert "identity_name_band" not in DERIVATIONS
+    assert "identity_name_band" not in shipped_derivations()
