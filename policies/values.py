@@ -20,7 +20,7 @@ def quoted(value: object) -> str:
     """A caller-supplied name for an error detail, or a placeholder when it is not a name."""
     # Details are logged and echoed: free text might carry personal data, so only
     # identifier-shaped values are repeated back.
-    if isinstance(value, str) and _NAME.match(value):
+    if is_name(value):
         return f"'{value}'"
     return "(an unrecognized value)"
 
