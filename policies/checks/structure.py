@@ -42,13 +42,26 @@ def validate(
         return model.validate_python(node)
     except ValidationError as exc:
         reported: set[tuple[int, str]] = set()
-        for error in exc.errors():
+        for error in _in_reading_order(exc.errors()):
             for problem in _problems(node, what, error):
                 # Every item of a broken list reports the same fault on the list's line.
                 if problem not in reported:
                     reported.add(problem)
                     file.problem(*problem)
         return None
+
+
+def _in_reading_order(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """The entry's unknown then missing keys first; then field by field, likewise."""
+    fields = list(dict.fromkeys(error["loc"][0] for error in errors if error["loc"]))
+
+    def place(error: ErrorDetails) -> tuple[int, int, int]:
+        kind = 0 if error["type"] in _UNKNOWN else 1 if error["type"] in _MISSING else 2
+        if len(error["loc"]) == 1 and kind < 2:
+            return (kind, 0, 0)
+        return (2, fields.index(error["loc"][0]) if error["loc"] else 0, kind)
+
+    return sorted(errors, key=place)
 
 
 def _problems(node: LineMap, what: str, error: ErrorDetails) -> Iterator[tuple[int, str]]:
