@@ -35,7 +35,8 @@ from gateway.privacy.recognizers import (
     PREFILTER,
     build_analyzer,
 )
-from policies.catalog import Catalog, load_catalog
+from policies.catalog import Catalog
+from policies.loading import load_catalog
 
 SEED = 20261123
 CLEAN_PAYLOADS = 2000

@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from gateway.core.errors import InvalidRequest, PolicyViolation, PurposeViolation
-from policies.catalog import FETCH_TYPES, FREQUENCY_UNITS, Catalog, Frequency, Purpose, quoted
+from policies.catalog import (
+    FETCH_TYPES,
+    FREQUENCY_UNITS,
+    Catalog,
+    Frequency,
+    FrequencyUnit,
+    Purpose,
+)
+from policies.values import quoted
 
 
 @dataclass(frozen=True)
@@ -31,8 +40,8 @@ class ConsentTerms:
 
     @property
     def frequency(self) -> Frequency:
-        """The requested release frequency."""
-        return Frequency(unit=self.frequency_unit, value=self.frequency_value)
+        """The requested release frequency (read only once the terms are well formed)."""
+        return Frequency(unit=cast(FrequencyUnit, self.frequency_unit), value=self.frequency_value)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ are left out of the document rather than sent as null.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
+
+from policies.catalog import DataClass, FetchType, FrequencyUnit
+from policies.outputs import OutputType
 
 
 class LocalizedTextView(BaseModel):
@@ -22,14 +23,14 @@ class LocalizedTextView(BaseModel):
 class FrequencyView(BaseModel):
     """At most `value` releases per calendar `unit`."""
 
-    unit: Literal["DAY", "MONTH", "YEAR"]
+    unit: FrequencyUnit
     value: int
 
 
 class OutputView(BaseModel):
     """A feature's output type and how its value is generalized before release."""
 
-    type: Literal["boolean", "integer", "band", "ratio", "enum"]
+    type: OutputType
     nullable: bool = Field(description="Whether the value is null when the sources hold nothing.")
     edges: list[int | float] | None = Field(
         None, description="Band edges, lowest first; bands are lower-inclusive, [lo, hi)."
@@ -51,7 +52,7 @@ class FeatureView(BaseModel):
     )
     params: dict[str, int] = Field(description="Derivation parameters, e.g. `window_months`.")
     output: OutputView
-    data_class: Literal["C1", "C2", "C3"] = Field(
+    data_class: DataClass = Field(
         description="JR/T 0171-2020 class of the inputs (C3 most sensitive)."
     )
     compares_identity: bool = Field(
@@ -68,7 +69,7 @@ class PurposeView(BaseModel):
     legal_basis: str
     features: list[str] = Field(description="The features a consent for this purpose may name.")
     sources: list[str] = Field(description="Every source those features read.")
-    fetch_types: list[Literal["ONETIME", "PERIODIC"]]
+    fetch_types: list[FetchType]
     max_validity_days: int
     max_frequency: FrequencyView
     max_data_range_months: int

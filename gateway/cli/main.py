@@ -48,7 +48,7 @@ def serve() -> None:
 
     from gateway.app import create_app
     from gateway.crypto.keys import KeysMissing, KeyStore
-    from policies.catalog import CatalogError, load_catalog
+    from policies.loading import CatalogError, load_catalog
 
     settings = get_settings()
     # Refuse early and plainly: a broken catalog or missing keys is the operator's to fix.
@@ -384,7 +384,7 @@ def policy_check(
     ] = None,
 ) -> None:
     """Validate the purpose and feature catalogs against the source schemas."""
-    from policies.catalog import check_catalog
+    from policies.loading import check_catalog
 
     folder = directory or get_settings().policy_dir
     problems = check_catalog(folder)

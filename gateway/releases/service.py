@@ -49,8 +49,8 @@ from gateway.releases.schemas import (
 )
 from gateway.runtime.context import GatewayContext
 from gateway.security.principals import ClientPrincipal
-from policies.derivation import derive_features
 from policies.evaluation import ReleasePlan, plan_release
+from policies.release import derive_features
 
 log = structlog.get_logger()
 

@@ -22,7 +22,9 @@ from gateway.crypto.kms import configured_kms
 from gateway.privacy.egress import EgressGuard
 from gateway.security.store import SharedStore, open_store
 from gateway.sms.senders import SmsSender, sms_sender_for
-from policies.catalog import Catalog, load_catalog
+from policies.catalog import Catalog
+from policies.derivations.registry import shipped_derivations
+from policies.loading import load_catalog
 
 
 @dataclass
@@ -61,7 +63,7 @@ def build_context(
     sources = load_sources()
     settings = sources.configure(settings)
     # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
-    catalog = load_catalog(settings.policy_dir)
+    catalog = load_catalog(settings.policy_dir, shipped_derivations())
     keys = open_keys(settings)
     egress_guard = EgressGuard(egress_allowances(settings, catalog))
     engine = create_engine(settings.resolved_database_url)

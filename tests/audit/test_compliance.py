@@ -26,7 +26,7 @@ from gateway.compliance.rules import (
 )
 from gateway.releases.models import Release
 from gateway.sdk.lender import LendgateAPIError
-from policies.catalog import load_catalog
+from policies.loading import load_catalog
 from tests.support import FEATURES, Stack
 
 CATALOG = load_catalog()

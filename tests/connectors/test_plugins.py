@@ -18,8 +18,8 @@ from connectors.sources.utility import SOURCE as UTILITY
 from connectors.sources.utility.connector import UtilityConnector
 from gateway.core.errors import SourceUnavailable
 from gateway.core.settings import Settings
-from policies.catalog import load_catalog
-from policies.derivation import derive_features
+from policies.loading import load_catalog
+from policies.release import derive_features
 
 TODAY = date(2026, 11, 23)
 MONTHS = MonthRange.ending(Month(2026, 10), 6)

@@ -9,8 +9,9 @@ import pytest
 from consent import receipts
 from consent.models import Consent
 from consent.notice import NoticeTerms, beijing_time, summary, withdrawal
-from policies.catalog import Catalog, load_catalog
+from policies.catalog import Catalog
 from policies.evaluation import ConsentTerms
+from policies.loading import load_catalog
 
 APPROVED = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
 

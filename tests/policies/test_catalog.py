@@ -12,15 +12,9 @@ import pytest
 from connectors.registry import load_sources
 from connectors.schemas import IDENTITY_FIELDS
 from gateway.core.errors import PurposeViolation
-from policies.catalog import (
-    DEFAULT_DIRECTORY,
-    Catalog,
-    CatalogError,
-    Frequency,
-    check_catalog,
-    load_catalog,
-)
-from policies.derivation import DERIVATIONS
+from policies.catalog import Catalog, Frequency
+from policies.derivations.registry import shipped_derivations
+from policies.loading import DEFAULT_DIRECTORY, CatalogError, check_catalog, load_catalog
 
 REQUIRED_FEATURES = {
     # 社保
@@ -749,7 +743,7 @@ def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
 
 def test_every_derivation_is_reachable_by_name() -> None:
     # The checker refuses unknown keys, so a typo in the registry would strand a feature.
-    assert all(key == derivation.name for key, derivation in DERIVATIONS.items())
+    assert all(key == derivation.name for key, derivation in shipped_derivations().items())
 
 
 # -- identity comparisons, presence checks and the sources' retention -------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -12,15 +13,12 @@ import pytest
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.registry import load_sources
 from gateway.core.errors import PurposeViolation, SourceUnavailable
-from policies import derivation as derivation_module
-from policies.catalog import Catalog, Output, load_catalog
-from policies.derivation import (
-    DERIVATIONS,
-    ClaimedIdentity,
-    DerivationInput,
-    derive_features,
-    project_record,
-)
+from policies.catalog import Catalog
+from policies.derivations.base import ClaimedIdentity, Derivation, DerivationInput, derivation
+from policies.derivations.registry import shipped_derivations
+from policies.loading import load_catalog
+from policies.outputs import BandOutput
+from policies.release import derive_features, project_record
 
 LAST = Month(2026, 10)
 RANGE_24 = MonthRange.ending(LAST, 24)  # 2024-11 .. 2026-10
@@ -617,10 +615,10 @@ def test_a_derivation_sees_only_its_feature_fields() -> None:
 
 def test_every_registered_derivation_is_shipped_and_within_the_schemas(catalog: Catalog) -> None:
     used = {feature.derivation for feature in catalog.features.values()}
-    assert used == set(DERIVATIONS)
-    for derivation in DERIVATIONS.values():
-        for source, paths in derivation.reads.items():
-            assert paths <= load_sources()[source].schema, derivation.name
+    assert used == set(catalog.derivations)
+    for registered in catalog.derivations.values():
+        for source, paths in registered.reads.items():
+            assert paths <= load_sources()[source].schema, registered.name
 
 
 @pytest.mark.parametrize(
@@ -635,7 +633,7 @@ def test_ratios_round_half_up_without_float_drift(value: float, expected: float)
 def test_a_band_below_its_first_edge_says_so() -> None:
     from decimal import Decimal
 
-    output = Output(type="band", edges=(Decimal(1000), Decimal(5000)))
+    output = BandOutput(edges=(Decimal(1000), Decimal(5000)))
     assert output.generalize(999) == "<1000"
     assert output.labels == ("<1000", "1000-5000", "5000+")
     with pytest.raises(ValueError, match="nullable"):
@@ -1030,26 +1028,25 @@ def test_an_identity_comparison_refuses_a_malformed_value(catalog: Catalog, valu
         derive(catalog, "identity_name_match", cb_identity(name=value), claimed=Claimed())
 
 
-def test_only_identity_comparisons_are_handed_the_claimed_identity(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_identity_comparisons_are_handed_the_claimed_identity(catalog: Catalog) -> None:
     seen: dict[str, ClaimedIdentity | None] = {}
 
-    def spy(name: str) -> None:
-        registered = DERIVATIONS[name]
+    def spy(name: str) -> Derivation:
+        registered = catalog.derivations[name]
 
         def function(inputs: DerivationInput) -> Any:
             seen[name] = inputs.claimed
             return registered.function(inputs)
 
-        spied = replace(registered, function=function)
-        monkeypatch.setitem(derivation_module._REGISTRY, name, spied)
+        return replace(registered, function=function)
 
-    for name in ("identity_name_match", "identity_on_file", "cb_open_loans"):
-        spy(name)
+    spied = {
+        name: spy(name) for name in ("identity_name_match", "identity_on_file", "cb_open_loans")
+    }
+    spying = replace(catalog, derivations=MappingProxyType({**catalog.derivations, **spied}))
     records = {"credit_bureau": cb_identity()}
     features = ["identity_name_match", "identity_id_number_match", "cb_open_loan_count"]
-    derive_features(catalog, features, records, RANGE_24, Claimed())
+    derive_features(spying, features, records, RANGE_24, Claimed())
     assert seen == {
         "identity_name_match": Claimed(),
         "identity_on_file": None,
@@ -1058,11 +1055,14 @@ def test_only_identity_comparisons_are_handed_the_claimed_identity(
 
 
 def test_an_identity_comparison_must_answer_yes_or_no() -> None:
+    def identity_name_band(inputs: DerivationInput) -> None:
+        return None
+
     with pytest.raises(RuntimeError, match="true or false"):
-        derivation_module._derivation(
-            "identity_name_band",
+        derivation(
+            identity_name_band,
             reads={"credit_bureau": ["name"]},
             output="band",
             compares_identity=True,
-        )(lambda inputs: None)
-    assert "identity_name_band" not in DERIVATIONS
+        )
+    assert "identity_name_band" not in shipped_derivations()

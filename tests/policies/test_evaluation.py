@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from gateway.core.errors import InvalidRequest, PolicyViolation, PurposeViolation
-from policies.catalog import Catalog, Frequency, load_catalog
+from policies.catalog import Catalog, Frequency
 from policies.evaluation import ConsentTerms, ReleasePlan, check_terms, plan_release
+from policies.loading import load_catalog
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2026, 11, 23, tzinfo=CST)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from gateway.cli.main import app
 from gateway.core.settings import get_settings
-from policies.catalog import DEFAULT_DIRECTORY, check_catalog
+from policies.loading import DEFAULT_DIRECTORY, check_catalog
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BROKEN = sorted(folder.name for folder in FIXTURES.iterdir() if folder.name != "valid")

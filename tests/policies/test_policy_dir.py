@@ -14,7 +14,7 @@ import pytest
 from gateway.app import create_app
 from gateway.core.settings import Settings
 from gateway.runtime.context import build_context
-from policies.catalog import CatalogError, check_catalog, load_catalog
+from policies.loading import CatalogError, check_catalog, load_catalog
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BROKEN = FIXTURES / "undeclared_source"
