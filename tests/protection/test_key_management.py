@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lendgate_sdk import jose
 from sqlalchemy import select, text
 
 from consent import service as consent_service
 from consent.models import Consent
 from consent.notifications import service as notifications_service
-from gateway.crypto import jose
 from gateway.crypto.keys import KEK_DIR, ROOT_SECRET_FILE, add_signing_key
 from gateway.crypto.kms import FileKms, KekUnavailable, wrapping_kek_id
 from gateway.retention import repository
@@ -236,9 +236,7 @@ async def test_old_signing_keys_stay_published_while_anything_they_signed_is_val
         assert (await retire(gateway, later)).kept == {
             old: "a lender notification it signed still awaits delivery"
         }
-        gateway.context.notification_transport = httpx.MockTransport(
-            lambda _: httpx.Response(204)
-        )
+        gateway.context.notification_transport = httpx.MockTransport(lambda _: httpx.Response(204))
         await notifications_service.dispatch_due(
             gateway.context, now=later, lender_id=registered.client_id
         )
