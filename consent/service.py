@@ -13,6 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from lendgate_sdk.claims import (
+    ARTEFACT_TYPE,
+    ISSUER,
+    RECEIPT_TYPE,
+    ConsentArtefactClaims,
+    ConsentReceiptClaims,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -594,21 +601,22 @@ async def _sign_artefact(
 ) -> str:
     """The signed consent artefact: the immutable terms, by the gateway's key."""
     terms = json.loads(terms_of(consent).model_dump_json())
+    claims: ConsentArtefactClaims = {
+        "iss": ISSUER,
+        "sub": consent.id,
+        "aud": consent.lender_id,
+        "iat": int(approved_at.timestamp()),
+        "nbf": int(consent.valid_from.timestamp()),
+        "exp": int(consent.valid_until.timestamp()),
+        "borrower_ref": consent.borrower_ref,
+        "terms": terms,
+        "policy_version": consent.policy_version,
+    }
     return jose.sign_jwt(
-        {
-            "iss": "lendgate",
-            "sub": consent.id,
-            "aud": consent.lender_id,
-            "iat": int(approved_at.timestamp()),
-            "nbf": int(consent.valid_from.timestamp()),
-            "exp": int(consent.valid_until.timestamp()),
-            "borrower_ref": consent.borrower_ref,
-            "terms": terms,
-            "policy_version": consent.policy_version,
-        },
+        claims,
         context.keys.signing_key.private_key,
         context.keys.signing_key.kid,
-        typ="consent+jwt",
+        typ=ARTEFACT_TYPE,
     )
 
 
@@ -619,7 +627,7 @@ async def _lender_name(session: AsyncSession, lender_id: str) -> str:
 
 async def consent_receipt(
     session: AsyncSession, context: GatewayContext, consent: Consent, at: datetime
-) -> dict[str, Any]:
+) -> ConsentReceiptClaims:
     """A consent receipt for the borrower (after ISO/IEC TS 27560 and Kantara receipts)."""
     return receipt_claims.consent_receipt(
         consent,
@@ -662,7 +670,7 @@ async def _keep_receipt(
     session: AsyncSession,
     context: GatewayContext,
     consent: Consent,
-    claims: dict[str, Any],
+    claims: ConsentReceiptClaims,
     at: datetime,
 ) -> ConsentReceipt:
     """Sign a receipt with the gateway's key and keep it for the borrower to fetch again."""
@@ -673,9 +681,7 @@ async def _keep_receipt(
         kind=claims["kind"],
         issued_at=at,
         claims=claims,
-        jws=jose.sign_jwt(
-            claims, signing_key.private_key, signing_key.kid, typ=receipt_claims.RECEIPT_TYPE
-        ),
+        jws=jose.sign_jwt(claims, signing_key.private_key, signing_key.kid, typ=RECEIPT_TYPE),
         kid=signing_key.kid,
     )
     await repository.add_receipt(session, receipt)

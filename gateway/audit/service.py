@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from lendgate_sdk.claims import COSIGNATURE_TYPE, STH_TYPE, TreeHeadClaims, tree_head_of
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +34,7 @@ from gateway.audit.schemas import (
     ReleaseCheck,
     TreeHeadView,
 )
-from gateway.audit.verify import BUNDLE_FORMAT, COSIGNATURE_TYPE, STH_TYPE
+from gateway.audit.verify import BUNDLE_FORMAT
 from gateway.compliance import rules as compliance
 from gateway.core.db import on_rollback, utcnow
 from gateway.core.errors import AuditUnavailable, InvalidRequest, InvalidToken
@@ -118,7 +119,11 @@ def sign_tree_head(keys: KeyStore, frontier: Frontier, at: datetime) -> AuditTre
     """The gateway's JWS (EdDSA) over `{tree_size, root_hash, timestamp}`."""
     root_hash = frontier.root().hex()
     timestamp = (at - _EPOCH) // timedelta(milliseconds=1)
-    claims = {"tree_size": frontier.size, "root_hash": root_hash, "timestamp": timestamp}
+    claims: TreeHeadClaims = {
+        "tree_size": frontier.size,
+        "root_hash": root_hash,
+        "timestamp": timestamp,
+    }
     key = keys.signing_key
     return AuditTreeHead(
         tree_size=frontier.size,
@@ -305,13 +310,12 @@ async def cosign(
         )
     except InvalidToken as refusal:
         raise InvalidRequest(f"The co-signature does not verify: {refusal.detail}") from None
-    signed = {name: claims.get(name) for name in ("tree_size", "root_hash", "timestamp")}
-    expected = {
+    expected: TreeHeadClaims = {
         "tree_size": head.tree_size,
         "root_hash": head.root_hash,
         "timestamp": head.timestamp,
     }
-    if signed != expected:
+    if tree_head_of(claims) != expected:
         raise InvalidRequest("The co-signature is over another tree head than this one.")
     if await repository.cosignature(session, tree_size, witness_id) is None:
         await repository.add_cosignature(

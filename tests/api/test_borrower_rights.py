@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lendgate_sdk import LendgateClient, jose
+from lendgate_sdk.claims import RECEIPT_TYPE
+
 from connectors.simulators.population import Person
-from consent.receipts import RECEIPT_TYPE
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateClient
 from tests.support import Stack
 
 
