@@ -18,7 +18,6 @@ from lendgate_sdk import jose
 from lendgate_sdk.errors import TokenRejected
 from lendgate_sdk.jose import (
     SigningKey,
-    algorithm_for_key,
     encrypt_for,
     generate_signing_key,
     public_jwk,
@@ -33,8 +32,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 __all__ = [
-    "SigningKey",
-    "algorithm_for_key",
     "encrypt_for",
     "generate_signing_key",
     "load_private_key_pem",
