@@ -20,14 +20,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+from lendgate_sdk import dpop, jose
 
 from gateway.app import create_app
 from gateway.clients import service as clients_service
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings
-from gateway.crypto import jose
 from gateway.runtime.context import build_context
-from gateway.security import dpop
 from gateway.security.store import RedisStore
 
 REQUESTS = 400

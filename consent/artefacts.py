@@ -7,6 +7,13 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from lendgate_sdk.claims import (
+    ARTEFACT_TYPE,
+    ISSUER,
+    RECEIPT_TYPE,
+    ConsentArtefactClaims,
+    ConsentReceiptClaims,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import receipts as receipt_claims
@@ -18,30 +25,31 @@ from consent.schemas import ConsentReceipts, ReceiptView
 from consent.states import state_error
 from consent.views import lender_name, portal_base, terms_of
 from gateway.audit import tree_heads as audit_tree_heads
-from gateway.auth.dependencies import BorrowerPrincipal
 from gateway.core.db import utcnow
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
+from gateway.security.principals import BorrowerPrincipal
 
 
 def sign_artefact(context: GatewayContext, consent: Consent, approved_at: datetime) -> str:
     """The signed consent artefact: the immutable terms, by the gateway's key."""
     terms = json.loads(terms_of(consent).model_dump_json())
+    claims: ConsentArtefactClaims = {
+        "iss": ISSUER,
+        "sub": consent.id,
+        "aud": consent.lender_id,
+        "iat": int(approved_at.timestamp()),
+        "nbf": int(consent.valid_from.timestamp()),
+        "exp": int(consent.valid_until.timestamp()),
+        "borrower_ref": consent.borrower_ref,
+        "terms": terms,
+        "policy_version": consent.policy_version,
+    }
     return jose.sign_jwt(
-        {
-            "iss": "lendgate",
-            "sub": consent.id,
-            "aud": consent.lender_id,
-            "iat": int(approved_at.timestamp()),
-            "nbf": int(consent.valid_from.timestamp()),
-            "exp": int(consent.valid_until.timestamp()),
-            "borrower_ref": consent.borrower_ref,
-            "terms": terms,
-            "policy_version": consent.policy_version,
-        },
+        claims,
         context.keys.signing_key.private_key,
         context.keys.signing_key.kid,
-        typ="consent+jwt",
+        typ=ARTEFACT_TYPE,
     )
 
 
@@ -99,7 +107,7 @@ async def _keep(
     session: AsyncSession,
     context: GatewayContext,
     consent: Consent,
-    claims: dict[str, Any],
+    claims: ConsentReceiptClaims,
     at: datetime,
 ) -> ConsentReceipt:
     """Sign a receipt with the gateway's key and keep it for the borrower to fetch again."""
@@ -110,9 +118,7 @@ async def _keep(
         kind=claims["kind"],
         issued_at=at,
         claims=claims,
-        jws=jose.sign_jwt(
-            claims, signing_key.private_key, signing_key.kid, typ=receipt_claims.RECEIPT_TYPE
-        ),
+        jws=jose.sign_jwt(claims, signing_key.private_key, signing_key.kid, typ=RECEIPT_TYPE),
         kid=signing_key.kid,
     )
     await repository.add_receipt(session, receipt)

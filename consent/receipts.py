@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from lendgate_sdk.claims import ISSUER, ConsentReceiptClaims
+
 from consent.models import Consent
 from consent.notice import withdrawal
 from policies.catalog import Catalog
 
 RECEIPT_VERSION: Final = "lendgate-receipt/1"
-RECEIPT_TYPE: Final = "consent-receipt+jwt"
-"""The `typ` header of a signed receipt."""
 SCHEMAS: Final = ("ISO/IEC TS 27560:2023", "Kantara Consent Receipt 1.1")
 CONSENT: Final = "consent"
 WITHDRAWAL: Final = "withdrawal"
-ISSUER: Final = "lendgate"
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def _record(
     issued_at: datetime,
     portal_url: str,
     audit_tree_head: dict[str, Any] | None,
-) -> dict[str, Any]:
+) -> ConsentReceiptClaims:
     purpose = catalog.purposes.get(consent.purpose)
     features = [catalog.features[name] for name in consent.features if name in catalog.features]
     controllers: list[dict[str, Any]] = [
@@ -156,7 +155,7 @@ def consent_receipt(
     issued_at: datetime,
     portal_url: str,
     audit_tree_head: dict[str, Any] | None,
-) -> dict[str, Any]:
+) -> ConsentReceiptClaims:
     """The receipt of a consent given: its terms as approved."""
     claims = _record(
         consent,
@@ -183,7 +182,7 @@ def withdrawal_receipt(
     issued_at: datetime,
     portal_url: str,
     audit_tree_head: dict[str, Any] | None,
-) -> dict[str, Any]:
+) -> ConsentReceiptClaims:
     """The receipt of a consent withdrawn: when, by whom, and what follows."""
     claims = _record(
         consent,

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from lendgate_sdk import LendgateClient, RegulatorClient, jose
 from sqlalchemy import func, select
 
 from connectors.people.histories import Person
@@ -25,10 +26,8 @@ from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.clients import service as clients_service
 from gateway.core.settings import Settings
-from gateway.crypto import jose
 from gateway.releases.models import Release
 from gateway.runtime.context import GatewayContext, build_context
-from gateway.sdk.lender import LendgateClient, RegulatorClient
 
 BASE_URL = "http://testserver"
 FEATURES = ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"]

@@ -8,8 +8,6 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-EVENT_TYPE = "consent-event+jwt"
-"""The `typ` header of a signed consent event."""
 
 
 class DeliveryStatus(StrEnum):

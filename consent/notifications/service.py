@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 
 import httpx
 import structlog
+from lendgate_sdk.claims import ISSUER, NOTIFICATION_TYPE, NotificationClaims
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent.models import Consent
 from consent.notifications import repository
 from consent.notifications.models import ConsentNotification
-from consent.notifications.rules import EVENT_TYPE, DeliveryStatus, retry_delay
+from consent.notifications.rules import DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
 from gateway.core.db import unit_of_work, utcnow
 from gateway.core.pagination import decode_cursor, encode_cursor
@@ -35,7 +36,6 @@ from gateway.runtime.context import GatewayContext
 
 log = structlog.get_logger()
 
-ISSUER = "lendgate"
 MAX_CONCURRENT_DELIVERIES = 8
 # A round claims this many events; a call keeps going round while events come due.
 BATCH_SIZE = 50
@@ -71,7 +71,7 @@ async def enqueue(
     seq = await repository.next_seq(session, consent.id)
     notification_id = f"ntf_{secrets.token_hex(12)}"
     signing_key = context.keys.signing_key
-    claims = {
+    claims: NotificationClaims = {
         "iss": ISSUER,
         "aud": consent.lender_id,
         "sub": consent.id,
@@ -92,7 +92,7 @@ async def enqueue(
         seq=seq,
         event=event,
         callback_url=consent.callback_url,
-        jws=jose.sign_jwt(claims, signing_key.private_key, signing_key.kid, typ=EVENT_TYPE),
+        jws=jose.sign_jwt(claims, signing_key.private_key, signing_key.kid, typ=NOTIFICATION_TYPE),
         kid=signing_key.kid,
         status=DeliveryStatus.PENDING,
         attempts=0,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from lendgate_sdk.claims import COSIGNATURE_TYPE, STH_TYPE, TreeHeadClaims, tree_head_of
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import repository
@@ -16,7 +17,6 @@ from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier
 from gateway.audit.models import AuditCosignature, AuditTreeHead
 from gateway.audit.schemas import CosignatureView, TreeHeadView
-from gateway.audit.verify import COSIGNATURE_TYPE, STH_TYPE
 from gateway.core.db import utcnow
 from gateway.core.errors import AuditUnavailable, InvalidRequest, InvalidToken
 from gateway.crypto import jose
@@ -32,7 +32,11 @@ def sign_tree_head(keys: KeyStore, frontier: Frontier, at: datetime) -> AuditTre
     """The gateway's JWS (EdDSA) over `{tree_size, root_hash, timestamp}`."""
     root_hash = frontier.root().hex()
     timestamp = (at - _EPOCH) // timedelta(milliseconds=1)
-    claims = {"tree_size": frontier.size, "root_hash": root_hash, "timestamp": timestamp}
+    claims: TreeHeadClaims = {
+        "tree_size": frontier.size,
+        "root_hash": root_hash,
+        "timestamp": timestamp,
+    }
     key = keys.signing_key
     return AuditTreeHead(
         tree_size=frontier.size,
@@ -138,13 +142,12 @@ async def cosign(
         )
     except InvalidToken as refusal:
         raise InvalidRequest(f"The co-signature does not verify: {refusal.detail}") from None
-    signed = {name: claims.get(name) for name in ("tree_size", "root_hash", "timestamp")}
-    expected = {
+    expected: TreeHeadClaims = {
         "tree_size": head.tree_size,
         "root_hash": head.root_hash,
         "timestamp": head.timestamp,
     }
-    if signed != expected:
+    if tree_head_of(claims) != expected:
         raise InvalidRequest("The co-signature is over another tree head than this one.")
     if await repository.cosignature(session, tree_size, witness_id) is None:
         await repository.add_cosignature(

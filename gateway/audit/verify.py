@@ -12,15 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from lendgate_sdk.claims import COSIGNATURE_TYPE, STH_TYPE, TREE_HEAD_CLAIMS
+
 from gateway.audit import merkle
 from gateway.audit.merkle import Frontier
 from gateway.core.errors import InvalidToken
 from gateway.crypto import jose
 
 BUNDLE_FORMAT = "lendgate-audit-bundle/1"
-STH_TYPE = "sth+jwt"
-COSIGNATURE_TYPE = "cosignature+jwt"
-TREE_HEAD_CLAIMS = ("tree_size", "root_hash", "timestamp")
 
 
 class BundleError(ValueError):

@@ -17,6 +17,12 @@ from typing import Any
 
 import httpx
 import uvicorn
+from lendgate_sdk import (
+    LendgateAPIError,
+    LendgateClient,
+    RegulatorClient,
+    generate_client_jwks,
+)
 
 from connectors.simulators.server import SimulatorServer, build_simulator_servers
 from gateway.app import create_app
@@ -27,9 +33,7 @@ from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.logging import configure_logging
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings
-from gateway.crypto import jose
 from gateway.privacy.pii import redact_pii
-from gateway.sdk.lender import LendgateAPIError, LendgateClient, RegulatorClient
 
 # 张三, one of the fictional sandbox identities every simulator holds (DESIGN.md).
 SANDBOX_BORROWER = {"id_number": "11010519491231002X", "phone": "13800138000", "name": "张三"}
@@ -83,8 +87,8 @@ async def register_parties(
     settings: Settings,
 ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
     """The operator registers a lender and a regulator (as `lendgate clients add` does)."""
-    lender_private, lender_public = jose.generate_client_jwks("lender")
-    regulator_private, regulator_public = jose.generate_client_jwks("regulator")
+    lender_private, lender_public = generate_client_jwks("lender")
+    regulator_private, regulator_public = generate_client_jwks("regulator")
     engine = create_engine(settings.resolved_database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():

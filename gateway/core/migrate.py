@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
@@ -10,13 +10,15 @@ from sqlalchemy.engine import Connection
 
 from gateway.core.db import create_engine
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+MIGRATIONS_PACKAGE = "migrations"
 
 
 def alembic_config() -> Config:
-    """The Alembic configuration of this project, independent of the working directory."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    """The Alembic configuration, built in code around the installed `migrations` package."""
+    config = Config()
+    # The package is installed as plain files (wheel or editable), never zipped:
+    # Alembic reads `env.py` and `versions/` from that directory.
+    config.set_main_option("script_location", str(files(MIGRATIONS_PACKAGE)))
     return config
 
 

@@ -1,81 +1,63 @@
-"""The JOSE layer the gateway and its clients share: keys, JWS (JWT) and JWE.
+"""The gateway's JOSE layer: `lendgate_sdk.jose` with refusals as `InvalidToken`, plus key files.
 
-Signing and verification go through PyJWT, encryption through joserfc, keys through
-`cryptography`; nothing here assembles JOSE objects by hand. Every verification
-pins the algorithm to the key that the `kid` names, so a token can never choose how
-it is checked (no `none`, no HMAC keyed with a public key, no algorithm swap).
+The primitives (keys, JWS, JWE) are the ones the SDK uses, so the gateway and its
+clients sign, verify, encrypt and decrypt the same way. What only the gateway
+needs lives here: its refusals answer 401 `InvalidToken`, and its signing key is
+kept as a PEM file.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from joserfc import jwe
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, Key, OKPKey, import_key
+from lendgate_sdk import jose
+from lendgate_sdk.errors import TokenRejected
+from lendgate_sdk.jose import (
+    SigningKey,
+    encrypt_for,
+    generate_signing_key,
+    public_jwk,
+    public_jwks,
+    sign_jwt,
+    unverified_kid,
+)
 
 from gateway.core.errors import InvalidToken
 
-SigningKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+P = ParamSpec("P")
+R = TypeVar("R")
 
-JWE_ALG: Final = "ECDH-ES+A256KW"
-JWE_ENC: Final = "A256GCM"
-# Passed to every joserfc call so that a JWE naming any other algorithm, or asking
-# for compression (`zip`), is refused instead of being handled by library defaults.
-_JWE_ALGORITHMS: Final = (JWE_ALG, JWE_ENC)
-
-# Private members of every JWK type (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-
-_COMPACT_JWS = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
-
-
-# --- keys ---------------------------------------------------------------------------
-
-
-def generate_signing_key() -> Ed25519PrivateKey:
-    """Create a fresh Ed25519 signing key."""
-    return Ed25519PrivateKey.generate()
+__all__ = [
+    "encrypt_for",
+    "generate_signing_key",
+    "load_private_key_pem",
+    "private_key_pem",
+    "public_jwk",
+    "public_jwks",
+    "sign_jwt",
+    "unverified_kid",
+    "verify_jwt",
+]
 
 
-def algorithm_for_key(private_key: SigningKey) -> str:
-    """The one JWS algorithm a signing key may be used with."""
-    if isinstance(private_key, Ed25519PrivateKey):
-        return "EdDSA"
-    if isinstance(private_key, ec.EllipticCurvePrivateKey) and isinstance(
-        private_key.curve, ec.SECP256R1
-    ):
-        return "ES256"
-    raise ValueError("Signing keys must be Ed25519 or EC P-256.")
+def _refusals_as_invalid_token(function: Callable[P, R]) -> Callable[P, R]:
+    """`function` with every `TokenRejected` raised as `InvalidToken` (401), same detail."""
+
+    @functools.wraps(function)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except TokenRejected as refusal:
+            raise InvalidToken(refusal.detail) from None
+
+    return checked
 
 
-def public_jwk(private_key: SigningKey, kid: str) -> dict[str, Any]:
-    """The public signing JWK (`use` sig, `alg` pinned) for a private key."""
-    alg = algorithm_for_key(private_key)
-    key: Key
-    if isinstance(private_key, Ed25519PrivateKey):
-        key = OKPKey.import_key(private_key.public_key())
-    else:
-        key = ECKey.import_key(private_key.public_key())
-    return {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": alg}
-
-
-def signing_key_from_jwk(jwk: Mapping[str, Any]) -> SigningKey:
-    """Load the private signing key held in a JWK (Ed25519 or P-256)."""
-    if "d" not in jwk:
-        raise ValueError("The signing JWK holds no private key.")
-    key = import_key(dict(jwk))
-    private_key = key.private_key
-    if not isinstance(private_key, Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-        raise ValueError("Signing keys must be Ed25519 or EC P-256.")
-    algorithm_for_key(private_key)  # refuses other curves
-    return private_key
+verify_jwt = _refusals_as_invalid_token(jose.verify_jwt)
 
 
 def private_key_pem(key: SigningKey) -> bytes:
@@ -93,238 +75,3 @@ def load_private_key_pem(data: bytes) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("The PEM file does not hold an Ed25519 private key.")
     return key
-
-
-def public_members(jwk: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a JWK without any private member."""
-    return {name: value for name, value in jwk.items() if name not in _PRIVATE_MEMBERS}
-
-
-def public_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a JWKS with every private member removed, safe to publish."""
-    return {"keys": [public_members(jwk) for jwk in _jwks_keys(jwks)]}
-
-
-def generate_client_jwks(
-    kind: Literal["lender", "regulator"],
-    signing_alg: Literal["EdDSA", "ES256"] = "EdDSA",
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Create a client's (private, public) JWKS: a `sig` key, plus an X25519 `enc` key if lender."""
-    keys: list[Key] = []
-    if signing_alg == "EdDSA":
-        keys.append(OKPKey.generate_key("Ed25519", {"use": "sig", "alg": "EdDSA"}))
-    elif signing_alg == "ES256":
-        keys.append(ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}))
-    else:
-        raise ValueError("signing_alg must be EdDSA or ES256.")
-    if kind == "lender":
-        keys.append(OKPKey.generate_key("X25519", {"use": "enc", "alg": JWE_ALG}))
-    elif kind != "regulator":
-        raise ValueError("kind must be lender or regulator.")
-    for key in keys:
-        key.ensure_kid()  # RFC 7638 thumbprint: stable and derived from the key itself
-    private = {"keys": [dict(key.as_dict(private=True)) for key in keys]}
-    public = {"keys": [dict(key.as_dict(private=False)) for key in keys]}
-    return private, public
-
-
-def find_key(jwks: Mapping[str, Any], use: Literal["sig", "enc"]) -> dict[str, Any]:
-    """The single key of a JWKS meant for `use` (its `use` member, or its type when absent)."""
-    matches = [dict(jwk) for jwk in _jwks_keys(jwks) if _key_use(jwk) == use]
-    if len(matches) != 1:
-        raise ValueError(f"The JWKS must hold exactly one '{use}' key, found {len(matches)}.")
-    return matches[0]
-
-
-# --- JWS / JWT ----------------------------------------------------------------------
-
-
-def sign_jwt(claims: Mapping[str, Any], private_key: SigningKey, kid: str, typ: str = "JWT") -> str:
-    """Sign claims as a compact JWS with the algorithm fixed by the key (EdDSA or ES256)."""
-    return jwt.encode(
-        dict(claims),
-        private_key,
-        algorithm=algorithm_for_key(private_key),
-        headers={"kid": kid, "typ": typ},
-    )
-
-
-def verify_jwt(
-    token: str,
-    jwks: Mapping[str, Any],
-    *,
-    audience: str | list[str] | None,
-    issuer: str | None,
-    leeway: int = 30,
-    required: Sequence[str] = ("exp", "iat"),
-    typ: str | None = None,
-) -> dict[str, Any]:
-    """Verify a JWT against the JWKS key its `kid` names and return its claims.
-
-    `audience` / `issuer` None means the claim is not checked; `typ`, when given,
-    must equal the header's `typ`. Every failure is an `InvalidToken`.
-    """
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise InvalidToken("The token is not a well-formed JWS.") from None
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise InvalidToken("The token does not name its key (kid).")
-    jwk = _verification_key(jwks, kid)
-    alg = _pinned_alg(jwk)
-    # The header may only confirm the key's algorithm, never choose another one.
-    if header.get("alg") != alg:
-        raise InvalidToken("The token's algorithm does not match its key.")
-    # RFC 7515 §4.1.11: extensions we do not understand must make the token invalid.
-    if "crit" in header:
-        raise InvalidToken("The token carries critical header extensions.")
-    if typ is not None and header.get("typ") != typ:
-        raise InvalidToken("The token is of the wrong type.")
-    try:
-        key = jwt.PyJWK(public_members(jwk), algorithm=alg)
-    except jwt.PyJWTError:
-        raise InvalidToken("The token's key is unusable.") from None
-    try:
-        return jwt.decode(
-            token,
-            key.key,
-            algorithms=[alg],
-            audience=audience,
-            issuer=issuer,
-            leeway=leeway,
-            options={"require": list(required), "verify_aud": audience is not None},
-        )
-    except jwt.ExpiredSignatureError:
-        raise InvalidToken("The token has expired.") from None
-    except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError):
-        raise InvalidToken("The token is not valid yet.") from None
-    except jwt.InvalidAudienceError:
-        raise InvalidToken("The token is not meant for this audience.") from None
-    except jwt.InvalidIssuerError:
-        raise InvalidToken("The token comes from an unexpected issuer.") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise InvalidToken(f"The token lacks the '{exc.claim}' claim.") from None
-    except jwt.InvalidSignatureError:
-        raise InvalidToken("The token's signature does not verify.") from None
-    except jwt.PyJWTError:
-        raise InvalidToken("The token could not be verified.") from None
-
-
-def unverified_kid(token: str) -> str | None:
-    """The `kid` a JWS header names, read without verifying anything (for key lookup only)."""
-    try:
-        kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
-        return None
-    return kid if isinstance(kid, str) else None
-
-
-def jwks_kids(jwks: Mapping[str, Any]) -> set[str]:
-    """The key ids a JWKS holds; empty for a malformed JWKS."""
-    try:
-        keys = _jwks_keys(jwks)
-    except ValueError:
-        return set()
-    return {kid for jwk in keys if isinstance(kid := jwk.get("kid"), str)}
-
-
-def _jwks_keys(jwks: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
-    if not isinstance(keys, list):
-        raise ValueError("A JWKS is an object with a 'keys' list.")
-    return [jwk for jwk in keys if isinstance(jwk, Mapping)]
-
-
-def _key_use(jwk: Mapping[str, Any]) -> str | None:
-    use = jwk.get("use")
-    if use is not None:
-        return str(use)
-    if jwk.get("kty") == "OKP" and jwk.get("crv") in ("X25519", "X448"):
-        return "enc"
-    if jwk.get("kty") in ("OKP", "EC"):
-        return "sig"
-    return None
-
-
-def _verification_key(jwks: Mapping[str, Any], kid: str) -> Mapping[str, Any]:
-    try:
-        keys = _jwks_keys(jwks)
-    except ValueError:
-        raise InvalidToken("No key is available to verify the token.") from None
-    matches = [jwk for jwk in keys if jwk.get("kid") == kid]
-    if not matches:
-        raise InvalidToken("The token is signed with an unknown key.")
-    if len(matches) > 1:
-        # Two keys under one kid would let the token steer which one is tried.
-        raise InvalidToken("The token's key id is ambiguous.")
-    jwk = matches[0]
-    if _key_use(jwk) != "sig":
-        raise InvalidToken("The token's key is not a signing key.")
-    return jwk
-
-
-def _pinned_alg(jwk: Mapping[str, Any]) -> str:
-    kty, crv = jwk.get("kty"), jwk.get("crv")
-    if kty == "OKP" and crv == "Ed25519":
-        alg = "EdDSA"
-    elif kty == "EC" and crv == "P-256":
-        alg = "ES256"
-    else:
-        raise InvalidToken("The token's key type is not accepted.")
-    if jwk.get("alg", alg) != alg:
-        raise InvalidToken("The token's key is registered for another algorithm.")
-    return alg
-
-
-# --- JWE ----------------------------------------------------------------------------
-
-
-def encrypt_for(plaintext: bytes, recipient_jwk: Mapping[str, Any]) -> str:
-    """Encrypt to an X25519 public JWK as a compact JWE (`ECDH-ES+A256KW` / `A256GCM`)."""
-    # Only public members reach joserfc: a private JWK passed by mistake must not
-    # make the sender hold (or leak through errors) the recipient's secret.
-    key = _encryption_key(public_members(recipient_jwk))
-    header: dict[str, Any] = {"alg": JWE_ALG, "enc": JWE_ENC}
-    kid = recipient_jwk.get("kid")
-    if isinstance(kid, str) and kid:
-        header["kid"] = kid
-    if _is_compact_jws(plaintext):
-        header["cty"] = "JWT"  # RFC 7519 §5.2: a nested JWT
-    return jwe.encrypt_compact(header, plaintext, key, algorithms=_JWE_ALGORITHMS)
-
-
-def decrypt(token: str, private_jwk: Mapping[str, Any]) -> bytes:
-    """Decrypt a compact JWE made by `encrypt_for` with the recipient's private X25519 JWK."""
-    if "d" not in private_jwk:
-        raise ValueError("The decryption JWK holds no private key.")
-    key = _encryption_key(private_jwk)
-    try:
-        message = jwe.decrypt_compact(token, key, algorithms=_JWE_ALGORITHMS)
-    except (JoseError, ValueError, TypeError, KeyError):
-        raise InvalidToken("The encrypted payload could not be decrypted.") from None
-    header_kid = message.protected.get("kid")
-    if header_kid is not None and key.kid is not None and header_kid != key.kid:
-        # Decryption already succeeded, so this only flags a mislabelled header; still
-        # refuse, because the sender evidently meant another key.
-        raise InvalidToken("The encrypted payload names another recipient key.")
-    return message.plaintext or b""
-
-
-def _encryption_key(jwk: Mapping[str, Any]) -> OKPKey:
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "X25519":
-        raise ValueError("Encryption keys must be OKP X25519 JWKs.")
-    if jwk.get("use", "enc") != "enc":
-        raise ValueError("The JWK is not an encryption key (use).")
-    if jwk.get("alg", JWE_ALG) != JWE_ALG:
-        raise ValueError(f"The JWK is registered for another algorithm than {JWE_ALG}.")
-    return OKPKey.import_key(dict(jwk))
-
-
-def _is_compact_jws(data: bytes) -> bool:
-    if not _COMPACT_JWS.fullmatch(data):
-        return False
-    try:
-        return "alg" in jwt.get_unverified_header(data)
-    except jwt.PyJWTError:
-        return False

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from lendgate_sdk.claims import ISSUER, ReleaseClaims
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,7 +55,6 @@ from policies.release import derive_features
 
 log = structlog.get_logger()
 
-ISSUER = "lendgate"
 # Compare-and-swap rounds before a release that keeps losing the race gives up (SQLite).
 SPEND_ATTEMPTS = 3
 
@@ -203,7 +203,7 @@ def release_payload(
     features: Mapping[str, Any],
     records: Mapping[str, SourceRecord],
     now: datetime,
-) -> dict[str, Any]:
+) -> ReleaseClaims:
     """The claims the lender receives (DESIGN.md, release payload)."""
     return {
         "release_id": release_id,

@@ -1,31 +1,26 @@
 """DPoP (RFC 9449): proofs that the caller holds the private key an access token is bound to.
 
-Pure functions, shared by the gateway (which checks proofs) and the lender SDK (which
-makes them). The algorithm is pinned by the proof's own public key (EdDSA for Ed25519,
-ES256 for P-256), exactly as for client assertions: a proof never chooses how it is
-checked, and `none`, HMAC and private keys in the header are refused.
+Pure functions that check the proofs clients make with `lendgate_sdk.dpop`. The
+algorithm is pinned by the proof's own public key (EdDSA for Ed25519, ES256 for P-256),
+exactly as for client assertions: a proof never chooses how it is checked, and `none`,
+HMAC and private keys in the header are refused.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey, import_key
+from joserfc.jwk import import_key
+from lendgate_sdk.dpop import PROOF_TYPE, access_token_hash
 
 from gateway.core.errors import InvalidToken
-from gateway.crypto import jose
 
-PROOF_TYPE: Final = "dpop+jwt"
 ALGORITHMS: Final = ("EdDSA", "ES256")
 _KEY_ALGORITHMS: Final = {("OKP", "Ed25519"): "EdDSA", ("EC", "P-256"): "ES256"}
 _PUBLIC_MEMBERS: Final = {"OKP": ("kty", "crv", "x"), "EC": ("kty", "crv", "x", "y")}
@@ -44,17 +39,6 @@ class VerifiedProof:
     iat: int
 
 
-def public_jwk(private_key: jose.SigningKey) -> dict[str, Any]:
-    """The public JWK of a proof key, as it goes in the proof header."""
-    key: OKPKey | ECKey
-    if isinstance(private_key, Ed25519PrivateKey):
-        key = OKPKey.import_key(private_key.public_key())
-    else:
-        jose.algorithm_for_key(private_key)  # refuses curves other than P-256
-        key = ECKey.import_key(private_key.public_key())
-    return dict(key.as_dict(private=False))
-
-
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """The RFC 7638 SHA-256 thumbprint of a public JWK (the token's `cnf.jkt`)."""
     members = _PUBLIC_MEMBERS.get(str(jwk.get("kty")))
@@ -64,37 +48,6 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
         return str(import_key({name: jwk[name] for name in members}).thumbprint())
     except (JoseError, ValueError, TypeError):
         raise _refusal("The DPoP key is not an accepted public key.") from None
-
-
-def access_token_hash(access_token: str) -> str:
-    """`ath`: base64url SHA-256 of the access token, unpadded."""
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def make_proof(
-    private_key: jose.SigningKey,
-    method: str,
-    url: str,
-    *,
-    access_token: str | None = None,
-    now: int | None = None,
-) -> str:
-    """A fresh DPoP proof for one request (`htm`, `htu`, `iat`, unique `jti`, `ath`)."""
-    claims: dict[str, Any] = {
-        "htm": method.upper(),
-        "htu": _without_query(url),
-        "iat": int(time.time()) if now is None else now,
-        "jti": uuid.uuid4().hex,
-    }
-    if access_token is not None:
-        claims["ath"] = access_token_hash(access_token)
-    return jwt.encode(
-        claims,
-        private_key,
-        algorithm=jose.algorithm_for_key(private_key),
-        headers={"typ": PROOF_TYPE, "jwk": public_jwk(private_key)},
-    )
 
 
 def verify_proof(
@@ -182,11 +135,6 @@ def same_url(claimed: str, expected: str) -> bool:
 
 def _port(scheme: str, port: int | None) -> int | None:
     return port if port is not None else {"http": 80, "https": 443}.get(scheme.lower())
-
-
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(query="", fragment="").geturl()
 
 
 def _challenge() -> dict[str, str]:

@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from lendgate_sdk import LendgateClient, jose
 from sqlalchemy import select, update
 
 from connectors.people.histories import Person
 from consent.models import Consent
 from consent.notifications.models import ConsentNotification
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateClient
 from tests.support import Stack
 
 STATES = ("PENDING", "ACTIVE", "PAUSED", "REJECTED", "REVOKED", "EXPIRED")

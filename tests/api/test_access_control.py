@@ -17,6 +17,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from lendgate_sdk import LendgateAPIError, jose
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -24,8 +25,6 @@ from consent.models import Consent
 from gateway.clients import service as clients_service
 from gateway.clients.service import ClientRegistrationError
 from gateway.core.settings import get_settings
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateAPIError
 from tests.support import (
     RegisteredClient,
     Stack,

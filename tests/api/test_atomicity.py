@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
+from lendgate_sdk import LendgateAPIError, LendgateClient
 from sqlalchemy import select
 
 from gateway.releases.models import Release
-from gateway.sdk.lender import LendgateAPIError, LendgateClient
 from tests.api.lifecycle_helpers import set_consent, stored
 from tests.support import Stack
 

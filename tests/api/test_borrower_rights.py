@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lendgate_sdk import LendgateClient, jose
+from lendgate_sdk.claims import RECEIPT_TYPE
 from sqlalchemy import event
 
 from connectors.people.histories import Person
-from consent.receipts import RECEIPT_TYPE
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateClient
 from tests.support import Stack
 
 

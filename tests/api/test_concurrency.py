@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.sdk.lender import LendgateAPIError
+from lendgate_sdk import LendgateAPIError
+
 from tests.support import Stack
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from lendgate_sdk import LendgateAPIError
 from sqlalchemy import update
 
 from gateway.releases.models import Release
-from gateway.sdk.lender import LendgateAPIError
 from tests.support import RegisteredClient, Stack
 
 

@@ -17,10 +17,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from lendgate_sdk import LendgateAPIError, RegulatorClient, dpop, jose
 
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateAPIError, RegulatorClient
-from gateway.security import dpop
 from tests.support import (
     TOKEN_URL,
     RegisteredClient,

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 import jwt
 import pytest
+from lendgate_sdk import jose
 from sqlalchemy import select
 
 from consent.models import Consent
-from gateway.crypto import jose
 from tests.support import Stack, api_routes
 
 Owner = Literal["lender", "borrower", "regulator"]

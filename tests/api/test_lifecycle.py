@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from lendgate_sdk import LendgateAPIError, LendgateClient
 from sqlalchemy import func, select
 
 from consent.budget import interval_start
@@ -23,7 +24,6 @@ from consent.states import TRANSITIONS, ConsentAction, ConsentStatus, is_repeat
 from gateway.audit import repository as audit_repository
 from gateway.releases import service as releases_service
 from gateway.releases.models import Release
-from gateway.sdk.lender import LendgateAPIError, LendgateClient
 from tests.api.lifecycle_helpers import (
     STATES,
     consent_in_state,

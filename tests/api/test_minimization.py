@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from faker import Faker
+from lendgate_sdk import LendgateAPIError, LendgateClient
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +30,6 @@ from connectors.registry import build_connectors, close_all
 from consent.budget import CHINA_STANDARD_TIME
 from consent.models import Consent
 from gateway.app import create_app
-from gateway.sdk.lender import LendgateAPIError, LendgateClient
 from tests.support import Stack
 
 ZHANG_SAN = "11010519491231002X"

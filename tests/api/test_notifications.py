@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lendgate_sdk import LendgateAPIError, NotificationVerificationError
 
 from consent.notifications import service as notifications_service
 from consent.notifications.rules import callback_url_problem, retry_delay
 from gateway.core.db import utcnow
 from gateway.jobs.scheduler import JOBS, scheduler
-from gateway.sdk.lender import LendgateAPIError, NotificationVerificationError
 from tests.api.lifecycle_helpers import (
     Receiver,
     callback_url,

@@ -9,13 +9,12 @@ from typing import Any
 
 import jwt
 import pytest
+from lendgate_sdk import LendgateAPIError, jose
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 from consent.models import Consent
 from gateway.borrowers.models import OtpChallenge
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateAPIError
 from tests.support import Stack
 
 

@@ -7,10 +7,9 @@ import json
 
 import jwt
 import pytest
+from lendgate_sdk import LendgateAPIError, jose
 
 from gateway.audit.merkle import leaf_hash
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateAPIError
 from tests.support import FEATURES, Stack
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from lendgate_sdk import LendgateAPIError
 from sqlalchemy import text, update
 
 from consent import keys as consent_keys
@@ -19,7 +20,6 @@ from consent.models import Consent
 from gateway.crypto.envelope import field_context, open_sealed
 from gateway.releases.models import Release
 from gateway.retention import service as protection_service
-from gateway.sdk.lender import LendgateAPIError
 from tests.support import Stack
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import pytest
+from lendgate_sdk import LendgateAPIError, LendgateClient
 
 from connectors.http import HttpSourceConnector
 from connectors.registry import load_sources
@@ -22,7 +23,6 @@ from connectors.simulators.faults import FaultPlan
 from connectors.simulators.population import Population
 from gateway.privacy.egress import EgressGuard
 from gateway.releases import service as releases_service
-from gateway.sdk.lender import LendgateAPIError, LendgateClient
 from tests.conftest import BACKENDS, migrated_database
 from tests.support import LogCapture, Stack, gateway_settings, gateway_stack
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lendgate_sdk import LendgateAPIError, RegulatorClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner, Result
 
 from gateway.cli.main import app as cli
-from gateway.sdk.lender import LendgateAPIError, RegulatorClient
 from tests.support import RegisteredClient, Stack
 
 runner = CliRunner()

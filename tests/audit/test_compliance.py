@@ -11,6 +11,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lendgate_sdk import LendgateAPIError
 from sqlalchemy import update
 
 from gateway.audit import service as audit_service
@@ -25,7 +26,6 @@ from gateway.compliance.rules import (
     release_bursts,
 )
 from gateway.releases.models import Release
-from gateway.sdk.lender import LendgateAPIError
 from policies.loading import load_catalog
 from tests.support import FEATURES, Stack
 

@@ -11,16 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from lendgate_sdk import LendgateAPIError, RegulatorClient, jose
 from sqlalchemy import func, select
 
 from gateway.audit import repository
 from gateway.audit.merkle import MemoryTree, verify_consistency, verify_inclusion
 from gateway.audit.models import AuditCosignature, AuditEntry
 from gateway.audit.scheduled import JOBS as AUDIT_JOBS
-from gateway.crypto import jose
 from gateway.crypto.keys import add_signing_key, retire_signing_key
 from gateway.jobs.scheduler import Job, run_periodically, scheduler
-from gateway.sdk.lender import LendgateAPIError, RegulatorClient
 from tests.audit.helpers import export_to, verify
 from tests.support import RegisteredClient, Stack
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lendgate_sdk import RegulatorClient, jose
 from sqlalchemy import func, select
 
 from gateway.audit import repository
@@ -26,9 +27,7 @@ from gateway.audit.models import AuditEntry, AuditTreeHead
 from gateway.audit.verify import verify_bundle
 from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
-from gateway.crypto import jose
 from gateway.crypto.keys import initialise
-from gateway.sdk.lender import RegulatorClient
 from tests.conftest import migrated_database
 
 START_SECONDS = 60.0

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from lendgate_sdk import LendgateAPIError, LendgateClient, RegulatorClient
 
-from gateway.sdk.lender import LendgateAPIError, LendgateClient, RegulatorClient
 from tests.browser import (
     LiveGateway,
     clickable,

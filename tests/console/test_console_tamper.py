@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lendgate_sdk import LendgateClient, RegulatorClient
+
 from gateway.audit.merkle import canonical_json, leaf_hash
-from gateway.sdk.lender import LendgateClient, RegulatorClient
 from tests.audit.helpers import behind_the_gateways_back, stored_leaf
 from tests.browser import LiveGateway, in_thread, screenshot, screenshot_dir, visible
 from tests.console.browsing import SCREENSHOTS, settled, sign_in

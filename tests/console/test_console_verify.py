@@ -11,10 +11,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lendgate_sdk import LendgateClient, RegulatorClient, jose
 
 from gateway.audit.merkle import MemoryTree, canonical_json, leaf_hash
-from gateway.crypto import jose
-from gateway.sdk.lender import LendgateClient, RegulatorClient
 from tests.audit.test_merkle import CT_LEAVES, CT_PATHS, CT_PROOFS, CT_ROOTS
 from tests.browser import LiveGateway, in_thread, visible
 from tests.console.browsing import settled, sign_in

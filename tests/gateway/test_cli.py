@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lendgate_sdk import jose
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -16,7 +17,6 @@ from gateway.cli.main import app
 from gateway.clients.models import Client
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.settings import get_settings
-from gateway.crypto import jose
 
 runner = CliRunner()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from lendgate_sdk import LendgateAPIError, LendgateClient
 
-from gateway.sdk.lender import LendgateAPIError, LendgateClient
 from tests.browser import (
     POLL_SECONDS,
     WAIT_SECONDS,

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lendgate_sdk import jose
 from sqlalchemy import select, text
 
 from consent import keys as consent_keys
 from consent.models import Consent
 from consent.notifications import service as notifications_service
-from gateway.crypto import jose
 from gateway.crypto.keys import KEK_DIR, ROOT_SECRET_FILE, add_signing_key
 from gateway.crypto.kms import FileKms, KekUnavailable, wrapping_kek_id
 from gateway.retention import repository

@@ -13,9 +13,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jwe as joserfc_jwe
 from joserfc.jwk import OKPKey
+from lendgate_sdk import jose
+from lendgate_sdk.errors import TokenRejected
 
 from gateway.core.errors import InvalidToken
-from gateway.crypto import jose
+from gateway.crypto import jose as gateway_jose
 
 KID = "gw-2026-11"
 AUDIENCE = "https://lendgate.example"
@@ -49,11 +51,9 @@ def _verify(token: str, jwks: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return jose.verify_jwt(token, jwks, audience=AUDIENCE, issuer=ISSUER, **kwargs)
 
 
-def _refused(token: str, jwks: dict[str, Any], **kwargs: Any) -> InvalidToken:
-    with pytest.raises(InvalidToken) as caught:
+def _refused(token: str, jwks: dict[str, Any], **kwargs: Any) -> TokenRejected:
+    with pytest.raises(TokenRejected) as caught:
         _verify(token, jwks, **kwargs)
-    assert caught.value.code == "InvalidToken"
-    assert caught.value.status == 401
     return caught.value
 
 
@@ -83,10 +83,10 @@ def test_public_jwk_is_a_pinned_public_signing_key(signing_key: Ed25519PrivateKe
 
 
 def test_private_key_pem_round_trip(signing_key: Ed25519PrivateKey, jwks: dict[str, Any]) -> None:
-    pem = jose.private_key_pem(signing_key)
+    pem = gateway_jose.private_key_pem(signing_key)
     assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")
 
-    reloaded = jose.load_private_key_pem(pem)
+    reloaded = gateway_jose.load_private_key_pem(pem)
     assert _verify(jose.sign_jwt(_claims(), reloaded, KID), jwks)["sub"] == "lender-1"
 
 
@@ -298,9 +298,8 @@ def test_decrypt_with_the_wrong_key_fails() -> None:
     token = jose.encrypt_for(b"features", jose.find_key(public, "enc"))
     wrong = {k: v for k, v in jose.find_key(other_private, "enc").items() if k != "kid"}
 
-    with pytest.raises(InvalidToken) as caught:
+    with pytest.raises(TokenRejected):
         jose.decrypt(token, wrong)
-    assert caught.value.code == "InvalidToken"
 
 
 def test_decrypt_refuses_a_jwe_for_another_kid() -> None:
@@ -308,7 +307,7 @@ def test_decrypt_refuses_a_jwe_for_another_kid() -> None:
     other_private, _ = jose.generate_client_jwks("lender")
     token = jose.encrypt_for(b"features", jose.find_key(public, "enc"))
 
-    with pytest.raises(InvalidToken):
+    with pytest.raises(TokenRejected):
         jose.decrypt(token, jose.find_key(other_private, "enc"))
 
 
@@ -319,7 +318,7 @@ def test_tampered_ciphertext_fails() -> None:
     ciphertext[0] ^= 0x01
     parts[3] = base64.urlsafe_b64encode(bytes(ciphertext)).rstrip(b"=").decode()
 
-    with pytest.raises(InvalidToken):
+    with pytest.raises(TokenRejected):
         jose.decrypt(".".join(parts), jose.find_key(private, "enc"))
 
 
@@ -332,7 +331,7 @@ def test_decrypt_refuses_other_jwe_algorithms() -> None:
         {"alg": "ECDH-ES", "enc": "A256GCM"}, b"features", public_key
     )
 
-    with pytest.raises(InvalidToken):
+    with pytest.raises(TokenRejected):
         jose.decrypt(token, enc_private)
 
 
@@ -340,7 +339,7 @@ def test_decrypt_refuses_other_jwe_algorithms() -> None:
 def test_decrypt_refuses_malformed_input(token: str) -> None:
     private, _ = jose.generate_client_jwks("lender")
 
-    with pytest.raises(InvalidToken):
+    with pytest.raises(TokenRejected):
         jose.decrypt(token, jose.find_key(private, "enc"))
 
 
@@ -349,3 +348,14 @@ def test_encrypt_for_refuses_non_x25519_keys() -> None:
 
     with pytest.raises(ValueError):
         jose.encrypt_for(b"features", jose.find_key(public, "sig"))
+
+
+def test_the_gateway_answers_a_refused_token_with_401_invalid_token(
+    signing_key: Ed25519PrivateKey, jwks: dict[str, Any]
+) -> None:
+    token = jose.sign_jwt(_claims(aud="https://elsewhere.example"), signing_key, KID)
+
+    with pytest.raises(InvalidToken) as caught:
+        gateway_jose.verify_jwt(token, jwks, audience=AUDIENCE, issuer=ISSUER)
+    assert (caught.value.code, caught.value.status) == ("InvalidToken", 401)
+    assert caught.value.detail == "The token is not meant for this audience."

@@ -12,17 +12,18 @@ from urllib.parse import parse_qs
 import httpx
 import jwt
 import pytest
-
-from gateway.core.errors import InvalidToken
-from gateway.crypto import jose
-from gateway.sdk import (
+from lendgate_sdk import (
+    ASSERTION_TYPE,
     LendgateAPIError,
     LendgateClient,
     RegulatorClient,
     Release,
     ReleaseVerificationError,
+    jose,
 )
-from gateway.sdk.lender import ASSERTION_TYPE
+
+from gateway.core.errors import InvalidToken
+from gateway.crypto import jose as gateway_jose
 
 BASE_URL = "https://lendgate.example"
 TOKEN_URL = f"{BASE_URL}/oauth/token"
@@ -123,7 +124,7 @@ class FakeGateway:
         if client_id not in self.clients:
             raise InvalidToken("unknown client")
         public_jwks, scope = self.clients[client_id]
-        claims = jose.verify_jwt(
+        claims = gateway_jose.verify_jwt(
             assertion,
             public_jwks,
             audience=[TOKEN_URL, BASE_URL],
@@ -168,7 +169,7 @@ class FakeGateway:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme != "Bearer":
             raise InvalidToken("missing bearer token")
-        claims = jose.verify_jwt(token, self.jwks, audience=BASE_URL, issuer=BASE_URL)
+        claims = gateway_jose.verify_jwt(token, self.jwks, audience=BASE_URL, issuer=BASE_URL)
         if claims["gen"] != self.token_generation:
             raise InvalidToken("token revoked")
         return claims["sub"], claims["scope"]

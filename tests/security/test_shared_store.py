@@ -122,8 +122,8 @@ async def test_an_unreachable_redis_is_reported_not_hidden() -> None:
 
 async def test_the_gateway_runs_on_redis(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rate limits and DPoP replay checks through Redis, end to end."""
-    from gateway.crypto import jose
-    from gateway.security import dpop
+    from lendgate_sdk import dpop, jose
+
     from tests.support import TOKEN_URL, client_assertion, request_token
 
     store = RedisStore(require_redis())

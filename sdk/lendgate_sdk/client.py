@@ -16,46 +16,36 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypedDict, Unpack, cast
 from urllib.parse import quote
 
 import httpx
 
-from gateway.core.errors import InvalidToken
-from gateway.crypto import jose
-from gateway.security import dpop as dpop_proofs
+from lendgate_sdk import dpop as dpop_proofs
+from lendgate_sdk import jose
+from lendgate_sdk.claims import (
+    COSIGNATURE_TYPE,
+    ISSUER,
+    NOTIFICATION_TYPE,
+    STH_TYPE,
+    CosignatureClaims,
+    NotificationClaims,
+    ReleaseClaims,
+    tree_head_of,
+)
+from lendgate_sdk.errors import (
+    LendgateAPIError,
+    LendgateSDKError,
+    NotificationVerificationError,
+    ReleaseVerificationError,
+    TokenRejected,
+)
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-RELEASE_ISSUER: Final = "lendgate"
 ASSERTION_LIFETIME_SECONDS: Final = 60
 # Refresh this long before the gateway's expiry so a token never dies in flight.
 _TOKEN_REFRESH_MARGIN_SECONDS: Final = 30
 _JWKS_PATH: Final = "/.well-known/jwks.json"
-_TREE_HEAD_TYPE: Final = "sth+jwt"
-_COSIGNATURE_TYPE: Final = "cosignature+jwt"
-_NOTIFICATION_TYPE: Final = "consent-event+jwt"
-
-
-class LendgateSDKError(Exception):
-    """Base of every error the SDK raises itself."""
-
-
-class LendgateAPIError(LendgateSDKError):
-    """The gateway refused a request; `code` is the public error code of its answer."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        self.status = status
-        self.code = code
-        self.detail = detail
-        super().__init__(f"{status} {code}: {detail}")
-
-
-class NotificationVerificationError(LendgateSDKError):
-    """A consent event did not verify as the gateway's, for this client; ignore it."""
-
-
-class ReleaseVerificationError(LendgateSDKError):
-    """A release could not be decrypted or verified; none of its content may be used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +54,7 @@ class Release:
 
     release_id: str
     consent_id: str
-    payload: dict[str, Any]
+    payload: ReleaseClaims
     audit: dict[str, Any]
     raw: dict[str, Any]
 
@@ -73,6 +63,16 @@ class Release:
         """The released feature values, by feature name."""
         features = self.payload.get("features")
         return features if isinstance(features, dict) else {}
+
+
+class ClientOptions(TypedDict, total=False):
+    """How a client reaches the gateway: every keyword its constructor takes."""
+
+    transport: httpx.AsyncBaseTransport | None
+    token_endpoint: str | None
+    scope: str | None
+    timeout: float
+    dpop: bool
 
 
 class _ClientCredentials:
@@ -221,23 +221,9 @@ class LendgateClient(_ClientCredentials):
         base_url: str,
         client_id: str,
         private_jwks: Mapping[str, Any],
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        token_endpoint: str | None = None,
-        scope: str | None = None,
-        timeout: float = 10.0,
-        dpop: bool = False,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            base_url,
-            client_id,
-            private_jwks,
-            transport=transport,
-            token_endpoint=token_endpoint,
-            scope=scope,
-            timeout=timeout,
-            dpop=dpop,
-        )
+        super().__init__(base_url, client_id, private_jwks, **options)
         # During a rotation the lender holds the old and the new key: releases made before
         # the new one was registered stay readable.
         self._enc_jwks = [
@@ -286,22 +272,17 @@ class LendgateClient(_ClientCredentials):
         params = {name: value for name, value in filters.items() if value is not None}
         return await self._call("GET", "/v1/notifications", params=params)
 
-    async def verify_notification(self, token: str) -> dict[str, Any]:
+    async def verify_notification(self, token: str) -> NotificationClaims:
         """The claims of a consent event POSTed to the callback, once the gateway's signature
         and this client as its audience check out. Order events by (`consent_id`, `seq`);
         `jti` is the same on every delivery attempt of one event."""
-        jwks = await self._gateway_jwks_for(token)
         try:
-            return jose.verify_jwt(
-                token,
-                jwks,
-                audience=self.client_id,
-                issuer=RELEASE_ISSUER,
-                required=("iat", "jti", "sub"),
-                typ=_NOTIFICATION_TYPE,
+            claims = await self._verify_for_us(
+                token, required=("iat", "jti", "sub"), typ=NOTIFICATION_TYPE
             )
-        except InvalidToken as exc:
+        except TokenRejected as exc:
             raise NotificationVerificationError(exc.detail) from None
+        return cast(NotificationClaims, claims)
 
     async def release(self, consent_id: str, features: list[str] | None = None) -> Release:
         """Ask for a release under a consent, then decrypt and verify it for this client."""
@@ -316,19 +297,12 @@ class LendgateClient(_ClientCredentials):
             raise ReleaseVerificationError("The release answer carries no JWE.")
         try:
             inner = self._decrypt(token).decode("ascii")
-        except (InvalidToken, UnicodeDecodeError) as exc:
+        except (TokenRejected, UnicodeDecodeError) as exc:
             raise ReleaseVerificationError(f"Release not decryptable: {exc}") from None
-        jwks = await self._gateway_jwks_for(inner)
         try:
-            payload = jose.verify_jwt(
-                inner,
-                jwks,
-                audience=self.client_id,
-                issuer=RELEASE_ISSUER,
-                # The release payload carries no `exp`; its lifetime is the consent's data life.
-                required=("iat", "iss", "aud"),
-            )
-        except InvalidToken as exc:
+            # The release payload carries no `exp`; its lifetime is the consent's data life.
+            payload = await self._verify_for_us(inner, required=("iat", "iss", "aud"))
+        except TokenRejected as exc:
             raise ReleaseVerificationError(f"Release signature refused: {exc.detail}") from None
         # PyJWT accepts a list `aud` containing us; a release must be for this client alone.
         if payload.get("aud") != self.client_id:
@@ -344,7 +318,7 @@ class LendgateClient(_ClientCredentials):
         return Release(
             release_id=release_id,
             consent_id=consent_id,
-            payload=payload,
+            payload=cast(ReleaseClaims, payload),
             audit=dict(audit) if isinstance(audit, Mapping) else {},
             raw=dict(raw),
         )
@@ -353,19 +327,28 @@ class LendgateClient(_ClientCredentials):
         """Open a release JWE with the enc key its header names (or each key, if unnamed)."""
         kid = jose.unverified_kid(token)
         candidates = [jwk for jwk in self._enc_jwks if jwk.get("kid") == kid] or self._enc_jwks
-        refusal: InvalidToken | None = None
+        refusal: TokenRejected | None = None
         for jwk in candidates:
             try:
                 return jose.decrypt(token, jwk)
-            except InvalidToken as exc:
+            except TokenRejected as exc:
                 refusal = exc
-        raise refusal or InvalidToken("No key to decrypt the release with.")
+        raise refusal or TokenRejected("No key to decrypt the release with.")
 
     async def gateway_jwks(self, *, refresh: bool = False) -> dict[str, Any]:
         """The gateway's public signing keys, cached after the first fetch."""
         if self._gateway_jwks is None or refresh:
             self._gateway_jwks = await self._call("GET", _JWKS_PATH, authenticated=False)
         return self._gateway_jwks
+
+    async def _verify_for_us(
+        self, token: str, *, required: tuple[str, ...], typ: str | None = None
+    ) -> dict[str, Any]:
+        """The claims of a JWS the gateway signed for this client; `TokenRejected` if not."""
+        jwks = await self._gateway_jwks_for(token)
+        return jose.verify_jwt(
+            token, jwks, audience=self.client_id, issuer=ISSUER, required=required, typ=typ
+        )
 
     async def _gateway_jwks_for(self, token: str) -> dict[str, Any]:
         jwks = await self.gateway_jwks()
@@ -439,17 +422,13 @@ class RegulatorClient(_ClientCredentials):
             audience=None,
             issuer=None,
             required=(),
-            typ=_TREE_HEAD_TYPE,
+            typ=STH_TYPE,
         )
-        signed = {name: claims.get(name) for name in ("tree_size", "root_hash", "timestamp")}
+        signed = tree_head_of(claims)
         if any(tree_head.get(name) != value for name, value in signed.items()):
             raise LendgateSDKError("The tree head's fields differ from what the gateway signed.")
-        return jose.sign_jwt(
-            {**signed, "iss": self.client_id, "iat": int(time.time())},
-            self._signing_key,
-            self._signing_kid,
-            typ=_COSIGNATURE_TYPE,
-        )
+        cosigned: CosignatureClaims = {**signed, "iss": self.client_id, "iat": int(time.time())}
+        return jose.sign_jwt(cosigned, self._signing_key, self._signing_kid, typ=COSIGNATURE_TYPE)
 
     async def cosign(self, tree_head: Mapping[str, Any], jwks: Mapping[str, Any]) -> dict[str, Any]:
         """Co-sign a tree head as a witness; returns it with every co-signature."""

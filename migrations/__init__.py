@@ -1,0 +1,1 @@
+"""The database schema's Alembic migrations, shipped in the wheel for `lendgate db upgrade`."""
