@@ -20,6 +20,7 @@ from typing import Any
 from consent.budget import interval_start, releases_allowed
 from consent.states import ConsentStatus
 from policies.catalog import Catalog
+from policies.evaluation import ConsentTerms
 
 GRANTED = "release.granted"
 DENIED = "release.denied"
@@ -87,18 +88,12 @@ class LoggedEvent:
 
 
 @dataclass(frozen=True)
-class ConsentTerms:
-    """A consent's immutable terms (they never change after approval)."""
+class ConsentRecord:
+    """A consent as the report judges it: whose it is, and its immutable terms."""
 
     consent_id: str
     lender_id: str
-    purpose: str
-    features: tuple[str, ...]
-    fetch_type: str
-    frequency_unit: str
-    frequency_value: int
-    valid_from: datetime
-    valid_until: datetime
+    terms: ConsentTerms
 
 
 @dataclass(frozen=True)
@@ -156,7 +151,7 @@ def status_at(
 
 def check_release(
     event: LoggedEvent,
-    consent: ConsentTerms | None,
+    consent: ConsentRecord | None,
     history: Sequence[LoggedEvent],
     catalog: Catalog,
 ) -> tuple[ReleaseVerdict, list[Finding]]:
@@ -184,7 +179,10 @@ def check_release(
         return verdict, findings
 
     status, setter = status_at(history, event.index)
-    if status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED) and event.ts >= consent.valid_until:
+    if (
+        status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED)
+        and event.ts >= consent.terms.valid_until
+    ):
         status = ConsentStatus.EXPIRED
     verdict = ReleaseVerdict(event, status.value if status else None)
     checks = verdict.checks
@@ -210,40 +208,40 @@ def check_release(
             *([setter] if setter is not None else []),
         )
 
-    checks["window"] = consent.valid_from <= event.ts < consent.valid_until
+    checks["window"] = consent.terms.valid_from <= event.ts < consent.terms.valid_until
     if not checks["window"]:
         found(
             "outside_validity_window",
             "high",
             f"Released at {event.ts.isoformat()}, outside the consent's window "
-            f"{consent.valid_from.isoformat()} – {consent.valid_until.isoformat()}.",
+            f"{consent.terms.valid_from.isoformat()} – {consent.terms.valid_until.isoformat()}.",
         )
 
     earlier = [e for e in history if e.type == GRANTED and e.index < event.index]
-    since = interval_start(event.ts, consent.frequency_unit)
+    since = interval_start(event.ts, consent.terms.frequency_unit)
     in_interval = [e for e in earlier if e.ts >= since]
     checks["budget"] = releases_allowed(
-        consent.fetch_type, consent.frequency_value, len(earlier), len(in_interval)
+        consent.terms.fetch_type, consent.terms.frequency_value, len(earlier), len(in_interval)
     )
     if not checks["budget"]:
         allowance = (
             "one release in all"
-            if consent.fetch_type == "ONETIME"
-            else f"{consent.frequency_value} per {consent.frequency_unit}"
+            if consent.terms.fetch_type == "ONETIME"
+            else f"{consent.terms.frequency_value} per {consent.terms.frequency_unit}"
         )
         found(
             "budget_exceeded",
             "high",
             f"Beyond the consent's frequency budget ({allowance}).",
-            *(e.index for e in (earlier if consent.fetch_type == "ONETIME" else in_interval)),
+            *(e.index for e in (earlier if consent.terms.fetch_type == "ONETIME" else in_interval)),
         )
 
-    purpose = catalog.purposes.get(consent.purpose)
-    checks["purpose"] = event.purpose == consent.purpose
+    purpose = catalog.purposes.get(consent.terms.purpose)
+    checks["purpose"] = event.purpose == consent.terms.purpose
     if not checks["purpose"]:
         found("purpose_mismatch", "high", "The release names another purpose than the consent's.")
 
-    beyond_consent = sorted(set(event.features) - set(consent.features))
+    beyond_consent = sorted(set(event.features) - set(consent.terms.features))
     beyond_purpose = sorted(
         name for name in event.features if purpose is None or name not in purpose.features
     )

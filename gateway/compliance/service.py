@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consent.views import stored_terms
 from gateway.audit import export as audit_export
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
@@ -87,16 +88,8 @@ async def compliance_report(
     for entry in await audit_repository.entries_for_consents(session, consent_ids, before):
         history[entry.consent_id or ""].append(_logged(entry))
     terms = {
-        consent.id: rules.ConsentTerms(
-            consent_id=consent.id,
-            lender_id=consent.lender_id,
-            purpose=consent.purpose,
-            features=tuple(consent.features),
-            fetch_type=consent.fetch_type,
-            frequency_unit=consent.frequency_unit,
-            frequency_value=consent.frequency_value,
-            valid_from=consent.valid_from,
-            valid_until=consent.valid_until,
+        consent.id: rules.ConsentRecord(
+            consent_id=consent.id, lender_id=consent.lender_id, terms=stored_terms(consent)
         )
         for consent in (await repository.consents(session, consent_ids)).values()
     }

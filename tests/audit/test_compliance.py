@@ -19,13 +19,14 @@ from gateway.audit.events import AuditEvent
 from gateway.compliance.rules import (
     BURST_MINIMUM,
     DENIAL_BURST,
-    ConsentTerms,
+    ConsentRecord,
     LoggedEvent,
     check_release,
     denial_bursts,
     release_bursts,
 )
 from gateway.releases.models import Release
+from policies.evaluation import ConsentTerms
 from policies.loading import load_catalog
 from tests.support import FEATURES, Stack
 
@@ -39,10 +40,8 @@ FIELDS = sorted(
 )
 
 
-def terms(**overrides: Any) -> ConsentTerms:
+def terms(**overrides: Any) -> ConsentRecord:
     values: dict[str, Any] = {
-        "consent_id": "cns_1",
-        "lender_id": "lnd_1",
         "purpose": "consumer_installment_underwriting",
         "features": tuple(FEATURES),
         "fetch_type": "PERIODIC",
@@ -50,9 +49,11 @@ def terms(**overrides: Any) -> ConsentTerms:
         "frequency_value": 2,
         "valid_from": NOW - timedelta(days=1),
         "valid_until": NOW + timedelta(days=10),
+        "data_range_months": 24,
+        "data_life_days": 30,
     }
     values.update(overrides)
-    return ConsentTerms(**values)
+    return ConsentRecord(consent_id="cns_1", lender_id="lnd_1", terms=ConsentTerms(**values))
 
 
 def event(index: int, type_: str, at: datetime = NOW, **fields: Any) -> LoggedEvent:
