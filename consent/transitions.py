@@ -9,7 +9,6 @@ or not at all.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from datetime import datetime, timedelta
 
 import structlog
@@ -31,6 +30,7 @@ from gateway.auth.dependencies import BorrowerPrincipal, ClientPrincipal
 from gateway.borrowers import service as borrowers_service
 from gateway.core.db import utcnow
 from gateway.core.errors import InvalidRequest, LendgateError
+from gateway.core.ids import new_id
 from gateway.crypto import pseudonyms
 from gateway.privacy.masking import mask_id_number, mask_name, mask_phone
 from gateway.runtime.context import GatewayContext
@@ -90,7 +90,7 @@ async def request_consent(
 
     pseudonym_keys = context.keys
     identity = body.borrower
-    consent_id = f"cns_{secrets.token_hex(12)}"
+    consent_id = new_id("cns")
     borrower = pseudonyms.borrower_index(pseudonym_keys, identity.id_number)
     key, identity_sealed = keys.new_key(context, consent_id, identity)
     columns = dataclasses.asdict(terms) | {"features": list(dict.fromkeys(terms.features))}

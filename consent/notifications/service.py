@@ -15,7 +15,6 @@ deduplicate by `jti` (the notification id) or by (`consent_id`, `seq`).
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +29,7 @@ from consent.notifications.models import ConsentNotification
 from consent.notifications.rules import DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
 from gateway.core.db import unit_of_work, utcnow
+from gateway.core.ids import new_id
 from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
@@ -69,7 +69,7 @@ async def enqueue(
     if not consent.callback_url:
         return None
     seq = await repository.next_seq(session, consent.id)
-    notification_id = f"ntf_{secrets.token_hex(12)}"
+    notification_id = new_id("ntf")
     signing_key = context.keys.signing_key
     claims: NotificationClaims = {
         "iss": ISSUER,

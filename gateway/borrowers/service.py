@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
 from gateway.core.db import on_rollback, utcnow
 from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
+from gateway.core.ids import new_login_id
 from gateway.crypto import jose, pseudonyms
 from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
@@ -107,7 +107,7 @@ async def send_code(
         window_seconds=settings.otp_send_window_seconds,
         detail="Too many codes sent to this phone; retry after the time given.",
     )
-    challenge_id = uuid.uuid4().hex
+    challenge_id = new_login_id()
     code = f"{secrets.randbelow(1_000_000):06d}"
     ttl = settings.otp_ttl_seconds
     session.add(
@@ -194,7 +194,7 @@ async def open_session(
     now = utcnow()
     ttl = context.settings.borrower_session_ttl_seconds
     record = LoginSession(
-        id=secrets.token_hex(16),
+        id=new_login_id(),
         phone_index=phone_index,
         delivery=request.delivery,
         expires_at=now + timedelta(seconds=ttl),

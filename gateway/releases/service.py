@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from gateway.core.errors import (
     InvalidToken,
     LendgateError,
 )
+from gateway.core.ids import new_id
 from gateway.core.metrics import RELEASES
 from gateway.crypto import jose
 from gateway.crypto.envelope import field_context, seal
@@ -68,7 +68,7 @@ async def release_features(
 ) -> ReleaseResponse:
     """Run one release; a refusal is on record even though nothing else is kept."""
     now = utcnow()
-    release_id = f"rel_{secrets.token_hex(12)}"
+    release_id = new_id("rel")
     trail: list[AuditEvent] = []
     consent: Consent | None = None
     try:

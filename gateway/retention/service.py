@@ -7,7 +7,6 @@ active or destroyed.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from consent.notifications import repository as notifications_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
 from gateway.core.db import unit_of_work, utcnow
+from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore, retire_signing_key, superseded_times
 from gateway.crypto.kms import KekUnavailable, Kms
@@ -70,9 +70,7 @@ async def rotate_kek(
         if rotation is None:
             previous = kms.active_kek_id
             kek_id = kms.create_kek()
-            rotation = KekRotation(
-                id=f"rot_{secrets.token_hex(12)}", kek_id=kek_id, actor=actor, rewrapped=0
-            )
+            rotation = KekRotation(id=new_id("rot"), kek_id=kek_id, actor=actor, rewrapped=0)
             session.add(rotation)
             await audit_service.append(
                 session,
