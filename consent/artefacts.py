@@ -24,7 +24,6 @@ from consent.schemas import ConsentReceipts, ReceiptView
 from consent.states import state_error
 from consent.views import lender_name, portal_base, terms_of
 from gateway.audit import tree_heads as audit_tree_heads
-from gateway.core.db import utcnow
 from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
@@ -141,7 +140,7 @@ async def receipts_of(
 ) -> ConsentReceipts:
     """The borrower's receipts of one consent; refused while no consent was ever given."""
     consent = await get_for_borrower(session, borrower, consent_id)
-    now = utcnow()
+    now = context.clock.now()
     # `settle`: a refusal below must not lose the expiry it found.
     status = await settle(session, context, consent, now)
     given = await repository.receipt_of(session, consent.id, receipt_claims.CONSENT)

@@ -18,7 +18,7 @@ from consent.models import Consent, ConsentKey
 from consent.schemas import BorrowerIdentity
 from consent.views import status_now
 from gateway.audit import service as audit_service
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.crypto.envelope import field_context, new_data_key, open_sealed, seal
 from gateway.runtime.context import GatewayContext
 
@@ -71,7 +71,7 @@ async def data_key(session: AsyncSession, context: GatewayContext, consent_id: s
     key = await repository.get_key(session, consent_id)
     if key is None or key.wrapped_key is None:
         return None
-    return unwrap(context, await session.get(Consent, consent_id), key, utcnow())
+    return unwrap(context, await session.get(Consent, consent_id), key, context.clock.now())
 
 
 async def data_deleted_at(

@@ -11,7 +11,7 @@ from consent.notice import NoticeTerms, summary, withdrawal
 from consent.schemas import ConsentTerms, Frequency, LenderConsentView, Notice
 from consent.states import ConsentStatus, effective_status
 from gateway.clients import repository as clients_repository
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.runtime.context import GatewayContext
 from policies import evaluation
 

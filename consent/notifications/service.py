@@ -28,7 +28,7 @@ from consent.notifications import repository
 from consent.notifications.models import ConsentNotification
 from consent.notifications.rules import DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
-from gateway.core.db import unit_of_work, utcnow
+from gateway.core.db import unit_of_work
 from gateway.core.ids import new_id
 from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
@@ -145,7 +145,7 @@ async def dispatch_due(
         headers={"User-Agent": "lendgate-notifications/1"},
     ) as client:
         for _ in range(MAX_ROUNDS):
-            at = now or utcnow()
+            at = now or context.clock.now()
             lease = timedelta(seconds=settings.notification_timeout_seconds * 2 + 30)
             async with unit_of_work(context.sessionmaker) as session:
                 claimed = await repository.claim_due(
@@ -156,7 +156,9 @@ async def dispatch_due(
             errors = await deliver_all(client, claimed)
             async with unit_of_work(context.sessionmaker) as session:
                 for notification, error in zip(claimed, errors, strict=True):
-                    outcome = await _record(session, context, notification, error, now or utcnow())
+                    outcome = await _record(
+                        session, context, notification, error, now or context.clock.now()
+                    )
                     report.count(outcome)
     return report
 

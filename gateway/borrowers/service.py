@@ -23,7 +23,8 @@ from gateway.audit.events import AuditEvent
 from gateway.borrowers import repository
 from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
-from gateway.core.db import on_rollback, utcnow
+from gateway.core.clock import utcnow
+from gateway.core.db import on_rollback
 from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
 from gateway.core.ids import new_login_id
 from gateway.crypto import jose, pseudonyms
@@ -117,7 +118,7 @@ async def send_code(
             purpose=request.purpose,
             consent_id=request.consent_id if request.purpose == "approve" else None,
             code_hash=pseudonyms.code_digest(context.keys, challenge_id, code),
-            expires_at=utcnow() + timedelta(seconds=ttl),
+            expires_at=context.clock.now() + timedelta(seconds=ttl),
         )
     )
     await session.flush()
@@ -145,7 +146,7 @@ async def check_code(
     challenge = await repository.latest_open(session, phone_index, purpose, consent_id)
     if challenge is None:
         raise InvalidToken("No code is waiting; request a new one.")
-    if challenge.expires_at <= utcnow():
+    if challenge.expires_at <= context.clock.now():
         raise InvalidToken("The code has expired; request a new one.")
     if challenge.attempts >= context.settings.otp_max_attempts:
         raise RateLimited("Too many wrong codes; request a new one.")
@@ -162,7 +163,7 @@ async def check_code(
         except StoreUnavailable as error:
             log.warning("borrower.lockout_unavailable", error=str(error))
         raise InvalidToken("Wrong code.")
-    challenge.consumed_at = utcnow()
+    challenge.consumed_at = context.clock.now()
     await session.flush()
 
 
@@ -191,7 +192,7 @@ async def open_session(
             ),
         )
         raise
-    now = utcnow()
+    now = context.clock.now()
     ttl = context.settings.borrower_session_ttl_seconds
     record = LoginSession(
         id=new_login_id(),

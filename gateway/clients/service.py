@@ -22,7 +22,7 @@ from gateway.audit.events import AuditEvent
 from gateway.clients import repository
 from gateway.clients.models import Client
 from gateway.clients.schemas import TokenResponse
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
 from gateway.core.ids import new_id
 from gateway.crypto import jose

@@ -23,7 +23,6 @@ from gateway.compliance.schemas import (
     OverdueAttestations,
     ReleaseCheck,
 )
-from gateway.core.db import utcnow
 from gateway.core.errors import InvalidRequest, InvalidToken
 from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
@@ -66,7 +65,7 @@ async def compliance_report(
     """Every release in `[since, until)` against its consent as it stood then, and more."""
     if until <= since:
         raise InvalidRequest("`to` must be later than `from`.")
-    now = utcnow()
+    now = context.clock.now()
     covering = (
         await audit_tree_heads.tree_head_views(
             session, [await audit_tree_heads.issue_tree_head(session, context.keys)]
@@ -177,6 +176,7 @@ def _record(release: Release) -> rules.ReleaseRecord:
 
 async def overdue_attestations(
     session: AsyncSession,
+    context: GatewayContext,
     regulator: ClientPrincipal,
     *,
     lender_id: str | None,
@@ -184,7 +184,7 @@ async def overdue_attestations(
     limit: int,
 ) -> OverdueAttestations:
     """Releases whose `delete_by` has passed with no deletion attested, for regulators."""
-    now = utcnow()
+    now = context.clock.now()
     after = decode_cursor(cursor) if cursor is not None else None
     found = await repository.overdue_attestations(
         session, now, lender_id=lender_id, after=after, limit=limit

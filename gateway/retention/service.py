@@ -19,7 +19,8 @@ from consent import keys as consent_keys
 from consent.notifications import repository as notifications_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.core.db import unit_of_work, utcnow
+from gateway.core.clock import utcnow
+from gateway.core.db import unit_of_work
 from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore, retire_signing_key, superseded_times

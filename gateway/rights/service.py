@@ -29,7 +29,6 @@ from consent.views import notice_of, status_now, terms_of
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.auth.dependencies import BorrowerPrincipal
-from gateway.core.db import utcnow
 from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto.envelope import field_context, open_sealed
 from gateway.releases.models import Release
@@ -99,7 +98,7 @@ async def consent_views(
     names = await repository.lender_names(session, {consent.lender_id for consent in consents})
     views = []
     for consent in consents:
-        now = utcnow()
+        now = context.clock.now()
         key = found_keys.get(consent.id)
         lender_name = names[consent.lender_id]
         views.append(
@@ -173,7 +172,7 @@ async def export(
     values still kept, the events its lender was sent and its audit entries. The
     copy itself goes on record (`borrower.exported`, one event per consent).
     """
-    now = utcnow()
+    now = context.clock.now()
     consents = await consent_repository.list_for_phone(session, borrower.phone_index)
     await settle_all(session, context, consents, now)
     ids = [consent.id for consent in consents]
@@ -228,7 +227,7 @@ async def _export_consent(
     notifications: Sequence[ConsentNotification],
     now: datetime,
 ) -> ExportedConsent:
-    identity = keys.open_identity_with(keys.unwrap(context, consent, key, utcnow()), consent)
+    identity = keys.open_identity_with(keys.unwrap(context, consent, key, now), consent)
     deleted_at = keys.deleted_at(consent, key, now)
     entries = await audit_repository.entries_for_consent(session, consent.id)
     return ExportedConsent(
