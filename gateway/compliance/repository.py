@@ -10,20 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from consent.models import Consent
+from gateway.core.db import scalars_in
 from gateway.releases.models import Release
-
-# Keeps every IN list well under SQLite's and asyncpg's bound-parameter limits.
-_CHUNK = 500
 
 
 async def consents(session: AsyncSession, consent_ids: Collection[str]) -> dict[str, Consent]:
     """Consents by id (their terms are immutable, so today's row is the row of any moment)."""
-    found: dict[str, Consent] = {}
-    ids = sorted(consent_ids)
-    for at in range(0, len(ids), _CHUNK):
-        query = select(Consent).where(Consent.id.in_(ids[at : at + _CHUNK]))
-        found.update({consent.id: consent for consent in (await session.scalars(query)).all()})
-    return found
+    found = await scalars_in(session, select(Consent), Consent.id, consent_ids)
+    return {consent.id: consent for consent in found}
 
 
 async def releases_created_between(
@@ -57,12 +51,7 @@ async def releases_at_leaves(
     session: AsyncSession, positions: Collection[int]
 ) -> Sequence[Release]:
     """Release records whose audit leaf is at one of `positions`."""
-    found: list[Release] = []
-    wanted = sorted(positions)
-    for at in range(0, len(wanted), _CHUNK):
-        query = select(Release).where(Release.leaf_index.in_(wanted[at : at + _CHUNK]))
-        found.extend((await session.scalars(query)).all())
-    return found
+    return await scalars_in(session, select(Release), Release.leaf_index, positions)
 
 
 async def overdue_attestations(
