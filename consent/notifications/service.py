@@ -30,7 +30,6 @@ from consent.notifications.rules import DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
 from gateway.core.db import unit_of_work
 from gateway.core.ids import new_id
-from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 
@@ -270,11 +269,9 @@ async def list_for_lender(
     limit: int,
 ) -> NotificationPage:
     """The lender's notifications, oldest first, by delivery status and consent."""
-    after = decode_cursor(cursor) if cursor is not None else None
-    found = await repository.list_for_lender(
-        session, lender_id, status=status, consent_id=consent_id, after=after, limit=limit
+    page = await repository.list_for_lender(
+        session, lender_id, status=status, consent_id=consent_id, cursor=cursor, limit=limit
     )
-    next_cursor = None
-    if len(found) == limit:
-        next_cursor = encode_cursor(found[-1].created_at, found[-1].id)
-    return NotificationPage(notifications=[view(item) for item in found], next_cursor=next_cursor)
+    return NotificationPage(
+        notifications=[view(item) for item in page.items], next_cursor=page.next_cursor
+    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from consent.models import Consent
 from gateway.core.db import scalars_in
+from gateway.core.pagination import Page, keyset_page
 from gateway.releases.models import Release
 
 
@@ -59,18 +60,14 @@ async def overdue_attestations(
     now: datetime,
     *,
     lender_id: str | None,
-    after: tuple[datetime, str] | None,
+    cursor: str | None,
     limit: int,
-) -> Sequence[Release]:
+) -> Page[Release]:
     """Releases past their `delete_by` whose lender has not attested deletion, oldest deadline
-    first, after a cursor position."""
+    first, from a cursor on."""
     query = select(Release).where(Release.delete_by <= now, Release.deletion_attested_at.is_(None))
     if lender_id is not None:
         query = query.where(Release.lender_id == lender_id)
-    if after is not None:
-        at, release_id = after
-        query = query.where(
-            or_(Release.delete_by > at, and_(Release.delete_by == at, Release.id > release_id))
-        )
-    query = query.order_by(Release.delete_by, Release.id).limit(limit)
-    return (await session.scalars(query)).all()
+    return await keyset_page(
+        session, query, at=Release.delete_by, row_id=Release.id, cursor=cursor, limit=limit
+    )

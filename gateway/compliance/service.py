@@ -24,7 +24,6 @@ from gateway.compliance.schemas import (
     ReleaseCheck,
 )
 from gateway.core.errors import InvalidRequest, InvalidToken
-from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore
 from gateway.releases.models import Release
@@ -185,17 +184,13 @@ async def overdue_attestations(
 ) -> OverdueAttestations:
     """Releases whose `delete_by` has passed with no deletion attested, for regulators."""
     now = context.clock.now()
-    after = decode_cursor(cursor) if cursor is not None else None
-    found = await repository.overdue_attestations(
-        session, now, lender_id=lender_id, after=after, limit=limit
+    page = await repository.overdue_attestations(
+        session, now, lender_id=lender_id, cursor=cursor, limit=limit
     )
     filters = audit_service.describe_filters(lender_id=lender_id)
     await audit_service.record_read(
         session, regulator.client_id, f"deletion-attestations/overdue {filters}".rstrip()
     )
-    next_cursor = None
-    if len(found) == limit:
-        next_cursor = encode_cursor(found[-1].delete_by, found[-1].id)
     return OverdueAttestations(
         generated_at=now,
         releases=[
@@ -208,7 +203,7 @@ async def overdue_attestations(
                 overdue_days=round((now - release.delete_by) / timedelta(days=1), 2),
                 leaf_index=release.leaf_index,
             )
-            for release in found
+            for release in page.items
         ],
-        next_cursor=next_cursor,
+        next_cursor=page.next_cursor,
     )
