@@ -124,14 +124,8 @@ async def list_for_lender(
         query = query.where(Notification.status == status)
     if consent_id is not None:
         query = query.where(Notification.consent_id == consent_id)
-    return await keyset_page(
-        session,
-        query,
-        at=Notification.created_at,
-        row_id=Notification.id,
-        cursor=cursor,
-        limit=limit,
-    )
+    order = (Notification.created_at, Notification.id)
+    return await keyset_page(session, query, order, cursor=cursor, limit=limit)
 
 
 async def list_for_consents(

@@ -68,6 +68,5 @@ async def overdue_attestations(
     query = select(Release).where(Release.delete_by <= now, Release.deletion_attested_at.is_(None))
     if lender_id is not None:
         query = query.where(Release.lender_id == lender_id)
-    return await keyset_page(
-        session, query, at=Release.delete_by, row_id=Release.id, cursor=cursor, limit=limit
-    )
+    order = (Release.delete_by, Release.id)
+    return await keyset_page(session, query, order, cursor=cursor, limit=limit)

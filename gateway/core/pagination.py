@@ -29,23 +29,23 @@ class Page(Generic[Item]):
 async def keyset_page(
     session: AsyncSession,
     query: Select[Item],
+    order: tuple[InstrumentedAttribute[datetime], InstrumentedAttribute[str]],
     *,
-    at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[str],
     cursor: str | None,
     limit: int,
     newest_first: bool = False,
 ) -> Page[Item]:
-    """The page of `query`'s rows in (`at`, `row_id`) order that follows `cursor`."""
+    """The page of `query`'s rows in `order` (a time, then an id) that follows `cursor`."""
+    at, row_id = order
     if cursor is not None:
         moment, last_id = _decode_cursor(cursor)
         if newest_first:
             query = query.where(or_(at < moment, and_(at == moment, row_id < last_id)))
         else:
             query = query.where(or_(at > moment, and_(at == moment, row_id > last_id)))
-    order = (at.desc(), row_id.desc()) if newest_first else (at, row_id)
+    keys = (at.desc(), row_id.desc()) if newest_first else (at, row_id)
     # One row more than the page: whether it exists says whether another page follows.
-    found = (await session.scalars(query.order_by(*order).limit(limit + 1))).all()
+    found = (await session.scalars(query.order_by(*keys).limit(limit + 1))).all()
     if len(found) <= limit:
         return Page(items=found, next_cursor=None)
     last = found[limit - 1]

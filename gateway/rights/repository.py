@@ -58,15 +58,8 @@ async def accesses_for_phone(
         .join(Consent, Consent.id == Release.consent_id)
         .where(Consent.phone_index == phone_index)
     )
-    return await keyset_page(
-        session,
-        query,
-        at=Release.created_at,
-        row_id=Release.id,
-        cursor=cursor,
-        limit=limit,
-        newest_first=True,
-    )
+    order = (Release.created_at, Release.id)
+    return await keyset_page(session, query, order, cursor=cursor, limit=limit, newest_first=True)
 
 
 async def codes_for_phone(session: AsyncSession, phone_index: str) -> Sequence[OtpChallenge]:
