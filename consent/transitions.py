@@ -212,7 +212,7 @@ async def borrower_requests_deletion(
         await _apply(
             session, context, consent, action, actor="borrower", now=now, shred_reason=reason
         )
-    await keys.shred(session, consent, actor="borrower", reason=reason)
+    await keys.shred(session, consent, actor="borrower", reason=reason, now=now)
     return consent
 
 
@@ -251,7 +251,11 @@ async def _apply(
     )
     if after in (ConsentStatus.REVOKED, ConsentStatus.REJECTED):
         await keys.shred(
-            session, consent, actor=actor, reason=shred_reason or f"consent {after.lower()}"
+            session,
+            consent,
+            actor=actor,
+            reason=shred_reason or f"consent {after.lower()}",
+            now=now,
         )
     log.info("consent.transition", consent_id=consent.id, before=before, after=after)
     return Decision(

@@ -23,7 +23,6 @@ from gateway.audit.events import AuditEvent
 from gateway.borrowers import repository
 from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
-from gateway.core.clock import utcnow
 from gateway.core.db import on_rollback
 from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
 from gateway.core.ids import new_login_id
@@ -228,7 +227,9 @@ async def open_session(
     )
 
 
-async def log_out(session: AsyncSession, borrower: BorrowerPrincipal) -> None:
+async def log_out(
+    session: AsyncSession, context: GatewayContext, borrower: BorrowerPrincipal
+) -> None:
     """End the borrower's session at once (its token or cookie no longer works anywhere)."""
-    await repository.revoke_session(session, borrower.session_id, utcnow())
+    await repository.revoke_session(session, borrower.session_id, context.clock.now())
     log.info("borrower.logged_out")

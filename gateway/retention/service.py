@@ -305,7 +305,7 @@ async def shred_expired(session: AsyncSession, *, actor: str, now: datetime | No
     for consent in await repository.consents_with_keys_past(session, now):
         if await consent_keys.data_deleted_at(session, consent, now) is None:
             continue
-        await consent_keys.shred(session, consent, actor=actor, reason="data life ended")
+        await consent_keys.shred(session, consent, actor=actor, reason="data life ended", now=now)
         sweep.keys_shredded.append(consent.id)
     sweep.copies_erased = await repository.erase_overdue_copies(session, now)
     log.info("key.sweep", keys_shredded=len(sweep.keys_shredded), copies_erased=sweep.copies_erased)
