@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,7 @@ from consent.schemas import ConsentReceipts, ReceiptView
 from consent.states import state_error
 from consent.views import lender_name, portal_base, terms_of
 from gateway.audit import tree_heads as audit_tree_heads
-from gateway.core.db import utcnow
+from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security.principals import BorrowerPrincipal
@@ -93,7 +92,7 @@ async def _issued(
 ) -> dict[str, Any]:
     """What every receipt says of its issuing: its id, the lender, when, where to see it."""
     return {
-        "receipt_id": f"rcp_{secrets.token_hex(12)}",
+        "receipt_id": new_id("rcp"),
         "lender_name": await lender_name(session, consent.lender_id),
         "issued_at": at,
         "portal_url": portal_base(context),
@@ -141,7 +140,7 @@ async def receipts_of(
 ) -> ConsentReceipts:
     """The borrower's receipts of one consent; refused while no consent was ever given."""
     consent = await get_for_borrower(session, borrower, consent_id)
-    now = utcnow()
+    now = context.clock.now()
     # `settle`: a refusal below must not lose the expiry it found.
     status = await settle(session, context, consent, now)
     given = await repository.receipt_of(session, consent.id, receipt_claims.CONSENT)

@@ -22,7 +22,7 @@ from consent.notifications import service as notifications_service
 from consent.states import ConsentStatus, expired_at
 from consent.views import status_now
 from gateway.audit import service as audit_service
-from gateway.core.db import on_rollback, unit_of_work, utcnow
+from gateway.core.db import on_rollback, unit_of_work
 from gateway.runtime.context import GatewayContext
 
 log = structlog.get_logger()
@@ -36,7 +36,7 @@ async def settle(
     Written in the action's transaction; if the action is then refused and rolled
     back, it is written again in a transaction of its own.
     """
-    now = now or utcnow()
+    now = now or context.clock.now()
     status = status_now(consent, now)
     if status is ConsentStatus.EXPIRED and consent.status != ConsentStatus.EXPIRED:
         consent_id = consent.id
@@ -63,7 +63,7 @@ async def settle_all(
     holds its consent's row and then the audit log's head, so a read that took
     the head first and then waited on a row could wait on it in a circle.
     """
-    now = now or utcnow()
+    now = now or context.clock.now()
     due = sorted(
         (
             consent
@@ -148,7 +148,7 @@ async def expire_due(
     Not needed for correctness: it makes the lender's `consent.expired`
     notification leave when the consent expires, not when someone next looks.
     """
-    now = now or utcnow()
+    now = now or context.clock.now()
     async with context.sessionmaker() as session:
         due = await repository.due_for_expiry(session, now, limit)
     recorded = []

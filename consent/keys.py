@@ -18,7 +18,6 @@ from consent.models import Consent, ConsentKey
 from consent.schemas import BorrowerIdentity
 from consent.views import status_now
 from gateway.audit import service as audit_service
-from gateway.core.db import utcnow
 from gateway.crypto.envelope import field_context, new_data_key, open_sealed, seal
 from gateway.runtime.context import GatewayContext
 
@@ -71,14 +70,14 @@ async def data_key(session: AsyncSession, context: GatewayContext, consent_id: s
     key = await repository.get_key(session, consent_id)
     if key is None or key.wrapped_key is None:
         return None
-    return unwrap(context, await session.get(Consent, consent_id), key, utcnow())
+    return unwrap(context, await session.get(Consent, consent_id), key, context.clock.now())
 
 
 async def data_deleted_at(
-    session: AsyncSession, consent: Consent, now: datetime | None = None
+    session: AsyncSession, consent: Consent, now: datetime
 ) -> datetime | None:
     """When what the gateway kept about the consent was deleted; None while it is kept."""
-    return deleted_at(consent, await repository.get_key(session, consent.id), now or utcnow())
+    return deleted_at(consent, await repository.get_key(session, consent.id), now)
 
 
 def open_identity_with(key: bytes | None, consent: Consent) -> BorrowerIdentity | None:
@@ -96,7 +95,9 @@ async def open_identity(
     return open_identity_with(await data_key(session, context, consent.id), consent)
 
 
-async def shred(session: AsyncSession, consent: Consent, *, actor: str, reason: str) -> None:
+async def shred(
+    session: AsyncSession, consent: Consent, *, actor: str, reason: str, now: datetime
+) -> None:
     """Destroy the consent's data key: everything sealed under it becomes unrecoverable.
 
     The ciphertexts stay where they are; without the key they are noise.
@@ -105,7 +106,7 @@ async def shred(session: AsyncSession, consent: Consent, *, actor: str, reason: 
     if key is None or key.wrapped_key is None:
         return
     key.wrapped_key = None
-    key.shredded_at = utcnow()
+    key.shredded_at = now
     await session.flush()
     await audit_service.append(
         session, consent_event(consent, "key.shredded", actor, reason=reason)

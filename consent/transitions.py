@@ -9,7 +9,6 @@ or not at all.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from datetime import datetime, timedelta
 
 import structlog
@@ -29,8 +28,8 @@ from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
 from gateway.auth.dependencies import BorrowerPrincipal, ClientPrincipal
 from gateway.borrowers import service as borrowers_service
-from gateway.core.db import utcnow
 from gateway.core.errors import InvalidRequest, LendgateError
+from gateway.core.ids import new_id
 from gateway.crypto import pseudonyms
 from gateway.privacy.masking import mask_id_number, mask_name, mask_phone
 from gateway.runtime.context import GatewayContext
@@ -66,7 +65,7 @@ async def request_consent(
     """Record a consent request (`PENDING`) once its terms fit the purpose."""
     catalog = context.catalog
     actor = f"lender:{lender.client_id}"
-    now = utcnow()
+    now = context.clock.now()
     terms = requested_terms(body)
     try:
         check_request(context, body, now)
@@ -90,7 +89,7 @@ async def request_consent(
 
     pseudonym_keys = context.keys
     identity = body.borrower
-    consent_id = f"cns_{secrets.token_hex(12)}"
+    consent_id = new_id("cns")
     borrower = pseudonyms.borrower_index(pseudonym_keys, identity.id_number)
     key, identity_sealed = keys.new_key(context, consent_id, identity)
     columns = dataclasses.asdict(terms) | {"features": list(dict.fromkeys(terms.features))}
@@ -158,7 +157,7 @@ async def borrower_decides(
 ) -> Decision:
     """Apply the borrower's decision; approving needs the step-up code sent for this consent."""
     consent = await get_for_borrower(session, borrower, consent_id, for_update=True)
-    now = utcnow()
+    now = context.clock.now()
     after = decide(await settle(session, context, consent, now), action)
     if action is ConsentAction.APPROVE and after is not None:
         try:
@@ -190,7 +189,7 @@ async def lender_revokes(
 ) -> Decision:
     """The lender ends its own consent."""
     consent = await get_for_lender(session, lender.client_id, consent_id, for_update=True)
-    now = utcnow()
+    now = context.clock.now()
     await settle(session, context, consent, now)
     actor = f"lender:{lender.client_id}"
     return await _apply(session, context, consent, ConsentAction.REVOKE, actor=actor, now=now)
@@ -206,14 +205,14 @@ async def borrower_requests_deletion(
     """
     consent = await get_for_borrower(session, borrower, consent_id, for_update=True)
     reason = "deletion requested by the borrower"
-    now = utcnow()
+    now = context.clock.now()
     status = await settle(session, context, consent, now)
     if status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED, ConsentStatus.PENDING):
         action = ConsentAction.REJECT if status is ConsentStatus.PENDING else ConsentAction.REVOKE
         await _apply(
             session, context, consent, action, actor="borrower", now=now, shred_reason=reason
         )
-    await keys.shred(session, consent, actor="borrower", reason=reason)
+    await keys.shred(session, consent, actor="borrower", reason=reason, now=now)
     return consent
 
 
@@ -252,7 +251,11 @@ async def _apply(
     )
     if after in (ConsentStatus.REVOKED, ConsentStatus.REJECTED):
         await keys.shred(
-            session, consent, actor=actor, reason=shred_reason or f"consent {after.lower()}"
+            session,
+            consent,
+            actor=actor,
+            reason=shred_reason or f"consent {after.lower()}",
+            now=now,
         )
     log.info("consent.transition", consent_id=consent.id, before=before, after=after)
     return Decision(

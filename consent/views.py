@@ -11,16 +11,15 @@ from consent.notice import NoticeTerms, summary, withdrawal
 from consent.schemas import ConsentTerms, Frequency, LenderConsentView, Notice
 from consent.states import ConsentStatus, effective_status
 from gateway.clients import repository as clients_repository
-from gateway.core.db import utcnow
 from gateway.runtime.context import GatewayContext
 from policies import evaluation
 
 
-def status_now(consent: Consent, now: datetime | None = None) -> ConsentStatus:
+def status_now(consent: Consent, now: datetime) -> ConsentStatus:
     """The consent's status with the clock applied."""
     return effective_status(
         consent.status,
-        now or utcnow(),
+        now,
         valid_until=consent.valid_until,
         request_expires_at=consent.request_expires_at,
     )
@@ -73,7 +72,7 @@ def lender_view(context: GatewayContext, consent: Consent) -> LenderConsentView:
     """What the requesting lender may see of a consent."""
     return LenderConsentView(
         consent_id=consent.id,
-        status=status_now(consent),
+        status=status_now(consent, context.clock.now()),
         terms=terms_of(consent),
         borrower_ref=consent.borrower_ref,
         borrower_display=consent.borrower_display,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
 from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
+from gateway.core.ids import new_request_id
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import REQUEST_SECONDS
 from gateway.core.migrate import upgrade
@@ -131,13 +131,6 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=500,
             headers=dict(security_headers(request.url.path, hsts=hsts)),
         )
-
-
-def new_request_id() -> str:
-    """A fresh request id for logs, audit events and `X-Request-ID`."""
-    # URL-safe base64 rather than hex: 16 hex characters are all digits often enough
-    # (1 in 2,000) to read as a Luhn-valid card number in logs and audit leaves.
-    return secrets.token_urlsafe(12)
 
 
 class RequestContextMiddleware:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 
 from connectors.simulators.population import Population
 from gateway.audit.models import AuditEntry
+from gateway.core.clock import ManualClock
 from gateway.core.logging import configure_logging
 from gateway.core.migrate import upgrade
 from gateway.privacy.pii import redact_pii
@@ -235,3 +236,12 @@ async def stack(
         settings, population, leaves=no_personal_data_in_logs_or_audit
     ) as running:
         yield running
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[ManualClock]:
+    """The gateway's clock, standing at the time the test began until the test sets it."""
+    running = stack.context.clock
+    stack.context.clock = ManualClock(running.now())
+    yield stack.context.clock
+    stack.context.clock = running

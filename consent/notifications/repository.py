@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from consent.notifications.models import ConsentNotification
 from consent.notifications.rules import DeliveryStatus
+from gateway.core.pagination import Page, keyset_page
 
 Notification = ConsentNotification
 
@@ -114,25 +115,17 @@ async def list_for_lender(
     *,
     status: str | None,
     consent_id: str | None,
-    after: tuple[datetime, str] | None,
+    cursor: str | None,
     limit: int,
-) -> Sequence[Notification]:
-    """The lender's notifications, oldest first, after a cursor position."""
+) -> Page[Notification]:
+    """The lender's notifications, oldest first, from a cursor on."""
     query = select(Notification).where(Notification.lender_id == lender_id)
     if status is not None:
         query = query.where(Notification.status == status)
     if consent_id is not None:
         query = query.where(Notification.consent_id == consent_id)
-    if after is not None:
-        at, row_id = after
-        query = query.where(
-            or_(
-                Notification.created_at > at,
-                and_(Notification.created_at == at, Notification.id > row_id),
-            )
-        )
-    query = query.order_by(Notification.created_at, Notification.id).limit(limit)
-    return (await session.scalars(query)).all()
+    order = (Notification.created_at, Notification.id)
+    return await keyset_page(session, query, order, cursor=cursor, limit=limit)
 
 
 async def list_for_consents(

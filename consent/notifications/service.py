@@ -15,7 +15,6 @@ deduplicate by `jti` (the notification id) or by (`consent_id`, `seq`).
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,8 +28,8 @@ from consent.notifications import repository
 from consent.notifications.models import ConsentNotification
 from consent.notifications.rules import DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
-from gateway.core.db import unit_of_work, utcnow
-from gateway.core.pagination import decode_cursor, encode_cursor
+from gateway.core.db import unit_of_work
+from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 
@@ -69,7 +68,7 @@ async def enqueue(
     if not consent.callback_url:
         return None
     seq = await repository.next_seq(session, consent.id)
-    notification_id = f"ntf_{secrets.token_hex(12)}"
+    notification_id = new_id("ntf")
     signing_key = context.keys.signing_key
     claims: NotificationClaims = {
         "iss": ISSUER,
@@ -145,7 +144,7 @@ async def dispatch_due(
         headers={"User-Agent": "lendgate-notifications/1"},
     ) as client:
         for _ in range(MAX_ROUNDS):
-            at = now or utcnow()
+            at = now or context.clock.now()
             lease = timedelta(seconds=settings.notification_timeout_seconds * 2 + 30)
             async with unit_of_work(context.sessionmaker) as session:
                 claimed = await repository.claim_due(
@@ -156,7 +155,9 @@ async def dispatch_due(
             errors = await deliver_all(client, claimed)
             async with unit_of_work(context.sessionmaker) as session:
                 for notification, error in zip(claimed, errors, strict=True):
-                    outcome = await _record(session, context, notification, error, now or utcnow())
+                    outcome = await _record(
+                        session, context, notification, error, now or context.clock.now()
+                    )
                     report.count(outcome)
     return report
 
@@ -268,11 +269,9 @@ async def list_for_lender(
     limit: int,
 ) -> NotificationPage:
     """The lender's notifications, oldest first, by delivery status and consent."""
-    after = decode_cursor(cursor) if cursor is not None else None
-    found = await repository.list_for_lender(
-        session, lender_id, status=status, consent_id=consent_id, after=after, limit=limit
+    page = await repository.list_for_lender(
+        session, lender_id, status=status, consent_id=consent_id, cursor=cursor, limit=limit
     )
-    next_cursor = None
-    if len(found) == limit:
-        next_cursor = encode_cursor(found[-1].created_at, found[-1].id)
-    return NotificationPage(notifications=[view(item) for item in found], next_cursor=next_cursor)
+    return NotificationPage(
+        notifications=[view(item) for item in page.items], next_cursor=page.next_cursor
+    )

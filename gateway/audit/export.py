@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import merkle, proofs, repository, tree_heads
 from gateway.audit.merkle import NodeId
 from gateway.audit.verify import BUNDLE_FORMAT
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.core.errors import InvalidRequest
 from gateway.crypto.keys import KeyStore
 

@@ -23,12 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.merkle import Frontier, NodeId
 from gateway.audit.models import AuditCosignature, AuditEntry, AuditHead, AuditNode, AuditTreeHead
+from gateway.core.db import scalars_in
 
 HEAD_ID = 1
 _HEAD = cast(Table, AuditHead.__table__)
 _NODES = cast(Table, AuditNode.__table__)
-# Keeps every IN list well under SQLite's and asyncpg's bound-parameter limits.
-_CHUNK = 500
 # A proof touches at most a few nodes per level and 64 levels; bulk reads (an export's
 # prefix and suffix) stay within the same bound per query.
 _LEVELS_PER_QUERY = 64
@@ -278,16 +277,10 @@ async def cosignatures_for(
     session: AsyncSession, tree_sizes: Collection[int]
 ) -> Sequence[AuditCosignature]:
     """The co-signatures of the given tree heads, by size then time."""
-    found: list[AuditCosignature] = []
-    sizes = sorted(set(tree_sizes))
-    for at in range(0, len(sizes), _CHUNK):
-        query = (
-            select(AuditCosignature)
-            .where(AuditCosignature.tree_size.in_(sizes[at : at + _CHUNK]))
-            .order_by(AuditCosignature.tree_size, AuditCosignature.created_at)
-        )
-        found.extend((await session.scalars(query)).all())
-    return found
+    query = select(AuditCosignature).order_by(
+        AuditCosignature.tree_size, AuditCosignature.created_at
+    )
+    return await scalars_in(session, query, AuditCosignature.tree_size, tree_sizes)
 
 
 # --- reads for the compliance report ------------------------------------------------
@@ -315,13 +308,8 @@ async def entries_for_consents(
     session: AsyncSession, consent_ids: Collection[str], before: int
 ) -> Sequence[AuditEntry]:
     """Every entry about the given consents at positions below `before`, in log order."""
-    found: list[AuditEntry] = []
-    ids = sorted(consent_ids)
-    for at in range(0, len(ids), _CHUNK):
-        query = select(AuditEntry).where(
-            AuditEntry.consent_id.in_(ids[at : at + _CHUNK]), AuditEntry.seq < before
-        )
-        found.extend((await session.scalars(query)).all())
+    query = select(AuditEntry).where(AuditEntry.seq < before)
+    found = await scalars_in(session, query, AuditEntry.consent_id, consent_ids)
     return sorted(found, key=lambda entry: entry.seq)
 
 
@@ -343,9 +331,5 @@ async def releases_per_lender(
 
 async def entries_at(session: AsyncSession, positions: Collection[int]) -> dict[int, AuditEntry]:
     """Entries by position."""
-    found: dict[int, AuditEntry] = {}
-    wanted = sorted(positions)
-    for at in range(0, len(wanted), _CHUNK):
-        query = select(AuditEntry).where(AuditEntry.seq.in_(wanted[at : at + _CHUNK]))
-        found.update({entry.seq: entry for entry in (await session.scalars(query)).all()})
-    return found
+    found = await scalars_in(session, select(AuditEntry), AuditEntry.seq, positions)
+    return {entry.seq: entry for entry in found}

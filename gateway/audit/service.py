@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import merkle, repository
 from gateway.audit.events import AuditEvent
 from gateway.audit.models import AuditEntry
-from gateway.core.db import on_rollback, utcnow
+from gateway.core.clock import utcnow
+from gateway.core.db import on_rollback
 from gateway.core.errors import AuditUnavailable
 
 log = structlog.get_logger()

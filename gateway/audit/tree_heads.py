@@ -17,7 +17,7 @@ from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier
 from gateway.audit.models import AuditCosignature, AuditTreeHead
 from gateway.audit.schemas import CosignatureView, TreeHeadView
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.core.errors import AuditUnavailable, InvalidRequest, InvalidToken
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.borrowers import repository as borrowers_repository
 from gateway.clients import repository as clients_repository
-from gateway.core.db import SessionDep, utcnow
+from gateway.core.db import SessionDep
 from gateway.core.errors import InsufficientScope, InvalidToken
 from gateway.core.settings import Settings
 from gateway.runtime.context import ContextDep, GatewayContext
@@ -207,7 +207,7 @@ async def _borrower_or_none(
     if (
         record is None
         or record.revoked_at is not None
-        or record.expires_at <= utcnow()
+        or record.expires_at <= context.clock.now()
         or record.phone_index != claims["sub"]
     ):
         raise InvalidToken("This session has ended; log in again.")

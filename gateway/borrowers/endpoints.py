@@ -66,7 +66,7 @@ async def open_session(
 )
 async def log_out(borrower: CurrentBorrower, session: SessionDep, context: ContextDep) -> Response:
     """End the session at once, server-side; the cookies (if any) are cleared."""
-    await service.log_out(session, borrower)
+    await service.log_out(session, context, borrower)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     _clear_session_cookies(response, context)
     return response

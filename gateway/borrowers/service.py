@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,8 +23,9 @@ from gateway.audit.events import AuditEvent
 from gateway.borrowers import repository
 from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
-from gateway.core.db import on_rollback, utcnow
+from gateway.core.db import on_rollback
 from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
+from gateway.core.ids import new_login_id
 from gateway.crypto import jose, pseudonyms
 from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
@@ -107,7 +107,7 @@ async def send_code(
         window_seconds=settings.otp_send_window_seconds,
         detail="Too many codes sent to this phone; retry after the time given.",
     )
-    challenge_id = uuid.uuid4().hex
+    challenge_id = new_login_id()
     code = f"{secrets.randbelow(1_000_000):06d}"
     ttl = settings.otp_ttl_seconds
     session.add(
@@ -117,7 +117,7 @@ async def send_code(
             purpose=request.purpose,
             consent_id=request.consent_id if request.purpose == "approve" else None,
             code_hash=pseudonyms.code_digest(context.keys, challenge_id, code),
-            expires_at=utcnow() + timedelta(seconds=ttl),
+            expires_at=context.clock.now() + timedelta(seconds=ttl),
         )
     )
     await session.flush()
@@ -145,7 +145,7 @@ async def check_code(
     challenge = await repository.latest_open(session, phone_index, purpose, consent_id)
     if challenge is None:
         raise InvalidToken("No code is waiting; request a new one.")
-    if challenge.expires_at <= utcnow():
+    if challenge.expires_at <= context.clock.now():
         raise InvalidToken("The code has expired; request a new one.")
     if challenge.attempts >= context.settings.otp_max_attempts:
         raise RateLimited("Too many wrong codes; request a new one.")
@@ -162,7 +162,7 @@ async def check_code(
         except StoreUnavailable as error:
             log.warning("borrower.lockout_unavailable", error=str(error))
         raise InvalidToken("Wrong code.")
-    challenge.consumed_at = utcnow()
+    challenge.consumed_at = context.clock.now()
     await session.flush()
 
 
@@ -191,10 +191,10 @@ async def open_session(
             ),
         )
         raise
-    now = utcnow()
+    now = context.clock.now()
     ttl = context.settings.borrower_session_ttl_seconds
     record = LoginSession(
-        id=secrets.token_hex(16),
+        id=new_login_id(),
         phone_index=phone_index,
         delivery=request.delivery,
         expires_at=now + timedelta(seconds=ttl),
@@ -227,7 +227,9 @@ async def open_session(
     )
 
 
-async def log_out(session: AsyncSession, borrower: BorrowerPrincipal) -> None:
+async def log_out(
+    session: AsyncSession, context: GatewayContext, borrower: BorrowerPrincipal
+) -> None:
     """End the borrower's session at once (its token or cookie no longer works anywhere)."""
-    await repository.revoke_session(session, borrower.session_id, utcnow())
+    await repository.revoke_session(session, borrower.session_id, context.clock.now())
     log.info("borrower.logged_out")

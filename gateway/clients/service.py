@@ -22,8 +22,9 @@ from gateway.audit.events import AuditEvent
 from gateway.clients import repository
 from gateway.clients.models import Client
 from gateway.clients.schemas import TokenResponse
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
+from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
@@ -120,7 +121,7 @@ async def register(
     public_jwks = validate_jwks(registered_as, jwks)
     prefix = "lnd" if registered_as == ClientKind.LENDER else "reg"
     client = Client(
-        id=f"{prefix}_{secrets.token_hex(10)}",
+        id=new_id(prefix, nbytes=10),
         name=name,
         kind=registered_as,
         jwks=public_jwks,

@@ -111,11 +111,12 @@ async def compliance_report(
 async def overdue_deletion_attestations(
     regulator: RegulatorDep,
     session: SessionDep,
+    context: ContextDep,
     lender_id: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> OverdueAttestations:
     """Releases past their `delete_by` whose lender has not attested deletion, oldest first."""
     return await service.overdue_attestations(
-        session, regulator, lender_id=lender_id, cursor=cursor, limit=limit
+        session, context, regulator, lender_id=lender_id, cursor=cursor, limit=limit
     )

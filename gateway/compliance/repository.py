@@ -5,25 +5,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from consent.models import Consent
+from gateway.core.db import scalars_in
+from gateway.core.pagination import Page, keyset_page
 from gateway.releases.models import Release
-
-# Keeps every IN list well under SQLite's and asyncpg's bound-parameter limits.
-_CHUNK = 500
 
 
 async def consents(session: AsyncSession, consent_ids: Collection[str]) -> dict[str, Consent]:
     """Consents by id (their terms are immutable, so today's row is the row of any moment)."""
-    found: dict[str, Consent] = {}
-    ids = sorted(consent_ids)
-    for at in range(0, len(ids), _CHUNK):
-        query = select(Consent).where(Consent.id.in_(ids[at : at + _CHUNK]))
-        found.update({consent.id: consent for consent in (await session.scalars(query)).all()})
-    return found
+    found = await scalars_in(session, select(Consent), Consent.id, consent_ids)
+    return {consent.id: consent for consent in found}
 
 
 async def releases_created_between(
@@ -57,12 +52,7 @@ async def releases_at_leaves(
     session: AsyncSession, positions: Collection[int]
 ) -> Sequence[Release]:
     """Release records whose audit leaf is at one of `positions`."""
-    found: list[Release] = []
-    wanted = sorted(positions)
-    for at in range(0, len(wanted), _CHUNK):
-        query = select(Release).where(Release.leaf_index.in_(wanted[at : at + _CHUNK]))
-        found.extend((await session.scalars(query)).all())
-    return found
+    return await scalars_in(session, select(Release), Release.leaf_index, positions)
 
 
 async def overdue_attestations(
@@ -70,18 +60,13 @@ async def overdue_attestations(
     now: datetime,
     *,
     lender_id: str | None,
-    after: tuple[datetime, str] | None,
+    cursor: str | None,
     limit: int,
-) -> Sequence[Release]:
+) -> Page[Release]:
     """Releases past their `delete_by` whose lender has not attested deletion, oldest deadline
-    first, after a cursor position."""
+    first, from a cursor on."""
     query = select(Release).where(Release.delete_by <= now, Release.deletion_attested_at.is_(None))
     if lender_id is not None:
         query = query.where(Release.lender_id == lender_id)
-    if after is not None:
-        at, release_id = after
-        query = query.where(
-            or_(Release.delete_by > at, and_(Release.delete_by == at, Release.id > release_id))
-        )
-    query = query.order_by(Release.delete_by, Release.id).limit(limit)
-    return (await session.scalars(query)).all()
+    order = (Release.delete_by, Release.id)
+    return await keyset_page(session, query, order, cursor=cursor, limit=limit)

@@ -24,9 +24,7 @@ from gateway.compliance.schemas import (
     OverdueAttestations,
     ReleaseCheck,
 )
-from gateway.core.db import utcnow
 from gateway.core.errors import InvalidRequest, InvalidToken
-from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore
 from gateway.releases.models import Release
@@ -67,7 +65,7 @@ async def compliance_report(
     """Every release in `[since, until)` against its consent as it stood then, and more."""
     if until <= since:
         raise InvalidRequest("`to` must be later than `from`.")
-    now = utcnow()
+    now = context.clock.now()
     covering = (
         await audit_tree_heads.tree_head_views(
             session, [await audit_tree_heads.issue_tree_head(session, context.keys)]
@@ -170,6 +168,7 @@ def _record(release: Release) -> rules.ReleaseRecord:
 
 async def overdue_attestations(
     session: AsyncSession,
+    context: GatewayContext,
     regulator: ClientPrincipal,
     *,
     lender_id: str | None,
@@ -177,18 +176,14 @@ async def overdue_attestations(
     limit: int,
 ) -> OverdueAttestations:
     """Releases whose `delete_by` has passed with no deletion attested, for regulators."""
-    now = utcnow()
-    after = decode_cursor(cursor) if cursor is not None else None
-    found = await repository.overdue_attestations(
-        session, now, lender_id=lender_id, after=after, limit=limit
+    now = context.clock.now()
+    page = await repository.overdue_attestations(
+        session, now, lender_id=lender_id, cursor=cursor, limit=limit
     )
     filters = audit_service.describe_filters(lender_id=lender_id)
     await audit_service.record_read(
         session, regulator.client_id, f"deletion-attestations/overdue {filters}".rstrip()
     )
-    next_cursor = None
-    if len(found) == limit:
-        next_cursor = encode_cursor(found[-1].delete_by, found[-1].id)
     return OverdueAttestations(
         generated_at=now,
         releases=[
@@ -201,7 +196,7 @@ async def overdue_attestations(
                 overdue_days=round((now - release.delete_by) / timedelta(days=1), 2),
                 leaf_index=release.leaf_index,
             )
-            for release in found
+            for release in page.items
         ],
-        next_cursor=next_cursor,
+        next_cursor=page.next_cursor,
     )

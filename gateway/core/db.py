@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -18,11 +18,19 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from gateway.core.clock import utcnow
+
 log = structlog.get_logger()
+
+Row = TypeVar("Row")
+Key = TypeVar("Key", str, int)
+
+# Keeps every IN list well under SQLite's and asyncpg's bound-parameter limits.
+_IN_CHUNK = 500
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,11 +39,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -101,6 +104,24 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 def is_postgres(session: AsyncSession) -> bool:
     """Whether the session talks to PostgreSQL (row locks and advisory locks exist)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+async def scalars_in(
+    session: AsyncSession,
+    query: Select[Row],
+    column: InstrumentedAttribute[Any],
+    values: Collection[Key],
+) -> list[Row]:
+    """The rows `query` finds with `column` in `values`, asked for a few hundred values at a time.
+
+    Chunks go in ascending order of the values, each in the query's own order.
+    """
+    wanted = sorted(set(values))
+    found: list[Row] = []
+    for at in range(0, len(wanted), _IN_CHUNK):
+        chunk = query.where(column.in_(wanted[at : at + _IN_CHUNK]))
+        found.extend((await session.scalars(chunk)).all())
+    return found
 
 
 @asynccontextmanager

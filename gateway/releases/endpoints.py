@@ -58,7 +58,8 @@ async def attest_deletion(
     release_id: str,
     lender: FeatureReader,
     session: SessionDep,
+    context: ContextDep,
     body: DeletionAttestationRequest | None = None,
 ) -> DeletionAttestation:
     """Attest that what this release gave the lender is deleted (due by its `delete_by`)."""
-    return await service.attest_deletion(session, lender, release_id)
+    return await service.attest_deletion(session, context, lender, release_id)

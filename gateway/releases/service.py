@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +28,6 @@ from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
 from gateway.clients import repository as clients_repository
 from gateway.clients.service import encryption_key
-from gateway.core.db import utcnow
 from gateway.core.errors import (
     ConsentNotFound,
     ConsentRevoked,
@@ -37,6 +35,7 @@ from gateway.core.errors import (
     InvalidToken,
     LendgateError,
 )
+from gateway.core.ids import new_id
 from gateway.core.metrics import RELEASES
 from gateway.crypto import jose
 from gateway.crypto.envelope import field_context, seal
@@ -67,8 +66,8 @@ async def release_features(
     requested: Sequence[str] | None,
 ) -> ReleaseResponse:
     """Run one release; a refusal is on record even though nothing else is kept."""
-    now = utcnow()
-    release_id = f"rel_{secrets.token_hex(12)}"
+    now = context.clock.now()
+    release_id = new_id("rel")
     trail: list[AuditEvent] = []
     consent: Consent | None = None
     try:
@@ -389,7 +388,7 @@ def request_id() -> str | None:
 
 
 async def attest_deletion(
-    session: AsyncSession, lender: ClientPrincipal, release_id: str
+    session: AsyncSession, context: GatewayContext, lender: ClientPrincipal, release_id: str
 ) -> DeletionAttestation:
     """The lender attests it deleted what a release gave it (`deletion.attested`).
 
@@ -401,7 +400,7 @@ async def attest_deletion(
         raise ConsentNotFound("No such release.")
     attested_at = release.deletion_attested_at
     if attested_at is None:
-        attested_at = utcnow()
+        attested_at = context.clock.now()
         consent = await lookup.get_for_lender(session, lender.client_id, release.consent_id)
         on_time = attested_at <= release.delete_by
         entry = await audit_service.append(

@@ -7,7 +7,6 @@ active or destroyed.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +19,9 @@ from consent import keys as consent_keys
 from consent.notifications import repository as notifications_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.core.db import unit_of_work, utcnow
+from gateway.core.clock import utcnow
+from gateway.core.db import unit_of_work
+from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore, retire_signing_key, superseded_times
 from gateway.crypto.kms import KekUnavailable, Kms
@@ -70,9 +71,7 @@ async def rotate_kek(
         if rotation is None:
             previous = kms.active_kek_id
             kek_id = kms.create_kek()
-            rotation = KekRotation(
-                id=f"rot_{secrets.token_hex(12)}", kek_id=kek_id, actor=actor, rewrapped=0
-            )
+            rotation = KekRotation(id=new_id("rot"), kek_id=kek_id, actor=actor, rewrapped=0)
             session.add(rotation)
             await audit_service.append(
                 session,
@@ -306,7 +305,7 @@ async def shred_expired(session: AsyncSession, *, actor: str, now: datetime | No
     for consent in await repository.consents_with_keys_past(session, now):
         if await consent_keys.data_deleted_at(session, consent, now) is None:
             continue
-        await consent_keys.shred(session, consent, actor=actor, reason="data life ended")
+        await consent_keys.shred(session, consent, actor=actor, reason="data life ended", now=now)
         sweep.keys_shredded.append(consent.id)
     sweep.copies_erased = await repository.erase_overdue_copies(session, now)
     log.info("key.sweep", keys_shredded=len(sweep.keys_shredded), copies_erased=sweep.copies_erased)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent.models import Consent, ConsentKey
 from gateway.borrowers.models import OtpChallenge
 from gateway.clients.models import Client
+from gateway.core.pagination import Page, keyset_page
 from gateway.releases.models import Release
 
 
@@ -50,28 +50,16 @@ async def lender_names(session: AsyncSession, lender_ids: Collection[str]) -> di
 
 
 async def accesses_for_phone(
-    session: AsyncSession,
-    phone_index: str,
-    *,
-    before: tuple[datetime, str] | None,
-    limit: int,
-) -> Sequence[tuple[Release, Consent]]:
-    """Releases under every consent naming this phone, newest first, before a cursor position."""
+    session: AsyncSession, phone_index: str, *, cursor: str | None, limit: int
+) -> Page[Release]:
+    """Releases under every consent naming this phone, newest first, from a cursor on."""
     query = (
-        select(Release, Consent)
+        select(Release)
         .join(Consent, Consent.id == Release.consent_id)
         .where(Consent.phone_index == phone_index)
     )
-    if before is not None:
-        at, release_id = before
-        query = query.where(
-            or_(
-                Release.created_at < at,
-                and_(Release.created_at == at, Release.id < release_id),
-            )
-        )
-    query = query.order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)
-    return [(release, consent) for release, consent in (await session.execute(query)).all()]
+    order = (Release.created_at, Release.id)
+    return await keyset_page(session, query, order, cursor=cursor, limit=limit, newest_first=True)
 
 
 async def codes_for_phone(session: AsyncSession, phone_index: str) -> Sequence[OtpChallenge]:

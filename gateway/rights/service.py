@@ -29,8 +29,6 @@ from consent.views import notice_of, status_now, terms_of
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.auth.dependencies import BorrowerPrincipal
-from gateway.core.db import utcnow
-from gateway.core.pagination import decode_cursor, encode_cursor
 from gateway.crypto.envelope import field_context, open_sealed
 from gateway.releases.models import Release
 from gateway.rights import repository
@@ -99,7 +97,7 @@ async def consent_views(
     names = await repository.lender_names(session, {consent.lender_id for consent in consents})
     views = []
     for consent in consents:
-        now = utcnow()
+        now = context.clock.now()
         key = found_keys.get(consent.id)
         lender_name = names[consent.lender_id]
         views.append(
@@ -131,14 +129,20 @@ async def access_log(
     limit: int,
 ) -> AccessLog:
     """Every release of the borrower's data under any of their consents, newest first."""
-    before = decode_cursor(cursor) if cursor is not None else None
-    rows = await repository.accesses_for_phone(
-        session, borrower.phone_index, before=before, limit=limit
+    page = await repository.accesses_for_phone(
+        session, borrower.phone_index, cursor=cursor, limit=limit
     )
-    names = await repository.lender_names(session, {consent.lender_id for _, consent in rows})
+    consents = {
+        consent.id: consent
+        for consent in await consent_repository.list_for_phone(session, borrower.phone_index)
+    }
+    names = await repository.lender_names(
+        session, {consents[release.consent_id].lender_id for release in page.items}
+    )
     catalog = context.catalog
     entries = []
-    for release, consent in rows:
+    for release in page.items:
+        consent = consents[release.consent_id]
         purpose = catalog.purposes.get(consent.purpose)
         entries.append(
             AccessLogEntry(
@@ -157,11 +161,7 @@ async def access_log(
                 deletion_attested_at=release.deletion_attested_at,
             )
         )
-    next_cursor = None
-    if len(rows) == limit:
-        last = rows[-1][0]
-        next_cursor = encode_cursor(last.created_at, last.id)
-    return AccessLog(accesses=entries, next_cursor=next_cursor)
+    return AccessLog(accesses=entries, next_cursor=page.next_cursor)
 
 
 async def export(
@@ -173,7 +173,7 @@ async def export(
     values still kept, the events its lender was sent and its audit entries. The
     copy itself goes on record (`borrower.exported`, one event per consent).
     """
-    now = utcnow()
+    now = context.clock.now()
     consents = await consent_repository.list_for_phone(session, borrower.phone_index)
     await settle_all(session, context, consents, now)
     ids = [consent.id for consent in consents]
@@ -228,7 +228,7 @@ async def _export_consent(
     notifications: Sequence[ConsentNotification],
     now: datetime,
 ) -> ExportedConsent:
-    identity = keys.open_identity_with(keys.unwrap(context, consent, key, utcnow()), consent)
+    identity = keys.open_identity_with(keys.unwrap(context, consent, key, now), consent)
     deleted_at = keys.deleted_at(consent, key, now)
     entries = await audit_repository.entries_for_consent(session, consent.id)
     return ExportedConsent(

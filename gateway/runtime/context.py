@@ -6,7 +6,7 @@ Built once at start-up (`build_context`) and handed to endpoints as `ContextDep`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import httpx
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.base import SourceConnector
 from connectors.registry import SourceRegistry, build_connectors, close_all, load_sources
+from gateway.core.clock import Clock, SystemClock
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.settings import Settings
 from gateway.crypto.keys import KeyStore
@@ -44,6 +45,8 @@ class GatewayContext:
     """Rate-limit windows and spent one-time values that every gateway process shares."""
     notification_transport: httpx.AsyncBaseTransport | None = None
     """How lender notifications are sent; None: the network (tests inject a transport)."""
+    clock: Clock = field(default_factory=SystemClock)
+    """The time that decides windows, budgets, expiries and sessions (tests set it)."""
 
     async def aclose(self) -> None:
         """Close connections to the sources and the database."""
@@ -58,6 +61,7 @@ def build_context(
     source_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     sms: SmsSender | None = None,
     notification_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
 ) -> GatewayContext:
     """Open keys, catalogs, connectors and the database engine for `settings`."""
     sources = load_sources()
@@ -80,6 +84,7 @@ def build_context(
         egress_guard=egress_guard,
         sms=sms or sms_sender_for(settings),
         notification_transport=notification_transport,
+        clock=clock or SystemClock(),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import structlog
 
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.core.settings import Settings
 
 log = structlog.get_logger()

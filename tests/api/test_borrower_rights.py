@@ -133,6 +133,9 @@ async def test_the_access_log_lists_every_access_newest_first_in_pages(stack: St
     ).json()
     entries = page["accesses"] + rest["accesses"]
     assert rest["next_cursor"] is None
+    # A page that ends the list exactly names no next page.
+    whole = (await stack.http.get("/v1/borrower/access-log?limit=3", headers=auth)).json()
+    assert (len(whole["accesses"]), whole["next_cursor"]) == (3, None)
     assert [entry["release_id"] for entry in entries] == [
         release.release_id for release, _ in reversed(released)
     ]

@@ -22,6 +22,7 @@ from consent.budget import interval_start
 from consent.models import Consent
 from consent.states import TRANSITIONS, ConsentAction, ConsentStatus, is_repeat
 from gateway.audit import repository as audit_repository
+from gateway.core.clock import ManualClock
 from gateway.releases import service as releases_service
 from gateway.releases.models import Release
 from tests.api.lifecycle_helpers import (
@@ -216,16 +217,16 @@ async def test_a_refused_release_still_records_the_expiry_it_found(stack: Stack)
 
 
 async def test_a_release_at_valid_until_is_refused_and_one_just_before_is_granted(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, clock: ManualClock
 ) -> None:
     # Close enough to the real clock for the lender to accept the release's `iat`.
     end = datetime.now(UTC) + timedelta(seconds=10)
     async with stack.lender_client(await stack.register()) as lender:
         just_before, _, _ = await stack.active_consent(lender, valid_until=end.isoformat())
         at_the_end, _, _ = await stack.active_consent(lender, valid_until=end.isoformat())
-        monkeypatch.setattr(releases_service, "utcnow", lambda: end - timedelta(microseconds=1))
+        clock.at = end - timedelta(microseconds=1)
         granted = await lender.release(just_before)
-        monkeypatch.setattr(releases_service, "utcnow", lambda: end)
+        clock.at = end
         with pytest.raises(LendgateAPIError) as refused:
             await lender.release(at_the_end)
     assert granted.consent_id == just_before
@@ -298,7 +299,7 @@ async def test_a_consent_may_start_in_the_future(stack: Stack) -> None:
 
 
 async def test_a_periodic_budget_counts_calendar_months_in_beijing(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, clock: ManualClock
 ) -> None:
     now = datetime.now(UTC)
     month_start = interval_start(now, "MONTH")  # 00:00 on the 1st, Beijing time
@@ -313,13 +314,13 @@ async def test_a_periodic_budget_counts_calendar_months_in_beijing(
             valid_from=(earlier - timedelta(days=1)).isoformat(),
             valid_until=(now + timedelta(days=30)).isoformat(),
         )
-        monkeypatch.setattr(releases_service, "utcnow", lambda: earlier)
+        clock.at = earlier
         await lender.release(consent_id)
         # One second before midnight in Beijing is still last month: the budget is spent.
-        monkeypatch.setattr(releases_service, "utcnow", lambda: month_start - timedelta(seconds=1))
+        clock.at = month_start - timedelta(seconds=1)
         with pytest.raises(LendgateAPIError) as spent:
             await lender.release(consent_id)
-        monkeypatch.setattr(releases_service, "utcnow", lambda: month_start)
+        clock.at = month_start
         await lender.release(consent_id)
         with pytest.raises(LendgateAPIError) as spent_again:
             await lender.release(consent_id)

@@ -16,7 +16,7 @@ from lendgate_sdk import LendgateAPIError, NotificationVerificationError
 
 from consent.notifications import service as notifications_service
 from consent.notifications.rules import callback_url_problem, retry_delay
-from gateway.core.db import utcnow
+from gateway.core.clock import utcnow
 from gateway.jobs.scheduler import JOBS, scheduler
 from tests.api.lifecycle_helpers import (
     Receiver,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.app import new_request_id
+from gateway.core.ids import new_request_id
 from gateway.privacy.recognizers import find_pii
 
 
