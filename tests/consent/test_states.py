@@ -168,7 +168,7 @@ def test_expired_at_is_the_end_that_applied() -> None:
 
 
 # Every release refusal the state machine itself gives (the pipeline's other codes are
-# exercised over HTTP in tests/api/test_lifecycle.py).
+# exercised over HTTP in tests/consent/test_lifecycle.py).
 @pytest.mark.parametrize(
     ("status", "valid_from", "code"),
     [

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.packaging.venvs import REPO, fresh_venv, installed_modules
-from tests.test_demo import demo_env, lendgate
+from tests.support.processes import demo_env, lendgate
+from tests.support.venvs import REPO, fresh_venv, installed_modules
 
 SERVER_ONLY = ("fastapi", "sqlalchemy", "presidio_analyzer", "gateway", "consent")
 

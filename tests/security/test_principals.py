@@ -10,7 +10,7 @@ from gateway.clients import service as clients_service
 from gateway.clients.service import ClientRegistrationError
 from gateway.crypto import jose
 from gateway.security.principals import ClientKind
-from tests.support import Stack
+from tests.support.stack import Stack
 
 
 @pytest.mark.parametrize("kind", ["lender", "regulator"])
