@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from lendgate_sdk import jose
@@ -19,6 +20,7 @@ from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.settings import get_settings
 
 runner = CliRunner()
+Row = TypeVar("Row")
 
 
 @pytest.fixture
@@ -31,10 +33,10 @@ def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     get_settings.cache_clear()
 
 
-def rows(model: type, url: str) -> list:  # type: ignore[type-arg]
+def rows(model: type[Row], url: str) -> list[Row]:
     """Every row of `model` in the database at `url`."""
 
-    async def read() -> list:  # type: ignore[type-arg]
+    async def read() -> list[Row]:
         engine = create_engine(url)
         async with create_sessionmaker(engine)() as session:
             found = list((await session.scalars(select(model))).all())

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from faker import Faker
 from lendgate_sdk import LendgateAPIError, LendgateClient
+from lendgate_sdk.claims import ReleaseClaims
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -290,7 +291,7 @@ def borrower(person: Person, **claimed: str) -> dict[str, str]:
 
 async def identity_release(
     stack: Stack, lender: LendgateClient, person: Person, identity: dict[str, str]
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, ReleaseClaims]:
     """Ask for, approve (as the claimed phone's owner) and release an identity match."""
     body = stack.consent_body(
         person, borrower=identity, **terms_for("identity_match", IDENTITY[0], 1)

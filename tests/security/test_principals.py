@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from lendgate_sdk import jose
 from sqlalchemy import text
 
 from gateway.clients import repository as clients_repository
 from gateway.clients import service as clients_service
 from gateway.clients.service import ClientRegistrationError
-from gateway.crypto import jose
 from gateway.security.principals import ClientKind
 from tests.support.stack import Stack
 
