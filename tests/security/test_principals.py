@@ -10,11 +10,11 @@ from gateway.clients import repository as clients_repository
 from gateway.clients import service as clients_service
 from gateway.clients.service import ClientRegistrationError
 from gateway.security.principals import ClientKind
-from tests.support.stack import Stack
+from tests.support.stack import ClientKindName, Stack
 
 
 @pytest.mark.parametrize("kind", ["lender", "regulator"])
-async def test_client_kinds_are_stored_as_plain_strings(stack: Stack, kind: str) -> None:
+async def test_client_kinds_are_stored_as_plain_strings(stack: Stack, kind: ClientKindName) -> None:
     registered = await stack.register(kind)
     async with stack.context.sessionmaker() as session:
         stored = await session.scalar(

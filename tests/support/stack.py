@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -35,6 +35,7 @@ from gateway.releases.models import Release
 from gateway.runtime.context import GatewayContext, build_context
 
 BASE_URL = "http://testserver"
+ClientKindName = Literal["lender", "regulator"]
 SIMULATOR_SEED = 424242
 SIMULATOR_POPULATION = 300
 FEATURES = ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"]
@@ -73,9 +74,11 @@ class Stack:
 
     # -- parties -----------------------------------------------------------------------------
 
-    async def register(self, kind: str = "lender", name: str = "测试银行") -> RegisteredClient:
+    async def register(
+        self, kind: ClientKindName = "lender", name: str = "测试银行"
+    ) -> RegisteredClient:
         """Register a new lender or regulator the way the operator's CLI does."""
-        private_jwks, public_jwks = jose.generate_client_jwks(kind)  # type: ignore[arg-type]
+        private_jwks, public_jwks = jose.generate_client_jwks(kind)
         async with self.context.sessionmaker() as session, session.begin():
             client = await clients_service.register(
                 session, name=name, kind=kind, jwks=public_jwks, actor="operator:test"
@@ -84,14 +87,14 @@ class Stack:
 
     async def register_client(
         self,
-        kind: str = "lender",
+        kind: ClientKindName = "lender",
         name: str = "测试银行",
         *,
         dpop_required: bool = False,
-        signing_alg: str = "EdDSA",
+        signing_alg: Literal["EdDSA", "ES256"] = "EdDSA",
     ) -> RegisteredClient:
         """Register a client with options: DPoP required, or a P-256 (ES256) signing key."""
-        private_jwks, public_jwks = jose.generate_client_jwks(kind, signing_alg)  # type: ignore[arg-type]
+        private_jwks, public_jwks = jose.generate_client_jwks(kind, signing_alg)
         async with self.context.sessionmaker() as session, session.begin():
             client = await clients_service.register(
                 session,
