@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -341,16 +342,19 @@ async def test_tampered_assertion_is_refused(stack: Stack) -> None:
 @pytest.mark.parametrize(
     "claims",
     [
-        {"aud": "https://elsewhere.example/oauth/token"},
-        {"exp": int(time.time()) - 120},
-        {"exp": int(time.time()) + 3600},
+        lambda now: {"aud": "https://elsewhere.example/oauth/token"},
+        lambda now: {"exp": now - 120},
+        lambda now: {"exp": now + 3600},
     ],
     ids=["wrong-audience", "expired", "too-long-lived"],
 )
-async def test_defective_assertions_are_refused(stack: Stack, claims: dict[str, Any]) -> None:
+async def test_defective_assertions_are_refused(
+    stack: Stack, claims: Callable[[int], dict[str, Any]]
+) -> None:
     registered = await stack.register()
+    # Dated when the test runs, not when it is collected: an assertion ages.
     answer = await ask_token(
-        stack, assertion(registered.client_id, registered.private_jwks, **claims)
+        stack, assertion(registered.client_id, registered.private_jwks, **claims(int(time.time())))
     )
     assert (answer.status_code, answer.json()["error"]) == (401, "InvalidToken")
 
@@ -470,11 +474,13 @@ async def test_no_approval_code_for_someone_elses_consent(stack: Stack) -> None:
         consent = await lender.request_consent(stack.consent_body(stack.person()))
     stranger = stack.person()
     auth = await stack.borrower_login(stranger.phone)
-    codes_before = stack.context.settings.sms_outbox.read_text().count("\n")  # type: ignore[union-attr]
+    outbox = stack.context.settings.sms_outbox
+    assert outbox is not None
+    codes_before = outbox.read_text().count("\n")
     answer = await stack.http.post(
         "/v1/borrower/otp",
         json={"phone": stranger.phone, "purpose": "approve", "consent_id": consent["consent_id"]},
         headers=auth,
     )
     assert (answer.status_code, answer.json()["error"]) == (404, "ConsentNotFound")
-    assert stack.context.settings.sms_outbox.read_text().count("\n") == codes_before  # type: ignore[union-attr]
+    assert outbox.read_text().count("\n") == codes_before
