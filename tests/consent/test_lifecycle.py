@@ -374,21 +374,23 @@ async def _in_state(stack: Stack, lender: LendgateClient, state: str) -> str:
     return consent_id
 
 
-async def _foreign(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _foreign(stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch) -> Any:
     async with stack.lender_client(await stack.register(name="另一家机构")) as other:
         consent_id, _, _ = await stack.active_consent(other)
     return consent_id, lender.release(consent_id)
 
 
 def _state(state: str) -> Setup:
-    async def setup(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+    async def setup(stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch) -> Any:
         consent_id = await _in_state(stack, lender, state)
         return consent_id, lender.release(consent_id)
 
     return setup
 
 
-async def _not_yet_valid(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _not_yet_valid(
+    stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch
+) -> Any:
     start = datetime.now(UTC) + timedelta(days=1)
     consent_id, _, _ = await stack.active_consent(
         lender,
@@ -398,23 +400,29 @@ async def _not_yet_valid(stack: Stack, lender: LendgateClient, _: pytest.MonkeyP
     return consent_id, lender.release(consent_id)
 
 
-async def _spent(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _spent(stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch) -> Any:
     consent_id, _, _ = await stack.active_consent(lender)
     await lender.release(consent_id)
     return consent_id, lender.release(consent_id)
 
 
-async def _outside_purpose(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _outside_purpose(
+    stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch
+) -> Any:
     consent_id, _, _ = await stack.active_consent(lender)
     return consent_id, lender.release(consent_id, features=["no_such_feature"])
 
 
-async def _outside_consent(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _outside_consent(
+    stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch
+) -> Any:
     consent_id, _, _ = await stack.active_consent(lender, features=["si_active"])
     return consent_id, lender.release(consent_id, features=["hf_status"])
 
 
-async def _no_features(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _no_features(
+    stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch
+) -> Any:
     consent_id, _, _ = await stack.active_consent(lender)
     return consent_id, lender.release(consent_id, features=[])
 
@@ -451,7 +459,7 @@ async def _audit(stack: Stack, lender: LendgateClient, monkeypatch: pytest.Monke
     return consent_id, lender.release(consent_id)
 
 
-async def _no_token(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _no_token(stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch) -> Any:
     consent_id, _, _ = await stack.active_consent(lender)
 
     async def call() -> None:
@@ -461,7 +469,9 @@ async def _no_token(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch)
     return consent_id, call()
 
 
-async def _narrow_scope(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _narrow_scope(
+    stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch
+) -> Any:
     consent_id, _, _ = await stack.active_consent(lender)
     narrowed = LendgateClient(
         "http://testserver",
@@ -478,7 +488,7 @@ async def _narrow_scope(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPa
     return consent_id, call()
 
 
-async def _malformed(stack: Stack, lender: LendgateClient, _: pytest.MonkeyPatch) -> Any:
+async def _malformed(stack: Stack, lender: LendgateClient, _monkeypatch: pytest.MonkeyPatch) -> Any:
     consent_id, _, _ = await stack.active_consent(lender)
 
     async def call() -> None:
