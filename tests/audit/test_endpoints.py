@@ -20,8 +20,8 @@ from gateway.audit.models import AuditCosignature, AuditEntry
 from gateway.audit.scheduled import JOBS as AUDIT_JOBS
 from gateway.crypto.keys import add_signing_key, retire_signing_key
 from gateway.jobs.scheduler import Job, run_periodically, scheduler
-from tests.audit.helpers import export_to, verify
-from tests.support import RegisteredClient, Stack
+from tests.support.audit import export_to, verify
+from tests.support.stack import RegisteredClient, Stack
 
 
 async def leaf_count(stack: Stack) -> int:

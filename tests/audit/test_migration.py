@@ -14,7 +14,11 @@ from gateway.audit.merkle import MemoryTree, canonical_json, leaf_hash
 from gateway.audit.models import AuditNode
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.migrate import upgrade
-from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+from tests.support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    require_postgres,
+)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

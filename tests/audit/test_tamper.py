@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from gateway.audit.merkle import Frontier, canonical_json, leaf_hash
 from gateway.audit.models import AuditEntry
-from tests.audit.helpers import (
+from tests.support.audit import (
     Statement,
     Story,
     behind_the_gateways_back,
@@ -26,7 +26,7 @@ from tests.audit.helpers import (
     tell_a_story,
     verify,
 )
-from tests.support import Stack
+from tests.support.stack import Stack
 
 
 async def save(path: Path, document: object) -> Path:

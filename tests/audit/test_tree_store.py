@@ -14,8 +14,8 @@ from gateway.audit.merkle import MemoryTree
 from gateway.audit.models import AuditEntry, AuditNode
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.crypto.keys import KeyStore
-from tests.audit.test_merkle import CT_LEAVES, CT_PATHS, CT_PROOFS, CT_ROOTS
-from tests.support import Stack
+from tests.support.merkle import CT_LEAVES, CT_PATHS, CT_PROOFS, CT_ROOTS
+from tests.support.stack import Stack
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.audit.helpers import verify
+from tests.support.audit import verify
 
 
 def test_what_is_not_a_bundle_cannot_be_verified(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from connectors.base import Month, MonthRange, SourceConnector
+from connectors.http import HttpSourceConnector
 from connectors.registry import build_connectors, close_all, fetch_all, load_sources
 from connectors.simulators.app import create_simulator_app
 from connectors.simulators.population import Population
@@ -440,21 +441,23 @@ async def test_each_source_gets_its_own_timeout_retries_and_breaker() -> None:
         source_breaker_reset_seconds=12.0,
     )
 
-    connectors = build_connectors(settings)
+    built = build_connectors(settings)
+    connectors = {source: c for source, c in built.items() if isinstance(c, HttpSourceConnector)}
+    assert connectors.keys() == built.keys()
 
-    timeouts = {source: c.timeout_seconds for source, c in connectors.items()}  # type: ignore[attr-defined]
+    timeouts = {source: c.timeout_seconds for source, c in connectors.items()}
     assert timeouts == {
         "social_insurance": 4.0,
         "housing_fund": 4.0,
         "credit_bureau": 8.0,
         "utility": 4.0,
     }
-    breakers = [c.breaker for c in connectors.values()]  # type: ignore[attr-defined]
+    breakers = [c.breaker for c in connectors.values()]
     assert len({id(breaker) for breaker in breakers}) == 4  # one per source
     assert {(b.source, b.failure_threshold, b.reset_seconds) for b in breakers} == {
         (source, 7, 12.0) for source in connectors
     }
-    retry = connectors["utility"].retry  # type: ignore[attr-defined]
+    retry = connectors["utility"].retry
     assert (retry.retries, retry.backoff_seconds) == (1, 0.25)
     assert all(c.circuit == "closed" for c in connectors.values())
-    await close_all(connectors)
+    await close_all(built)

@@ -75,11 +75,11 @@ def state(app: Any) -> SimulatorState:
     return simulator
 
 
-async def admin(app: FastAPI, method: str, path: str, **kwargs: object) -> httpx.Response:
+async def admin(app: FastAPI, method: str, path: str, json: object = None) -> httpx.Response:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://sim"
     ) as c:
-        return await c.request(method, path, headers={ADMIN_KEY_HEADER: ADMIN_KEY}, **kwargs)  # type: ignore[arg-type]
+        return await c.request(method, path, headers={ADMIN_KEY_HEADER: ADMIN_KEY}, json=json)
 
 
 # -- the admin side ------------------------------------------------------------------------------

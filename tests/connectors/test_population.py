@@ -217,7 +217,8 @@ def test_contribution_shares_and_deposits_add_up(population: Population) -> None
         for item in fund["deposit_records"] if fund else []:
             assert item["amount"] == item["personal_amount"] + item["unit_amount"]
         if fund and fund["account_status"] == "NORMAL":
-            assert fund["employer_code"] == insured["current_employer_code"]  # type: ignore[index]
+            assert insured is not None
+            assert fund["employer_code"] == insured["current_employer_code"]
             assert fund["monthly_deposit"] == fund["deposit_records"][-1]["amount"]
 
 

@@ -111,14 +111,14 @@ def test_a_withdrawal_receipt_says_what_follows(catalog: Catalog) -> None:
     }
 
 
-def notice_terms(fetch_type: str = "PERIODIC", **overrides: object) -> NoticeTerms:
-    values: dict[str, object] = {
-        "lender_name": "示例银行",
-        "on_behalf_of": None,
-        "purpose_title": {"zh": "贷后管理", "en": "Post-loan monitoring"},
-        "source_titles": [{"zh": "社保", "en": "Social insurance"}],
-        "feature_count": 2,
-        "terms": ConsentTerms(
+def notice_terms(fetch_type: str = "PERIODIC", on_behalf_of: str | None = None) -> NoticeTerms:
+    return NoticeTerms(
+        lender_name="示例银行",
+        on_behalf_of=on_behalf_of,
+        purpose_title={"zh": "贷后管理", "en": "Post-loan monitoring"},
+        source_titles=[{"zh": "社保", "en": "Social insurance"}],
+        feature_count=2,
+        terms=ConsentTerms(
             purpose="post_loan_monitoring",
             features=("si_active", "hf_status"),
             fetch_type=fetch_type,
@@ -129,9 +129,7 @@ def notice_terms(fetch_type: str = "PERIODIC", **overrides: object) -> NoticeTer
             data_range_months=36,
             data_life_days=90,
         ),
-    }
-    values.update(overrides)
-    return NoticeTerms(**values)  # type: ignore[arg-type]
+    )
 
 
 def test_the_summary_states_the_terms_in_both_languages() -> None:

@@ -152,7 +152,10 @@ NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
     ],
 )
 def test_effective_status_applies_the_clock(
-    status: ConsentStatus, valid_until: datetime, request_expires_at: datetime, expected: S
+    status: ConsentStatus,
+    valid_until: datetime,
+    request_expires_at: datetime,
+    expected: ConsentStatus,
 ) -> None:
     actual = effective_status(
         status, NOW, valid_until=valid_until, request_expires_at=request_expires_at
@@ -168,7 +171,7 @@ def test_expired_at_is_the_end_that_applied() -> None:
 
 
 # Every release refusal the state machine itself gives (the pipeline's other codes are
-# exercised over HTTP in tests/api/test_lifecycle.py).
+# exercised over HTTP in tests/consent/test_lifecycle.py).
 @pytest.mark.parametrize(
     ("status", "valid_from", "code"),
     [

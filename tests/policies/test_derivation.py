@@ -165,8 +165,8 @@ def cb_identity(name: Any = "张三", phone: Any = "13800138000", found: bool = 
     return SourceRecord("credit_bureau", LAST, found=True, fields={"name": name, "phone": phone})
 
 
-def owed(amounts: Mapping[str, float], months: list[str] | None = None) -> list[dict[str, Any]]:
-    """A repayment history with `overdue_amount` set in the months named."""
+def owed(amounts: Mapping[str, object], months: list[str] | None = None) -> list[dict[str, Any]]:
+    """A repayment history with `overdue_amount` set in the months named (malformed, if asked)."""
     return [
         {
             "month": month,
@@ -703,7 +703,7 @@ def test_si_employer_changes(
 
 
 def test_si_employer_changes_skips_unpaid_months(catalog: Catalog) -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"month": "2025-01", "base": 8000, "paid": True, "employer_code": "A"},
         {"month": "2025-02", "base": None, "paid": False, "employer_code": None},
         {"month": "2025-03", "base": 8000, "paid": True, "employer_code": "B"},

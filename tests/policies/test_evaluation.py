@@ -335,7 +335,7 @@ def test_a_term_above_a_ceiling_is_refused_naming_the_term(
 ) -> None:
     purpose = catalog.purpose(code)
     outside = next(name for name in catalog.features if name not in purpose.features)
-    changes: dict[str, Any] = {
+    ceilings: dict[str, dict[str, Any]] = {
         "data_range_months": {"data_range_months": purpose.max_data_range_months + 1},
         "data_life_days": {"data_life_days": purpose.max_data_life_days + 1},
         "validity": {"valid_until": START + timedelta(days=purpose.max_validity_days, seconds=1)},
@@ -344,8 +344,8 @@ def test_a_term_above_a_ceiling_is_refused_naming_the_term(
             "fetch_type": "PERIODIC" if purpose.fetch_types == ("ONETIME",) else "ONETIME"
         },
         "feature": {"features": (purpose.features[0], outside)},
-    }[term]
-    refusal = refused(catalog, within(catalog, code, **changes))
+    }
+    refusal = refused(catalog, within(catalog, code, **ceilings[term]))
     assert named in refusal.detail
     assert f"'{code}'" in refusal.detail
     if term == "feature":

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.packaging.venvs import REPO, fresh_venv, installed_modules
-from tests.test_demo import demo_env, lendgate
+from tests.support.processes import demo_env, lendgate
+from tests.support.venvs import REPO, fresh_venv, installed_modules
 
 SERVER_ONLY = ("fastapi", "sqlalchemy", "presidio_analyzer", "gateway", "consent")
 
@@ -32,7 +32,8 @@ def readme_example() -> str:
 def test_the_sdk_installs_without_the_gateway_stack(sdk_bin: Path, tmp_path: Path) -> None:
     found = installed_modules(sdk_bin, ("lendgate_sdk", *SERVER_ONLY), tmp_path)
 
-    assert found.pop("lendgate_sdk", "").startswith(str(sdk_bin.parent))
+    origin = found.pop("lendgate_sdk")
+    assert origin is not None and origin.startswith(str(sdk_bin.parent))
     assert found == dict.fromkeys(SERVER_ONLY)
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.security.store import DatabaseStore, RedisStore, SharedStore, StoreUnavailable
-from tests.conftest import in_ci
-from tests.support import Stack
+from tests.support.databases import in_ci
+from tests.support.stack import Stack
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -124,7 +124,7 @@ async def test_the_gateway_runs_on_redis(stack: Stack, monkeypatch: pytest.Monke
     """Rate limits and DPoP replay checks through Redis, end to end."""
     from lendgate_sdk import dpop, jose
 
-    from tests.support import TOKEN_URL, client_assertion, request_token
+    from tests.support.stack import TOKEN_URL, client_assertion, request_token
 
     store = RedisStore(require_redis())
     monkeypatch.setattr(stack.context, "shared_store", store)

@@ -1,0 +1,111 @@
+"""The operator's command line, run as an operator would (same directory, same environment)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from lendgate_sdk import jose
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from gateway.audit.models import AuditEntry
+from gateway.cli.main import app
+from gateway.clients.models import Client
+from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.settings import get_settings
+
+runner = CliRunner()
+Row = TypeVar("Row")
+
+
+@pytest.fixture
+def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data directory, as `LENDGATE_DATA_DIR`, for every command of the test."""
+    monkeypatch.setenv("LENDGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LENDGATE_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def rows(model: type[Row], url: str) -> list[Row]:
+    """Every row of `model` in the database at `url`."""
+
+    async def read() -> list[Row]:
+        engine = create_engine(url)
+        async with create_sessionmaker(engine)() as session:
+            found = list((await session.scalars(select(model))).all())
+        await engine.dispose()
+        return found
+
+    return asyncio.run(read())
+
+
+def test_clients_add_registers_and_prints_the_client_id(operator_env: Path) -> None:
+    _, public = jose.generate_client_jwks("lender")
+    jwks_file = operator_env / "lender.jwks.json"
+    jwks_file.write_text(json.dumps(public))
+    result = runner.invoke(
+        app, ["clients", "add", "--name", "示例银行", "--kind", "lender", "--jwks", str(jwks_file)]
+    )
+    assert result.exit_code == 0, result.output
+    client_id = result.output.strip()
+    assert client_id.startswith("lnd_")
+    url = get_settings().resolved_database_url
+    assert [client.id for client in rows(Client, url)] == [client_id]
+    assert [entry.type for entry in rows(AuditEntry, url)] == ["admin.client_added"]
+
+
+def test_clients_add_refuses_private_keys(operator_env: Path) -> None:
+    private, _ = jose.generate_client_jwks("lender")
+    jwks_file = operator_env / "private.jwks.json"
+    jwks_file.write_text(json.dumps(private))
+    result = runner.invoke(
+        app, ["clients", "add", "--name", "x", "--kind", "lender", "--jwks", str(jwks_file)]
+    )
+    assert result.exit_code == 2
+    assert "private material" in result.output
+    assert rows(Client, get_settings().resolved_database_url) == []
+
+
+def test_keys_rotate_publishes_a_new_kid_and_audits_it(operator_env: Path) -> None:
+    first = runner.invoke(app, ["keys", "rotate"])
+    second = runner.invoke(app, ["keys", "rotate"])
+    assert first.exit_code == second.exit_code == 0, first.output + second.output
+    assert first.output.strip() != second.output.strip()
+    rotated = [entry.type for entry in rows(AuditEntry, get_settings().resolved_database_url)]
+    assert rotated == ["key.rotated", "key.rotated"]
+
+
+def test_policy_check_passes_on_the_shipped_catalogs_and_fails_on_a_broken_one(
+    operator_env: Path,
+) -> None:
+    assert runner.invoke(app, ["policy", "check"]).exit_code == 0
+    broken = operator_env / "policies"
+    broken.mkdir()
+    shipped = Path(__file__).resolve().parents[2] / "policies"
+    (broken / "purposes.yaml").write_text((shipped / "purposes.yaml").read_text())
+    (broken / "features.yaml").write_text(
+        (shipped / "features.yaml").read_text().replace("insured_status", "no_such_field", 1)
+    )
+    result = runner.invoke(app, ["policy", "check", str(broken)])
+    assert result.exit_code == 1
+    assert "features.yaml:" in result.output and "no_such_field" in result.output
+
+
+def test_pii_scan_prints_masked_findings_only() -> None:
+    result = runner.invoke(
+        app, ["pii", "scan", "-"], input="借款人身份证11010519491231002X\n没有个人信息\n"
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["line"] for line in lines] == [1, 2]
+    assert lines[0]["findings"][0]["entity"] == "CN_RESIDENT_ID"
+    assert lines[0]["findings"][0]["masked"] == "110***********002X"
+    assert lines[1]["findings"] == []
+    assert "11010519491231002X" not in result.output

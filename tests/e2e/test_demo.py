@@ -1,0 +1,59 @@
+"""`lendgate demo` from a clean data directory: the story runs end to end over real sockets."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.snapshots import SNAPSHOTS, normalized_demo
+from tests.support.processes import SOURCES, demo_env, lendgate
+
+
+def test_demo_tells_the_whole_story_and_exits_zero(tmp_path: Path) -> None:
+    done = subprocess.run(
+        lendgate("demo"), env=demo_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "[lender] consent cns_" in out and "张* 110***********002X 138****8000" in out
+    assert "[lender]   si_active = true" in out
+    assert '[lender]   hf_status = "NORMAL"' in out
+    assert "[lender] release refused: 403 ConsentRevoked" in out
+    assert "inclusion proof of" in out and "verified it offline" in out
+    assert "11010519491231002X" not in out + done.stderr
+    # What each party sees is the contract's story: only ids, times, ports and hashes vary.
+    assert normalized_demo(out) == (SNAPSHOTS / "demo.txt").read_text(encoding="utf-8")
+
+
+def test_keep_running_prints_service_urls_then_ready_and_serves(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        lendgate("demo", "--keep-running"),
+        env=demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        services: dict[str, str] = {}
+        deadline = time.monotonic() + 120
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip() == "ready":
+                break
+            name, _, url = line.strip().partition(" ")
+            if url.startswith("http://") and " " not in url:
+                services[name] = url
+            assert time.monotonic() < deadline
+        assert set(services) == {"gateway", *SOURCES}
+        assert httpx.get(services["gateway"] + "/healthz", timeout=5).json() == {"status": "ok"}
+        ready = httpx.get(services["gateway"] + "/readyz", timeout=5).json()
+        assert ready["ready"] is True
+        assert set(ready["sources"]) == set(SOURCES)
+        jwks = httpx.get(services["gateway"] + "/.well-known/jwks.json", timeout=5).json()
+        assert jwks["keys"][0]["alg"] == "EdDSA"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -1,0 +1,38 @@
+"""The gateway's own command line run as an operator would: free ports, the demo's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+SOURCES = ("social_insurance", "housing_fund", "credit_bureau")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def demo_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a demo on its own ports and data directory."""
+    ports = {source: free_port() for source in SOURCES}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LENDGATE_")}
+    env.update(
+        LENDGATE_DATA_DIR=str(data_dir),
+        LENDGATE_PORT=str(free_port()),
+        LENDGATE_SIMULATOR_PORTS=json.dumps(ports),
+        LENDGATE_SOURCE_URLS=json.dumps(
+            {source: f"http://127.0.0.1:{port}" for source, port in ports.items()}
+        ),
+    )
+    return env
+
+
+def lendgate(*args: str) -> list[str]:
+    """The command line of the installed `lendgate` entry point."""
+    return [str(Path(sys.executable).with_name("lendgate")), *args]
