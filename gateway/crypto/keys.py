@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.crypto import jose
+from gateway.crypto.key_files import replace_text, write_private
 from gateway.crypto.kms import FileKms, Kms
 
 SIGNING_DIR = "signing"
@@ -144,19 +145,6 @@ def _complete(directory: Path, *, with_kek: bool) -> bool:
     return all(path.exists() for path in needed)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
-def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _read_time(path: Path) -> datetime | None:
     try:
         return datetime.fromisoformat(path.read_text().strip())
@@ -174,12 +162,12 @@ def add_signing_key(directory: Path, kid: str | None = None) -> str:
     signing_dir = directory / SIGNING_DIR
     private_key = jose.generate_signing_key()
     kid = kid or new_signing_kid()
-    _write_private(signing_dir / f"{kid}.pem", jose.private_key_pem(private_key))
+    write_private(signing_dir / f"{kid}.pem", jose.private_key_pem(private_key))
     active = signing_dir / ACTIVE_FILE
     previous = active.read_text().strip() if active.exists() else None
-    _replace_text(active, kid)
+    replace_text(active, kid)
     if previous and not (signing_dir / f"{previous}{SUPERSEDED_SUFFIX}").exists():
-        _replace_text(signing_dir / f"{previous}{SUPERSEDED_SUFFIX}", datetime.now(UTC).isoformat())
+        replace_text(signing_dir / f"{previous}{SUPERSEDED_SUFFIX}", datetime.now(UTC).isoformat())
     return kid
 
 
@@ -192,7 +180,7 @@ def retire_signing_key(directory: Path, kid: str) -> None:
     public = jose.public_jwk(jose.load_private_key_pem(pem.read_bytes()), kid)
     retired = signing_dir / RETIRED_DIR
     retired.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _replace_text(retired / f"{kid}.jwk", json.dumps(public, sort_keys=True))
+    replace_text(retired / f"{kid}.jwk", json.dumps(public, sort_keys=True))
     pem.unlink()
     (signing_dir / f"{kid}{SUPERSEDED_SUFFIX}").unlink(missing_ok=True)
 
@@ -221,4 +209,4 @@ def initialise(directory: Path, *, with_kek: bool = True) -> None:
     if with_kek:
         FileKms.initialise(directory / KEK_DIR)
     if not (directory / ROOT_SECRET_FILE).exists():
-        _write_private(directory / ROOT_SECRET_FILE, base64.b64encode(os.urandom(32)))
+        write_private(directory / ROOT_SECRET_FILE, base64.b64encode(os.urandom(32)))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gateway.crypto.envelope import DATA_KEY_BYTES, open_sealed, seal
+from gateway.crypto.key_files import replace_text, write_private
 
 if TYPE_CHECKING:
     from gateway.core.settings import Settings
@@ -111,8 +112,8 @@ class FileKms:
         if (directory / ACTIVE_FILE).exists():
             return
         kek_id = new_kek_id()
-        _write_private(directory / f"{kek_id}{KEK_SUFFIX}", _new_kek_text())
-        _replace_text(directory / ACTIVE_FILE, kek_id)
+        write_private(directory / f"{kek_id}{KEK_SUFFIX}", _new_kek_text())
+        replace_text(directory / ACTIVE_FILE, kek_id)
 
     @staticmethod
     def is_initialised(directory: Path) -> bool:
@@ -151,7 +152,7 @@ class FileKms:
     def create_kek(self) -> str:
         """Write a new KEK file (not active yet) and return its id."""
         kek_id = new_kek_id()
-        _write_private(self.directory / f"{kek_id}{KEK_SUFFIX}", _new_kek_text())
+        write_private(self.directory / f"{kek_id}{KEK_SUFFIX}", _new_kek_text())
         self._load()
         return kek_id
 
@@ -159,7 +160,7 @@ class FileKms:
         """Point `active` at `kek_id`; every process sharing the directory follows."""
         if kek_id not in self.kek_ids():
             raise KekUnavailable(f"the key-encryption key {kek_id} is not held here")
-        _replace_text(self.directory / ACTIVE_FILE, kek_id)
+        replace_text(self.directory / ACTIVE_FILE, kek_id)
         self._load()
 
     def destroy_kek(self, kek_id: str) -> None:
@@ -220,18 +221,3 @@ def configured_kms(settings: Settings) -> Kms | None:
 
 def _new_kek_text() -> bytes:
     return base64.b64encode(os.urandom(DATA_KEY_BYTES))
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Create `path` readable by the owner only; never overwrite an existing key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
-def _replace_text(path: Path, text: str) -> None:
-    """Replace `path` atomically (readers see the old or the new text, never a mix)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
