@@ -30,6 +30,15 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default is a SQLite file `lendgate.db` in the data "
         "directory. PostgreSQL: `postgresql+asyncpg://user@host/db`.",
     )
+    database_pool_size: int = Field(
+        10, ge=1, description="PostgreSQL connections each gateway process keeps for requests."
+    )
+    database_max_overflow: int = Field(
+        20, ge=0, description="PostgreSQL connections a process may open beyond the pool at peaks."
+    )
+    database_pool_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a request waits for a free database connection."
+    )
     key_dir: Path | None = Field(
         None, description="Folder of the gateway's private keys; default `<data_dir>/keys`."
     )

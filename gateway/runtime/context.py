@@ -70,7 +70,12 @@ def build_context(
     catalog = load_catalog(settings.policy_dir, shipped_derivations())
     keys = open_keys(settings)
     egress_guard = EgressGuard(egress_allowances(settings, catalog))
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     sessionmaker = create_sessionmaker(engine)
     return GatewayContext(
         settings=settings,
@@ -80,7 +85,7 @@ def build_context(
         sources=sources,
         engine=engine,
         sessionmaker=sessionmaker,
-        shared_store=open_store(settings, sessionmaker),
+        shared_store=open_store(settings),
         egress_guard=egress_guard,
         sms=sms or sms_sender_for(settings),
         notification_transport=notification_transport,

@@ -17,8 +17,9 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.settings import Settings
 from gateway.security.models import SecurityCounter
 
@@ -27,6 +28,8 @@ log = structlog.get_logger()
 KEY_PREFIX: Final = "lendgate:"
 # Expired rows are swept every so many hits, so the table stays as small as the live windows.
 _SWEEP_EVERY: Final = 256
+_STORE_POOL_SIZE: Final = 5
+"""Connections of the database store's own pool (and as many more at peaks)."""
 
 
 class StoreUnavailable(Exception):
@@ -68,8 +71,11 @@ def _now_ms() -> int:
 class DatabaseStore:
     """The shared store in the gateway's database (table `security_counters`)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]):
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None
+    ):
         self._sessionmaker = sessionmaker
+        self._engine = engine
         self._hits = 0
 
     async def hit(self, key: str, window_seconds: float) -> Window:
@@ -129,7 +135,9 @@ class DatabaseStore:
         return (await self.hit(key, ttl_seconds)).count == 1
 
     async def aclose(self) -> None:
-        """Nothing to release: the gateway's engine is closed with its context."""
+        """Close the store's own engine, if it was given one to own."""
+        if self._engine is not None:
+            await self._engine.dispose()
 
 
 class RedisStore:
@@ -188,8 +196,20 @@ class RedisStore:
         await self._redis.aclose()
 
 
-def open_store(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> SharedStore:
-    """Redis when `LENDGATE_REDIS_URL` is set, otherwise the database."""
+def open_store(settings: Settings) -> SharedStore:
+    """Redis when `LENDGATE_REDIS_URL` is set, otherwise the database, on a pool of its own.
+
+    Requests count their hits while they hold a connection of the request pool; drawing
+    the counters' connections from that pool too would let a burst of requests, each
+    holding one connection and waiting for a second, exhaust it and stall every one of
+    them. The store's own pool is only ever held for one short statement.
+    """
     if settings.redis_url:
         return RedisStore(settings.redis_url)
-    return DatabaseStore(sessionmaker)
+    engine = create_engine(
+        settings.resolved_database_url,
+        pool_size=_STORE_POOL_SIZE,
+        max_overflow=_STORE_POOL_SIZE,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
+    return DatabaseStore(create_sessionmaker(engine), engine=engine)
