@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.states import ConsentStatus
-from gateway.core.db import Base, CreatedAt
+from gateway.core.db import Base, CreatedAt, string_enum
 
 
 class Consent(CreatedAt, Base):
@@ -52,14 +51,7 @@ class Consent(CreatedAt, Base):
     policy_version: Mapped[str] = mapped_column(String(80))
 
     status: Mapped[ConsentStatus] = mapped_column(
-        # Stored as the plain strings a VARCHAR(16) always held: no database enum type.
-        Enum(
-            ConsentStatus,
-            native_enum=False,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
-        default=ConsentStatus.PENDING,
+        string_enum(ConsentStatus), default=ConsentStatus.PENDING
     )
     request_expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]

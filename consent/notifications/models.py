@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.db import Base, CreatedAt
+from consent.notifications.rules import DeliveryStatus
+from gateway.core.db import Base, CreatedAt, string_enum
 
 
 class ConsentNotification(CreatedAt, Base):
@@ -28,7 +29,9 @@ class ConsentNotification(CreatedAt, Base):
     callback_url: Mapped[str] = mapped_column(String(500))
     jws: Mapped[str] = mapped_column(Text)
     kid: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        string_enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     leased_until: Mapped[datetime | None]

@@ -28,7 +28,12 @@ from gateway.core.settings import Settings
 from gateway.runtime.context import ContextDep, GatewayContext
 from gateway.security import dpop
 from gateway.security.limits import enforce_rate_limit
-from gateway.security.principals import BorrowerPrincipal, ClientKind, ClientPrincipal
+from gateway.security.principals import (
+    BorrowerPrincipal,
+    ClientKind,
+    ClientPrincipal,
+    ClientStatus,
+)
 from gateway.security.replay import spend_dpop_proof
 from gateway.security.tokens import BORROWER_TOKEN_USE, CLIENT_TOKEN_USE, verify_gateway_token
 
@@ -98,7 +103,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
         raise InvalidToken("Use the Bearer or DPoP scheme.")
     claims = verify_gateway_token(context.keys, context.settings, token, CLIENT_TOKEN_USE)
     client = await clients_repository.get(session, str(claims["sub"]))
-    if client is None or client.status != "active":
+    if client is None or client.status is not ClientStatus.ACTIVE:
         raise InvalidToken("This client's access is suspended.")
     confirmation = claims.get("cnf")
     jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, String, false
+from sqlalchemy import JSON, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.core.db import Base, CreatedAt
-from gateway.security.principals import ClientKind
+from gateway.core.db import Base, CreatedAt, string_enum
+from gateway.security.principals import ClientKind, ClientStatus
 
 
 class Client(CreatedAt, Base):
@@ -19,18 +19,12 @@ class Client(CreatedAt, Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Stored as the plain strings `lender` / `regulator` (no database enum type).
-    kind: Mapped[ClientKind] = mapped_column(
-        Enum(
-            ClientKind,
-            native_enum=False,
-            length=16,
-            values_callable=lambda kinds: [kind.value for kind in kinds],
-        )
-    )
+    kind: Mapped[ClientKind] = mapped_column(string_enum(ClientKind))
     jwks: Mapped[dict[str, Any]] = mapped_column(JSON)
     scopes: Mapped[str] = mapped_column(String(400))
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[ClientStatus] = mapped_column(
+        string_enum(ClientStatus), default=ClientStatus.ACTIVE
+    )
     # Registered with `--dpop`: every token must be sender-constrained (RFC 9449).
     dpop_required: Mapped[bool] = mapped_column(default=False, server_default=false())
 

@@ -28,7 +28,7 @@ from gateway.core.ids import new_id
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
-from gateway.security.principals import ClientKind
+from gateway.security.principals import ClientKind, ClientStatus
 from gateway.security.replay import spend_dpop_proof
 from gateway.security.tokens import CLIENT_TOKEN_USE
 
@@ -195,16 +195,18 @@ async def retire_key(session: AsyncSession, client_id: str, kid: str, *, actor: 
 
 async def suspend(session: AsyncSession, client_id: str, *, actor: str) -> Client:
     """Suspend a client: no new tokens, and its existing tokens stop working at once."""
-    return await _set_status(session, client_id, "suspended", "admin.client_suspended", actor)
+    return await _set_status(
+        session, client_id, ClientStatus.SUSPENDED, "admin.client_suspended", actor
+    )
 
 
 async def resume(session: AsyncSession, client_id: str, *, actor: str) -> Client:
     """Lift a suspension."""
-    return await _set_status(session, client_id, "active", "admin.client_resumed", actor)
+    return await _set_status(session, client_id, ClientStatus.ACTIVE, "admin.client_resumed", actor)
 
 
 async def _set_status(
-    session: AsyncSession, client_id: str, status: str, event: str, actor: str
+    session: AsyncSession, client_id: str, status: ClientStatus, event: str, actor: str
 ) -> Client:
     client = await _client_for_operator(session, client_id)
     if client.status == status:
@@ -353,7 +355,7 @@ async def _claimed_client(session: AsyncSession, assertion: str) -> Client:
         raise InvalidToken("The client assertion is not a JWT.") from error
     client_id = unverified.get("iss")
     client = await repository.get(session, client_id) if isinstance(client_id, str) else None
-    if client is None or client.status != "active":
+    if client is None or client.status is not ClientStatus.ACTIVE:
         raise InvalidToken("Unknown client.")
     return client
 

@@ -13,6 +13,13 @@ class ClientKind(enum.StrEnum):
     REGULATOR = "regulator"
 
 
+class ClientStatus(enum.StrEnum):
+    """Whether a registered client may get and use tokens."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
 @dataclass(frozen=True)
 class ClientPrincipal:
     """An authenticated lender or regulator."""
