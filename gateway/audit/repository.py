@@ -35,31 +35,31 @@ _LEVELS_PER_QUERY = 64
 
 @dataclass(frozen=True)
 class Reservation:
-    """The position a new leaf takes, and the tree's right edge just before it."""
+    """The first position the new leaves take, and the tree's right edge just before it."""
 
     seq: int
     frontier: Frontier
 
 
-async def reserve_seq(session: AsyncSession) -> Reservation:
-    """Take the next position, holding the head row's lock until the transaction ends.
+async def reserve_seq(session: AsyncSession, count: int = 1) -> Reservation:
+    """Take the next `count` positions, holding the head row's lock until the transaction ends.
 
     The row lock is what serializes appends across every gateway process; a
-    rolled-back transaction gives its position back, so the log has no gaps. The
-    frontier is read under the same lock, so the tree grows one leaf at a time.
+    rolled-back transaction gives its positions back, so the log has no gaps. The
+    frontier is read under the same lock, so the tree grows from where it stands.
     """
     connection = await session.connection()
     row = (
         await connection.execute(
             _HEAD.update()
             .where(_HEAD.c.id == HEAD_ID)
-            .values(size=_HEAD.c.size + 1)
+            .values(size=_HEAD.c.size + count)
             .returning(_HEAD.c.size, _HEAD.c.frontier)
         )
     ).one_or_none()
     if row is None:
         raise RuntimeError("audit head row is missing; run the migrations")
-    seq = int(row.size) - 1
+    seq = int(row.size) - count
     return Reservation(seq, Frontier.from_bytes(seq, bytes(row.frontier)))
 
 
@@ -84,14 +84,14 @@ _GROW_IN_ONE = (
 )
 
 
-async def add_leaf(
+async def add_leaves(
     session: AsyncSession,
-    entry: AuditEntry,
+    entries: Sequence[AuditEntry],
     frontier: Frontier,
     nodes: Sequence[tuple[int, int, bytes]],
 ) -> None:
-    """Store a leaf, the tree nodes it completed and the head's new frontier (under the lock)."""
-    session.add(entry)
+    """Store leaves, the tree nodes they completed and the head's new frontier (under the lock)."""
+    session.add_all(entries)
     await session.flush()
     await grow_tree(session, frontier, nodes)
 
@@ -99,7 +99,7 @@ async def add_leaf(
 async def grow_tree(
     session: AsyncSession, frontier: Frontier, nodes: Sequence[tuple[int, int, bytes]]
 ) -> None:
-    """Store the nodes a leaf completed and the head's new frontier (under the append lock).
+    """Store the nodes new leaves completed and the head's new frontier (under the append lock).
 
     Plain statements rather than the unit of work, and one round trip on PostgreSQL:
     an append is on every request's path, and inside the lock.

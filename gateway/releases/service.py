@@ -245,19 +245,20 @@ async def record_release(
     source_fields = tuple(
         f"{source}.{name}" for source, names in plan.source_fields.items() for name in names
     )
-    for event in trail:
-        await audit_service.append(session, event)
-    entry = await audit_service.append(
+    *_, entry = await audit_service.append_all(
         session,
-        consent_event(
-            consent,
-            "release.granted",
-            f"lender:{consent.lender_id}",
-            features=plan.features,
-            source_fields=source_fields,
-            payload_digest=digest,
-            request_id=request_id(),
-        ),
+        [
+            *trail,
+            consent_event(
+                consent,
+                "release.granted",
+                f"lender:{consent.lender_id}",
+                features=plan.features,
+                source_fields=source_fields,
+                payload_digest=digest,
+                request_id=request_id(),
+            ),
+        ],
     )
     key = await keys.data_key(session, context, consent.id)
     if key is None:

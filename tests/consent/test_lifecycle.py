@@ -452,7 +452,7 @@ async def _source(stack: Stack, lender: LendgateClient, monkeypatch: pytest.Monk
 async def _audit(stack: Stack, lender: LendgateClient, monkeypatch: pytest.MonkeyPatch) -> Any:
     from sqlalchemy.exc import OperationalError
 
-    async def broken_reserve(session: Any) -> Any:
+    async def broken_reserve(session: Any, count: int = 1) -> Any:
         raise OperationalError("INSERT", {}, Exception("disk full"))
 
     consent_id, _, _ = await stack.active_consent(lender)

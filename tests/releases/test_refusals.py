@@ -426,7 +426,7 @@ async def test_audit_failure_releases_nothing(
         consent_id, _, _ = await stack.active_consent(lender)
         real_reserve = audit_repository.reserve_seq
 
-        async def broken_reserve(session: Any) -> int:
+        async def broken_reserve(session: Any, count: int = 1) -> int:
             raise OperationalError("INSERT", {}, Exception("disk full"))
 
         monkeypatch.setattr(audit_repository, "reserve_seq", broken_reserve)
