@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import os
 import random
-import secrets
 import socket
 import sqlite3
 import statistics
@@ -38,6 +37,7 @@ from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier, range_nodes, verify_consistency, verify_inclusion
 from gateway.core.db import create_engine, create_sessionmaker, utcnow
 from gateway.core.migrate import upgrade
+from tests.support.databases import create_postgres_database, drop_postgres_database
 
 SIZES = (10**4, 10**6, 10**7)
 PROOFS = 400
@@ -358,35 +358,12 @@ def _postgres_server() -> str | None:
         return None
 
 
-async def _admin(server: str, statement: str) -> None:
-    import asyncpg
-
-    url = make_url(server)
-    connection = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def _create_database(server: str | None, scratch: Path, size: int) -> str:
     if server is None:
         return f"sqlite+aiosqlite:///{scratch / f'audit-{size}.db'}"
-    name = f"lendgate_bench_audit_{size}_{secrets.token_hex(4)}"
-    await _admin(server, f'CREATE DATABASE "{name}"')
-    return (
-        make_url(server)
-        .set(drivername="postgresql+asyncpg", database=name)
-        .render_as_string(hide_password=False)
-    )
+    return await create_postgres_database(make_url(server), f"lendgate_bench_audit_{size}")
 
 
 async def _drop_database(server: str | None, url: str) -> None:
     if server is not None:
-        await _admin(server, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        await drop_postgres_database(make_url(server), url)
