@@ -19,10 +19,15 @@ def interval_start(now: datetime, unit: str) -> datetime:
     raise ValueError(f"unknown frequency unit {unit!r}")
 
 
+def counts_intervals(fetch_type: str) -> bool:
+    """Whether the budget depends on the releases of the current interval (PERIODIC only)."""
+    return fetch_type != "ONETIME"
+
+
 def releases_allowed(
     fetch_type: str, frequency_value: int, total_so_far: int, in_interval_so_far: int
 ) -> bool:
     """Whether one more release fits: ONETIME allows one ever, PERIODIC `value` per interval."""
-    if fetch_type == "ONETIME":
+    if not counts_intervals(fetch_type):
         return total_so_far == 0
     return in_interval_so_far < frequency_value

@@ -11,7 +11,9 @@ from sqlalchemy import (
     BigInteger,
     LargeBinary,
     SmallInteger,
+    String,
     Table,
+    Text,
     and_,
     bindparam,
     func,
@@ -63,20 +65,43 @@ async def reserve_seq(session: AsyncSession, count: int = 1) -> Reservation:
     return Reservation(seq, Frontier.from_bytes(seq, bytes(row.frontier)))
 
 
-# PostgreSQL: the nodes and the head's new frontier in one statement (data-modifying CTEs
-# always run to completion), the nodes as arrays so that the statement stays cacheable.
-_GROW_IN_ONE = (
+_ENTRIES = cast(Table, AuditEntry.__table__)
+
+
+def _unnest(name: str, element: Any) -> Any:
+    return func.unnest(bindparam(name, type_=postgresql.ARRAY(element)))
+
+
+# PostgreSQL: the leaves, the nodes and the head's new frontier in one statement
+# (data-modifying CTEs always run to completion), as arrays so that it stays cacheable.
+_APPEND_IN_ONE = (
     _HEAD.update()
     .where(_HEAD.c.id == HEAD_ID)
     .values(frontier=bindparam("frontier"))
+    .add_cte(
+        _ENTRIES.insert()
+        .from_select(
+            ["seq", "ts", "type", "consent_id", "lender_id", "leaf", "leaf_hash"],
+            select(
+                _unnest("seqs", BigInteger),
+                _unnest("stamps", postgresql.TIMESTAMP(timezone=True)),
+                _unnest("types", String),
+                _unnest("consent_ids", String),
+                _unnest("lender_ids", String),
+                _unnest("leaves", Text),
+                _unnest("leaf_hashes", String),
+            ),
+        )
+        .cte("entries")
+    )
     .add_cte(
         _NODES.insert()
         .from_select(
             ["level", "position", "hash"],
             select(
-                func.unnest(bindparam("levels", type_=postgresql.ARRAY(SmallInteger))),
-                func.unnest(bindparam("positions", type_=postgresql.ARRAY(BigInteger))),
-                func.unnest(bindparam("hashes", type_=postgresql.ARRAY(LargeBinary))),
+                _unnest("levels", SmallInteger),
+                _unnest("positions", BigInteger),
+                _unnest("hashes", LargeBinary),
             ),
         )
         .cte("nodes")
@@ -90,33 +115,46 @@ async def add_leaves(
     frontier: Frontier,
     nodes: Sequence[tuple[int, int, bytes]],
 ) -> None:
-    """Store leaves, the tree nodes they completed and the head's new frontier (under the lock)."""
-    session.add_all(entries)
-    await session.flush()
-    await grow_tree(session, frontier, nodes)
-
-
-async def grow_tree(
-    session: AsyncSession, frontier: Frontier, nodes: Sequence[tuple[int, int, bytes]]
-) -> None:
-    """Store the nodes new leaves completed and the head's new frontier (under the append lock).
+    """Store leaves, the tree nodes they completed and the head's new frontier (under the lock).
 
     Plain statements rather than the unit of work, and one round trip on PostgreSQL:
     an append is on every request's path, and inside the lock.
     """
     connection = await session.connection()
+    levels, positions, hashes = zip(*nodes, strict=True)
     if connection.dialect.name == "postgresql":
-        levels, positions, hashes = zip(*nodes, strict=True)
         await connection.execute(
-            _GROW_IN_ONE,
+            _APPEND_IN_ONE,
             {
                 "frontier": frontier.to_bytes(),
+                "seqs": [entry.seq for entry in entries],
+                "stamps": [entry.ts for entry in entries],
+                "types": [entry.type for entry in entries],
+                "consent_ids": [entry.consent_id for entry in entries],
+                "lender_ids": [entry.lender_id for entry in entries],
+                "leaves": [entry.leaf for entry in entries],
+                "leaf_hashes": [entry.leaf_hash for entry in entries],
                 "levels": list(levels),
                 "positions": list(positions),
                 "hashes": list(hashes),
             },
         )
         return
+    await connection.execute(
+        _ENTRIES.insert(),
+        [
+            {
+                "seq": entry.seq,
+                "ts": entry.ts,
+                "type": entry.type,
+                "consent_id": entry.consent_id,
+                "lender_id": entry.lender_id,
+                "leaf": entry.leaf,
+                "leaf_hash": entry.leaf_hash,
+            }
+            for entry in entries
+        ],
+    )
     await connection.execute(
         _NODES.insert(),
         [{"level": level, "position": index, "hash": digest} for level, index, digest in nodes],

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.borrowers import repository as borrowers_repository
 from gateway.clients import repository as clients_repository
+from gateway.clients.service import encryption_key
 from gateway.core.db import SessionDep
 from gateway.core.errors import InsufficientScope, InvalidToken
 from gateway.core.settings import Settings
@@ -126,6 +127,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
         limit=settings.client_rate_limit,
         window_seconds=settings.client_rate_limit_window_seconds,
         detail="Too many requests from this client; retry after the time given.",
+        exact=False,
     )
     if jkt is not None:
         await _check_dpop(request, context, token, str(jkt))
@@ -133,6 +135,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
         client_id=client.id,
         kind=client.kind,
         scopes=frozenset(str(claims.get("scope", "")).split()),
+        encryption_key=encryption_key(client.jwks),
     )
 
 

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     client_rate_limit_window_seconds: int = Field(
         60, ge=1, description="The window of `client_rate_limit`, in seconds."
     )
+    rate_limit_sync_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Without Redis: how long each process counts client requests on its own "
+        "before adding them to the shared count in the database (0: every request at once).",
+    )
     otp_send_limit_per_phone: int = Field(
         5, ge=1, description="One-time codes one phone may be sent per OTP window."
     )

@@ -17,7 +17,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from connectors.base import Month, MonthRange, SourceRecord
 from connectors.registry import fetch_all
 from consent import expiry, keys, lookup
-from consent.budget import CHINA_STANDARD_TIME, interval_start, releases_allowed
+from consent.budget import (
+    CHINA_STANDARD_TIME,
+    counts_intervals,
+    interval_start,
+    releases_allowed,
+)
 from consent.events import consent_event
 from consent.models import Consent
 from consent.schemas import BorrowerIdentity
@@ -26,8 +31,6 @@ from consent.views import status_now
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
-from gateway.clients import repository as clients_repository
-from gateway.clients.service import encryption_key
 from gateway.core.errors import (
     ConsentNotFound,
     ConsentRevoked,
@@ -82,9 +85,11 @@ async def release_features(
         plan = plan_release(context.catalog, consent.purpose, consent.features, requested)
         # 3.3 fetch exactly those fields, for the consented months only
         months = data_range(consent, now)
-        records = await fetch_sources(session, context, consent, plan, months, trail)
+        key = await consent_data_key(session, context, consent)
+        identity = borrower_identity(consent, key)
+        records = await fetch_sources(context, consent, identity, plan, months, trail)
         # 3.4 derive and generalize the features (identity matches compare the claimed identity)
-        claimed = await claimed_identity(session, context, consent, plan)
+        claimed = identity if plan.compares_identity else None
         features = derive_features(context.catalog, plan.features, records, months, claimed)
         payload = release_payload(context, consent, release_id, features, records, now)
         # 3.5 the egress guard: no personal data leaves that the purpose does not allow
@@ -97,10 +102,10 @@ async def release_features(
         jws = jose.sign_jwt(
             payload, context.keys.signing_key.private_key, context.keys.signing_key.kid
         )
-        jwe = jose.encrypt_for(jws.encode(), await lender_encryption_key(session, lender))
+        jwe = jose.encrypt_for(jws.encode(), lender_encryption_key(lender))
         # 3.7 the audit entry is committed with the release, before the response leaves
         release, entry = await record_release(
-            session, context, consent, release_id, plan, features, jws, trail, now
+            session, consent, key, release_id, plan, features, jws, trail, now
         )
     except LendgateError as refusal:
         audit_service.append_if_refused(
@@ -130,8 +135,10 @@ async def release_features(
 async def check_budget(session: AsyncSession, consent: Consent, now: datetime) -> None:
     """Refuse once the consent's frequency budget for this calendar interval is spent."""
     total = consent.release_count
-    since = interval_start(now, consent.frequency_unit)
-    in_interval = await repository.count_for_consent(session, consent.id, since)
+    in_interval = 0
+    if counts_intervals(consent.fetch_type):
+        since = interval_start(now, consent.frequency_unit)
+        in_interval = await repository.count_for_consent(session, consent.id, since)
     if not releases_allowed(consent.fetch_type, consent.frequency_value, total, in_interval):
         raise FrequencyExceeded()
 
@@ -142,30 +149,33 @@ def data_range(consent: Consent, now: datetime) -> MonthRange:
     return MonthRange.ending(last_complete, consent.data_range_months)
 
 
-async def claimed_identity(
-    session: AsyncSession, context: GatewayContext, consent: Consent, plan: ReleasePlan
-) -> BorrowerIdentity | None:
-    """The consent's borrower identity, opened only when a feature compares it (identity_match)."""
-    if not plan.compares_identity:
-        return None
-    identity = await keys.open_identity(session, context, consent)
+async def consent_data_key(
+    session: AsyncSession, context: GatewayContext, consent: Consent
+) -> bytes:
+    """The consent's data key, opened once for the whole release."""
+    key = await keys.data_key(session, context, consent.id)
+    if key is None:
+        raise ConsentRevoked("The consent's data key was destroyed.")
+    return key
+
+
+def borrower_identity(consent: Consent, key: bytes) -> BorrowerIdentity:
+    """The borrower's identity, decrypted for this release only."""
+    identity = keys.open_identity_with(key, consent)
     if identity is None:
         raise ConsentRevoked("The consent's data key was destroyed.")
     return identity
 
 
 async def fetch_sources(
-    session: AsyncSession,
     context: GatewayContext,
     consent: Consent,
+    identity: BorrowerIdentity,
     plan: ReleasePlan,
     months: MonthRange,
     trail: list[AuditEvent],
 ) -> dict[str, SourceRecord]:
     """Ask each needed source, in parallel, for exactly the planned fields."""
-    identity = await keys.open_identity(session, context, consent)
-    if identity is None:
-        raise ConsentRevoked("The consent's data key was destroyed.")
     records = await fetch_all(context.connectors, identity.id_number, plan.source_fields, months)
     for source, record in records.items():
         fields = [f"{source}.{name}" for name in plan.source_fields[source]]
@@ -218,10 +228,9 @@ def release_payload(
     }
 
 
-async def lender_encryption_key(session: AsyncSession, lender: ClientPrincipal) -> dict[str, Any]:
-    """The lender's registered X25519 key."""
-    client = await clients_repository.get(session, lender.client_id)
-    key = encryption_key(client.jwks) if client else None
+def lender_encryption_key(lender: ClientPrincipal) -> dict[str, Any]:
+    """The lender's registered X25519 key (read with its registration when it authenticated)."""
+    key = lender.encryption_key
     if key is None:
         raise InvalidToken("The client has no registered encryption key.")
     return key
@@ -229,8 +238,8 @@ async def lender_encryption_key(session: AsyncSession, lender: ClientPrincipal) 
 
 async def record_release(
     session: AsyncSession,
-    context: GatewayContext,
     consent: Consent,
+    key: bytes,
     release_id: str,
     plan: ReleasePlan,
     features: Mapping[str, Any],
@@ -260,9 +269,6 @@ async def record_release(
             ),
         ],
     )
-    key = await keys.data_key(session, context, consent.id)
-    if key is None:
-        raise ConsentRevoked("The consent's data key was destroyed.")
     release = Release(
         id=release_id,
         consent_id=consent.id,

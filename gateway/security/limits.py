@@ -24,15 +24,24 @@ class PayloadTooLarge(InvalidRequest):
 
 
 async def enforce_rate_limit(
-    store: SharedStore, key: str, *, limit: int, window_seconds: float, detail: str
+    store: SharedStore,
+    key: str,
+    *,
+    limit: int,
+    window_seconds: float,
+    detail: str,
+    exact: bool = True,
 ) -> None:
     """Count a hit of `key`; past `limit` in the window refuse with `RateLimited` and Retry-After.
 
     A store that does not answer lets the request through (logged): a rate limit is a
     throttle, while credentials and replay checks, which fail closed, are elsewhere.
+    `exact=False` is for throughput limits on every request, which the store may count
+    a second late (`SharedStore.throttle`).
     """
+    count = store.hit if exact else store.throttle
     try:
-        window = await store.hit(key, window_seconds)
+        window = await count(key, window_seconds)
     except StoreUnavailable as error:
         log.warning("ratelimit.store_unavailable", error=str(error))
         return

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class ClientKind(enum.StrEnum):
@@ -27,6 +28,8 @@ class ClientPrincipal:
     client_id: str
     kind: ClientKind
     scopes: frozenset[str]
+    encryption_key: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The public X25519 key releases are encrypted to (lenders), read with the client's row."""
 
 
 @dataclass(frozen=True)

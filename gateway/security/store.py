@@ -4,6 +4,12 @@ Two backends behind one small interface. With `LENDGATE_REDIS_URL` the counters 
 Redis (one atomic MULTI per hit, expiring by themselves); without it they live in the
 database every replica already shares (one upsert in a short transaction of its own),
 so the embedded default needs nothing more and a limit is never per-process.
+
+Throughput limits (`throttle`) sit on every client request. In the database they are not
+written per request: each process counts its own hits and adds them to the shared row at
+most once a second (`LENDGATE_RATE_LIMIT_SYNC_SECONDS`), so a limit holds across replicas
+to within about that much traffic.
+Security counters (code failures, spent one-time values) use `hit` and `claim`: exact.
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ class SharedStore(Protocol):
         """Count one more hit of `key` in its window (a new window starts when none is open)."""
         ...
 
+    async def throttle(self, key: str, window_seconds: float) -> Window:
+        """Count a request against a throughput limit: like `hit`, possibly a second behind."""
+        ...
+
     async def peek(self, key: str) -> Window:
         """The current window of `key` without counting (count 0 when none is open)."""
         ...
@@ -68,18 +78,78 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@dataclass
+class _LocalWindow:
+    """One process's view of a throttled key: the shared count at the last sync, and its own
+    hits since."""
+
+    shared: int
+    pending: int
+    expires_at_ms: int
+    synced_at: float
+    syncing: bool = False
+
+
 class DatabaseStore:
     """The shared store in the gateway's database (table `security_counters`)."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine | None = None,
+        *,
+        sync_seconds: float = 1.0,
     ):
         self._sessionmaker = sessionmaker
         self._engine = engine
+        self.sync_seconds = sync_seconds
+        """How long this process counts throttled hits on its own before adding them."""
         self._hits = 0
+        self._windows: dict[str, _LocalWindow] = {}
 
     async def hit(self, key: str, window_seconds: float) -> Window:
         """Count one more hit of `key` in its window (one upsert, committed at once)."""
+        return await self._add(key, 1, window_seconds)
+
+    async def throttle(self, key: str, window_seconds: float) -> Window:
+        """Count a hit here; add this process's hits to the shared row at most once a second.
+
+        A window's first hit is added at once, so a new window is shared from its start.
+        """
+        now = _now_ms()
+        local = self._windows.get(key)
+        if local is None or local.expires_at_ms <= now:
+            window = await self._add(key, 1, window_seconds)
+            self._windows[key] = _LocalWindow(
+                window.count, 0, now + int(window.resets_in * 1000), time.monotonic()
+            )
+            self._forget_closed_windows(now)
+            return window
+        local.pending += 1
+        if not local.syncing and time.monotonic() - local.synced_at >= self.sync_seconds:
+            await self._sync(key, local, window_seconds)
+        return Window(local.shared + local.pending, max(0, local.expires_at_ms - now) / 1000)
+
+    async def _sync(self, key: str, local: _LocalWindow, window_seconds: float) -> None:
+        """Add this process's pending hits of `key` to the shared count and read it back."""
+        local.syncing = True
+        try:
+            added = local.pending
+            window = await self._add(key, added, window_seconds)
+            local.pending -= added
+            local.shared = window.count - local.pending
+            local.expires_at_ms = _now_ms() + int(window.resets_in * 1000)
+            local.synced_at = time.monotonic()
+        finally:
+            local.syncing = False
+
+    def _forget_closed_windows(self, now: int) -> None:
+        if len(self._windows) > _SWEEP_EVERY:
+            for key in [k for k, w in self._windows.items() if w.expires_at_ms <= now]:
+                del self._windows[key]
+
+    async def _add(self, key: str, amount: int, window_seconds: float) -> Window:
+        """Add `amount` hits to `key`'s window in one upsert, committed at once."""
         now = _now_ms()
         try:
             async with self._sessionmaker() as session, session.begin():
@@ -88,13 +158,13 @@ class DatabaseStore:
                     if session.get_bind().dialect.name == "postgresql"
                     else sqlite_insert
                 )(SecurityCounter).values(
-                    key=key, count=1, expires_at_ms=now + int(window_seconds * 1000)
+                    key=key, count=amount, expires_at_ms=now + int(window_seconds * 1000)
                 )
                 expired = SecurityCounter.expires_at_ms <= now
                 statement = insert.on_conflict_do_update(
                     index_elements=[SecurityCounter.key],
                     set_={
-                        "count": case((expired, 1), else_=SecurityCounter.count + 1),
+                        "count": case((expired, amount), else_=SecurityCounter.count + amount),
                         "expires_at_ms": case(
                             (expired, insert.excluded.expires_at_ms),
                             else_=SecurityCounter.expires_at_ms,
@@ -163,6 +233,10 @@ class RedisStore:
             raise StoreUnavailable(type(error).__name__) from error
         return Window(int(count), max(0, int(ttl_ms)) / 1000)
 
+    async def throttle(self, key: str, window_seconds: float) -> Window:
+        """Count a request against a throughput limit (exact: one MULTI, as `hit`)."""
+        return await self.hit(key, window_seconds)
+
     async def peek(self, key: str) -> Window:
         """The current window of `key` without counting."""
         import redis
@@ -212,4 +286,6 @@ def open_store(settings: Settings) -> SharedStore:
         max_overflow=_STORE_POOL_SIZE,
         pool_timeout=settings.database_pool_timeout_seconds,
     )
-    return DatabaseStore(create_sessionmaker(engine), engine=engine)
+    return DatabaseStore(
+        create_sessionmaker(engine), engine=engine, sync_seconds=settings.rate_limit_sync_seconds
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,14 @@ async def grow(engine: AsyncEngine, digests: list[bytes]) -> None:
         for digest in digests:
             reservation = await repository.reserve_seq(session)
             frontier = reservation.frontier
-            await repository.grow_tree(session, frontier, frontier.append(digest))
+            entry = AuditEntry(
+                seq=reservation.seq,
+                ts=datetime.now(UTC),
+                type="test.leaf",
+                leaf="{}",
+                leaf_hash=digest.hex(),
+            )
+            await repository.add_leaves(session, [entry], frontier, frontier.append(digest))
 
 
 async def test_the_stored_tree_gives_the_reference_roots_and_proofs(

@@ -148,3 +148,35 @@ async def test_the_gateway_runs_on_redis(stack: Stack, monkeypatch: pytest.Monke
         assert statuses == [404, 404, 429]
     finally:
         await store.aclose()
+
+
+async def test_throttled_hits_are_shared_across_processes(
+    two_processes: tuple[SharedStore, SharedStore],
+) -> None:
+    first, second = two_processes
+    key = unique("throttle")
+    counts = [(await first.throttle(key, 60)).count for _ in range(5)]
+    assert counts == [1, 2, 3, 4, 5]
+    # The other process sees at least the window's first hit at once, and never more
+    # than were made.
+    seen = (await second.throttle(key, 60)).count
+    assert 2 <= seen <= 6
+
+
+async def test_throttled_hits_are_not_written_one_by_one(stack: Stack) -> None:
+    """In the database a process adds its throttled hits to the shared row in batches."""
+    engine = create_engine(stack.context.settings.resolved_database_url)
+    try:
+        batched = DatabaseStore(create_sessionmaker(engine), sync_seconds=3600)
+        observer = DatabaseStore(stack.context.sessionmaker)
+        key = unique("batched")
+        counts = [(await batched.throttle(key, 60)).count for _ in range(20)]
+        assert counts == list(range(1, 21))
+        # Only the window's first hit reached the database; the rest wait for the next sync.
+        assert (await observer.peek(key)).count == 1
+        eager = DatabaseStore(create_sessionmaker(engine), sync_seconds=0)
+        assert (await eager.throttle(key, 60)).count == 2
+        assert (await eager.throttle(key, 60)).count == 3
+        assert (await observer.peek(key)).count == 3
+    finally:
+        await engine.dispose()
