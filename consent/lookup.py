@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import repository
-from consent.models import Consent
+from consent.models import Consent, ConsentKey
 from gateway.auth.dependencies import BorrowerPrincipal
 from gateway.core.errors import ConsentNotFound
 
@@ -18,6 +18,16 @@ async def get_for_lender(
     if consent is None or consent.lender_id != lender_id:
         raise ConsentNotFound()
     return consent
+
+
+async def get_for_lender_with_key(
+    session: AsyncSession, lender_id: str, consent_id: str, *, for_update: bool = False
+) -> tuple[Consent, ConsentKey | None]:
+    """The lender's own consent and its data key row, read together."""
+    consent, key = await repository.get_with_key(session, consent_id, for_update=for_update)
+    if consent is None or consent.lender_id != lender_id:
+        raise ConsentNotFound()
+    return consent, key
 
 
 async def get_for_borrower(

@@ -22,6 +22,21 @@ async def get(
     return await session.scalar(query)
 
 
+async def get_with_key(
+    session: AsyncSession, consent_id: str, *, for_update: bool = False
+) -> tuple[Consent | None, ConsentKey | None]:
+    """The consent and its data key row in one query (the consent's row locked as in `get`)."""
+    query = (
+        select(Consent, ConsentKey)
+        .outerjoin(ConsentKey, ConsentKey.consent_id == Consent.id)
+        .where(Consent.id == consent_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=Consent)
+    row = (await session.execute(query)).one_or_none()
+    return (None, None) if row is None else (row[0], row[1])
+
+
 async def list_for_phone(session: AsyncSession, phone_index: str) -> Sequence[Consent]:
     """Every consent naming this phone, newest first."""
     query = (

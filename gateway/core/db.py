@@ -104,6 +104,9 @@ def create_engine(
     """An async engine for `url`, tuned for the embedded or the server database.
 
     The pool sizes apply to the server database; SQLite serializes writers on its file.
+    No pre-ping: it would cost every request three round trips (BEGIN, a ping, ROLLBACK).
+    A connection that turns out dead raises a disconnect error, which invalidates every
+    connection the pool held before it, so the next requests connect afresh.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 10})
@@ -114,7 +117,6 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
     )
 
 

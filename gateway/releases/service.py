@@ -24,7 +24,7 @@ from consent.budget import (
     releases_allowed,
 )
 from consent.events import consent_event
-from consent.models import Consent
+from consent.models import Consent, ConsentKey
 from consent.schemas import BorrowerIdentity
 from consent.states import ConsentStatus, check_releasable
 from consent.views import status_now
@@ -75,7 +75,7 @@ async def release_features(
     consent: Consent | None = None
     try:
         # 3.1 the consent: this lender's, active, in its window, within its budget
-        consent = await lookup.get_for_lender(
+        consent, key_row = await lookup.get_for_lender_with_key(
             session, lender.client_id, consent_id, for_update=True
         )
         status = await expiry.settle(session, context, consent, now)
@@ -85,7 +85,7 @@ async def release_features(
         plan = plan_release(context.catalog, consent.purpose, consent.features, requested)
         # 3.3 fetch exactly those fields, for the consented months only
         months = data_range(consent, now)
-        key = await consent_data_key(session, context, consent)
+        key = consent_data_key(context, consent, key_row, now)
         identity = borrower_identity(consent, key)
         records = await fetch_sources(context, consent, identity, plan, months, trail)
         # 3.4 derive and generalize the features (identity matches compare the claimed identity)
@@ -149,11 +149,11 @@ def data_range(consent: Consent, now: datetime) -> MonthRange:
     return MonthRange.ending(last_complete, consent.data_range_months)
 
 
-async def consent_data_key(
-    session: AsyncSession, context: GatewayContext, consent: Consent
+def consent_data_key(
+    context: GatewayContext, consent: Consent, key_row: ConsentKey | None, now: datetime
 ) -> bytes:
     """The consent's data key, opened once for the whole release."""
-    key = await keys.data_key(session, context, consent.id)
+    key = keys.unwrap(context, consent, key_row, now)
     if key is None:
         raise ConsentRevoked("The consent's data key was destroyed.")
     return key
