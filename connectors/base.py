@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +20,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """Read `YYYY-MM`."""
-        year, month = text.split("-")
-        parsed = cls(int(year), int(month))
-        if not 1 <= parsed.month <= 12:
-            raise ValueError(f"not a month: {text!r}")
-        return parsed
+        return _parse_month(text)
 
     @classmethod
     def of(cls, day: date) -> Month:
@@ -37,6 +34,16 @@ class Month:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_month(text: str) -> Month:
+    """`Month.parse`, once per distinct text: records repeat the same few dozen months."""
+    year, month = text.split("-")
+    parsed = Month(int(year), int(month))
+    if not 1 <= parsed.month <= 12:
+        raise ValueError(f"not a month: {text!r}")
+    return parsed
 
 
 @dataclass(frozen=True)

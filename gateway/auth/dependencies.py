@@ -102,7 +102,9 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
     scheme, token = authorization(request)
     if scheme not in ("bearer", "dpop"):
         raise InvalidToken("Use the Bearer or DPoP scheme.")
-    claims = verify_gateway_token(context.keys, context.settings, token, CLIENT_TOKEN_USE)
+    claims = verify_gateway_token(
+        context.keys, context.settings, token, CLIENT_TOKEN_USE, context.verified_tokens
+    )
     client = await clients_repository.get(session, str(claims["sub"]))
     if client is None or client.status is not ClientStatus.ACTIVE:
         raise InvalidToken("This client's access is suspended.")

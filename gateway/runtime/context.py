@@ -22,6 +22,7 @@ from gateway.crypto.keys import KeyStore
 from gateway.crypto.kms import configured_kms
 from gateway.privacy.egress import EgressGuard
 from gateway.security.store import SharedStore, open_store
+from gateway.security.tokens import VerifiedTokens
 from gateway.sms.senders import SmsSender, sms_sender_for
 from policies.catalog import Catalog
 from policies.derivations.registry import shipped_derivations
@@ -47,6 +48,8 @@ class GatewayContext:
     """How lender notifications are sent; None: the network (tests inject a transport)."""
     clock: Clock = field(default_factory=SystemClock)
     """The time that decides windows, budgets, expiries and sessions (tests set it)."""
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    """The gateway's own access tokens this process has verified, until they expire."""
 
     async def aclose(self) -> None:
         """Close connections to the sources and the database."""
