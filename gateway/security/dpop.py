@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import import_key
+from lendgate_sdk import jose
 from lendgate_sdk.dpop import PROOF_TYPE, access_token_hash
+from lendgate_sdk.errors import TokenRejected
 
 from gateway.core.errors import InvalidToken
 
@@ -66,8 +68,8 @@ def verify_proof(
     request, compare `jkt` with the token's `cnf.jkt`.
     """
     try:
-        header = jwt.get_unverified_header(proof)
-    except jwt.PyJWTError:
+        header = jose.unverified_header(proof)
+    except TokenRejected:
         raise _refusal("The DPoP proof is not a well-formed JWS.") from None
     if header.get("typ") != PROOF_TYPE:
         raise _refusal("The DPoP proof is of the wrong type.")

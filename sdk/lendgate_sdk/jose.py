@@ -8,6 +8,9 @@ it is checked (no `none`, no HMAC keyed with a public key, no algorithm swap).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
@@ -33,6 +36,9 @@ _JWE_ALGORITHMS: Final = (JWE_ALG, JWE_ENC)
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 _COMPACT_JWS = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
+# Three segments, the signature possibly empty: an unsecured JWS must still be read far
+# enough to be refused for its algorithm.
+_JWS_SEGMENTS = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 
 
 # --- keys ---------------------------------------------------------------------------
@@ -152,10 +158,7 @@ def verify_jwt(
     `audience` / `issuer` None means the claim is not checked; `typ`, when given,
     must equal the header's `typ`. Every failure is a `TokenRejected`.
     """
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise TokenRejected("The token is not a well-formed JWS.") from None
+    header = unverified_header(token)
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("The token does not name its key (kid).")
@@ -199,11 +202,29 @@ def verify_jwt(
         raise TokenRejected("The token could not be verified.") from None
 
 
+def unverified_header(token: str | bytes) -> dict[str, Any]:
+    """The header of a compact JWS, read without verifying anything (to choose the key).
+
+    Only the header segment is decoded; verifying the token checks all of it again.
+    """
+    data = token.encode() if isinstance(token, str) else token
+    if not _JWS_SEGMENTS.fullmatch(data):
+        raise TokenRejected("The token is not a well-formed JWS.")
+    segment = data.split(b".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        raise TokenRejected("The token is not a well-formed JWS.") from None
+    if not isinstance(header, dict):
+        raise TokenRejected("The token is not a well-formed JWS.")
+    return header
+
+
 def unverified_kid(token: str) -> str | None:
     """The `kid` a JWS header names, read without verifying anything (for key lookup only)."""
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
+        kid = unverified_header(token).get("kid")
+    except TokenRejected:
         return None
     return kid if isinstance(kid, str) else None
 
@@ -313,6 +334,6 @@ def _is_compact_jws(data: bytes) -> bool:
     if not _COMPACT_JWS.fullmatch(data):
         return False
     try:
-        return "alg" in jwt.get_unverified_header(data)
-    except jwt.PyJWTError:
+        return "alg" in unverified_header(data)
+    except TokenRejected:
         return False
