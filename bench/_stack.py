@@ -17,7 +17,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -26,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from lendgate_sdk import LendgateClient, generate_client_jwks
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from connectors.base import Month, MonthRange
 from connectors.protocol import auth_headers
@@ -45,6 +45,7 @@ from tests.support.databases import (
     drop_postgres_database,
     postgres_server_url,
 )
+from tests.support.processes import child_processes, free_port, lendgate, stop
 
 SOURCES = ("social_insurance", "housing_fund", "credit_bureau")
 PURPOSE = "post_loan_monitoring"
@@ -81,18 +82,6 @@ def postgres_server() -> URL | None:
         return None
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def lendgate_command(*args: str) -> list[str]:
-    """The installed `lendgate` entry point with `args`."""
-    return [str(Path(sys.executable).with_name("lendgate")), *args]
-
-
 def bench_policy_dir(directory: Path) -> Path:
     """The shipped catalogs, with post-loan monitoring allowed daily up to the schema's ceiling.
 
@@ -122,21 +111,11 @@ def _ticks_per_second() -> int:
 
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
     found, queue = [], [pid]
     while queue:
         current = queue.pop()
         found.append(current)
-        queue.extend(children.get(current, ()))
+        queue.extend(child_processes(current))
     return found
 
 
@@ -160,12 +139,6 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _cmdline(pid: int) -> str:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    return ""
-
-
 @dataclass
 class Gateway:
     """`lendgate serve` running as its own process tree."""
@@ -182,17 +155,18 @@ class Gateway:
         """The processes that serve requests (with one worker: the main process)."""
         if self.workers == 1:
             return [self.process.pid]
+        # multiprocessing's resource tracker is a child too, and serves nothing.
         return [
             pid
-            for pid in self.pids()
-            if pid != self.process.pid and "resource_tracker" not in _cmdline(pid)
+            for pid, command in child_processes(self.process.pid).items()
+            if "resource_tracker" not in command
         ]
 
     def cpu_seconds(self) -> float:
         """CPU time of the whole tree so far."""
         return cpu_seconds(self.pids())
 
-    def settled_cpu_seconds(self, quiet: float = 0.01, limit: float = 20.0) -> float:
+    def settled_cpu_seconds(self, quiet: float = 0.01, limit: float = 60.0) -> float:
         """CPU time once the gateway has finished what it still had queued (or after `limit`)."""
         deadline = time.monotonic() + limit
         last = self.cpu_seconds()
@@ -216,16 +190,6 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: floa
                 return
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- the deployment ---------------------------------------------------------------------------
@@ -305,7 +269,7 @@ async def deployment(
             )
         finally:
             for process in reversed(processes):
-                _stop(process)
+                stop(process)
             await drop_postgres_database(server, database_url)
 
 
@@ -318,14 +282,12 @@ def _start_services(
 ) -> Gateway:
     """Start the simulators, then the gateway, each answering before the next starts."""
     log = (directory / "processes.log").open("ab")
-    simulators = subprocess.Popen(
-        lendgate_command("simulators", "serve"), env=env, stdout=log, stderr=log
-    )
+    simulators = subprocess.Popen(lendgate("simulators", "serve"), env=env, stdout=log, stderr=log)
     processes.append(simulators)
     for url in simulator_urls.values():
         wait_until_answers(url + "/healthz", simulators)
     process = subprocess.Popen(
-        lendgate_command("serve", "--workers", str(workers)), env=env, stdout=log, stderr=log
+        lendgate("serve", "--workers", str(workers)), env=env, stdout=log, stderr=log
     )
     processes.append(process)
     gateway = Gateway(process, env["LENDGATE_ISSUER"], workers)
@@ -339,7 +301,7 @@ def register_lender(deployment: Deployment) -> LendgateClient:
     jwks_file = deployment.directory / "lender-jwks.json"
     jwks_file.write_text(json.dumps(public_jwks))
     done = subprocess.run(
-        lendgate_command(
+        lendgate(
             "clients", "add", "--name", "基准银行", "--kind", "lender", "--jwks", str(jwks_file)
         ),
         env=deployment.env,
@@ -348,7 +310,8 @@ def register_lender(deployment: Deployment) -> LendgateClient:
         check=True,
     )
     client_id = done.stdout.split()[-1]
-    deployment.lender = LendgateClient(deployment.gateway.url, client_id, private_jwks)
+    # A generous timeout: after a heavy run the gateway may still be draining its queue.
+    deployment.lender = LendgateClient(deployment.gateway.url, client_id, private_jwks, timeout=120)
     return deployment.lender
 
 
@@ -421,6 +384,8 @@ class LoadResult:
     """What one wrk run saw."""
 
     requests: int
+    in_flight: int
+    """Requests still unanswered when the run ended (and not yet timed out)."""
     seconds: float
     p50_ms: float
     p90_ms: float
@@ -454,6 +419,7 @@ class LoadResult:
         """The figures, JSON-ready."""
         return {
             "requests": self.requests,
+            "in_flight_at_end": self.in_flight,
             "seconds": round(self.seconds, 2),
             "per_second": round(self.rate, 1),
             "p50_ms": round(self.p50_ms, 2),
@@ -472,9 +438,13 @@ def wrk(
     connections: int,
     seconds: float,
     directory: Path,
-    timeout_seconds: float = 10,
+    timeout_seconds: float = 5,
 ) -> subprocess.Popen[str]:
-    """Start wrk against `url` sending `requests` (lines of `requests.lua`'s format)."""
+    """Start wrk against `url` sending `requests` (lines of `requests.lua`'s format).
+
+    An answer slower than `timeout_seconds` counts as a timeout error: a lender calling the
+    gateway inside its loan decision would have given up.
+    """
     path = directory / f"requests-{time.monotonic_ns()}.tsv"
     path.write_text("\n".join(requests) + "\n", "utf-8")
     threads = max(1, min(2, connections))
@@ -504,8 +474,10 @@ def wrk_result(process: subprocess.Popen[str]) -> LoadResult:
     for line in output.splitlines():
         if line.startswith("LENDGATE_BENCH "):
             figures = json.loads(line.removeprefix("LENDGATE_BENCH "))
+            timeouts = figures["socket_errors"]["timeout"]
             return LoadResult(
                 requests=figures["requests"],
+                in_flight=max(0, figures["sent"] - figures["requests"] - timeouts),
                 seconds=figures["duration_us"] / 1e6,
                 p50_ms=figures["p50_us"] / 1000,
                 p90_ms=figures["p90_us"] / 1000,
@@ -516,6 +488,18 @@ def wrk_result(process: subprocess.Popen[str]) -> LoadResult:
                 socket_errors=figures["socket_errors"],
             )
     raise RuntimeError(f"wrk printed no result:\n{output}")
+
+
+async def release_count(deployment: Deployment) -> int:
+    """How many releases the database holds."""
+    url = make_url(deployment.database_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM releases"))
+    finally:
+        await connection.close()
 
 
 def request_line(

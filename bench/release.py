@@ -15,10 +15,12 @@ connections, in turn:
   bearer token minted through the SDK's client-credentials flow before each run.
 
 Each run reports answers a second, p50/p90/p99 (wrk's distribution), errors by code
-(status, the body's `error`, socket errors and timeouts), the gateway's CPU seconds per
-answer (utime+stime of every gateway process from /proc, read before the run and after the
-gateway has gone quiet) and, at the end, each worker's peak RSS (VmHWM). Everything goes to
-`bench/results/latest.json`; ratios against the baselines and the targets are printed.
+(status, the body's `error`, socket errors, and timeouts: answers slower than 5 s), the
+requests still in flight when it ended, the gateway's CPU time per release committed
+(utime+stime of every gateway process from /proc, read before the run and after the gateway
+has gone quiet, over the releases the database gained) and, at the end, each worker's peak
+RSS (VmHWM). Everything goes to `bench/results/latest.json`; ratios against the baselines
+and the targets are printed.
 
 `LENDGATE_BENCH_RELEASE_SECONDS` (default 6), `LENDGATE_BENCH_RELEASE_CONSENTS` (100),
 `LENDGATE_BENCH_WORKERS` (2) and `LENDGATE_BENCH_CONNECTIONS` (`8,32,128,512`) change the run.
@@ -44,6 +46,7 @@ from bench._stack import (
     deployment,
     peak_rss_mb,
     register_lender,
+    release_count,
     release_lines,
     request_line,
     source_query_lines,
@@ -87,7 +90,7 @@ async def _run() -> None:
         )
         runs: dict[str, dict[int, dict[str, Any]]] = {}
         for connections in levels:
-            runs.setdefault("healthz", {})[connections] = _gateway_run(
+            runs.setdefault("healthz", {})[connections] = await _gateway_run(
                 stack, [request_line("GET", "/healthz")], connections, seconds
             )
             runs.setdefault("sources", {})[connections] = _sources_run(stack, connections, seconds)
@@ -95,7 +98,7 @@ async def _run() -> None:
                 lender.forget_token()
                 token = await lender.access_token()
                 lines = release_lines(stack, token, features)
-                runs.setdefault(kind, {})[connections] = _gateway_run(
+                runs.setdefault(kind, {})[connections] = await _gateway_run(
                     stack, lines, connections, seconds
                 )
             _print_level(runs, connections)
@@ -119,21 +122,28 @@ async def _run() -> None:
     print(f"   written to {RESULTS}")
 
 
-def _gateway_run(
+async def _gateway_run(
     stack: Deployment, lines: list[str], connections: int, seconds: float
 ) -> dict[str, Any]:
-    """One wrk run against the gateway, with the gateway's CPU time around it."""
+    """One wrk run against the gateway, with the gateway's CPU time around it.
+
+    CPU is read before the run and again once the gateway has gone quiet, so work still
+    queued when wrk stops is counted; it is divided by the releases the database gained
+    (for releases) or by the answers (for `/healthz`).
+    """
     gateway = stack.gateway
     before = gateway.settled_cpu_seconds()
+    releases_before = await release_count(stack)
     result = wrk_result(
         wrk(gateway.url, lines, connections=connections, seconds=seconds, directory=stack.directory)
     )
     cpu = gateway.settled_cpu_seconds() - before
+    committed = await release_count(stack) - releases_before
     figures = result.as_json()
     figures["gateway_cpu_s"] = round(cpu, 3)
-    figures["cpu_ms_per_request"] = (
-        round(cpu * 1000 / result.requests, 3) if result.requests else None
-    )
+    figures["releases_committed"] = committed
+    done = committed or result.requests
+    figures["cpu_ms_per_request"] = round(cpu * 1000 / done, 3) if done else None
     return figures
 
 

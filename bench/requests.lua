@@ -3,8 +3,8 @@
 -- The file (path in LENDGATE_BENCH_REQUESTS) holds one request a line, fields separated by
 -- tabs: METHOD, PATH, BODY (may be empty), then any number of `Name: value` headers. Each
 -- thread starts at its own offset so that threads spread over the file. Every answer is
--- counted by HTTP status and, for refusals, by the `error` code of its JSON body; `done`
--- prints one line `LENDGATE_BENCH {...}` (JSON) with the counts and the latency percentiles.
+-- counted by HTTP status and, for refusals, by the `error` code of its JSON body, and the
+-- requests sent are counted (those still in flight at the end are neither); `done` prints one line `LENDGATE_BENCH {...}` (JSON) with the counts and the latency percentiles.
 
 local threads = {}
 local counter = 0
@@ -40,9 +40,11 @@ function init(args)
    position = math.floor(#requests * offset / count) % #requests
    statuses = {}
    codes = {}
+   sent = 0
 end
 
 function request()
+   sent = sent + 1
    position = position % #requests + 1
    return requests[position]
 end
@@ -65,8 +67,9 @@ local function json_counts(counts)
 end
 
 function done(summary, latency, requests)
-   local statuses, codes = {}, {}
+   local statuses, codes, sent = {}, {}, 0
    for _, thread in ipairs(threads) do
+      sent = sent + thread:get("sent")
       for name, count in pairs(thread:get("statuses")) do
          statuses[name] = (statuses[name] or 0) + count
       end
@@ -76,10 +79,10 @@ function done(summary, latency, requests)
    end
    local e = summary.errors
    io.write(string.format(
-      'LENDGATE_BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
+      'LENDGATE_BENCH {"requests":%d,"sent":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
       '"max_us":%d,"statuses":%s,"codes":%s,"socket_errors":{"connect":%d,"read":%d,' ..
       '"write":%d,"timeout":%d}}\n',
-      summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+      summary.requests, sent, summary.duration, latency:percentile(50), latency:percentile(90),
       latency:percentile(99), latency.max, json_counts(statuses), json_counts(codes),
       e.connect, e.read, e.write, e.timeout))
 end

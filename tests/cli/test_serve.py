@@ -11,27 +11,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import demo_env, lendgate
+from tests.support.processes import child_processes, demo_env, lendgate, stop
 
 START_SECONDS = 90.0
 MAX_CONNECTIONS = 200
 
 
-def _children(pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        # multiprocessing's resource tracker is a child too, and serves nothing.
-        if parent == pid and b"resource_tracker" not in cmdline:
-            children.append(int(entry.name))
-    return children
+def _workers(pid: int) -> list[int]:
+    # multiprocessing's resource tracker is a child too, and serves nothing.
+    return [
+        child
+        for child, command in child_processes(pid).items()
+        if "resource_tracker" not in command
+    ]
 
 
 def _socket_inodes(pid: int) -> set[str]:
@@ -99,12 +91,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
             time.sleep(0.2)
         yield process, port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
@@ -112,7 +99,7 @@ def test_serve_with_two_workers_answers_from_both(
     two_workers: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     process, port = two_workers
-    workers = _children(process.pid)
+    workers = _workers(process.pid)
     assert len(workers) == 2
     served_by: dict[int, int] = {}
     connections: list[socket.socket] = []
