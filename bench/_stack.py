@@ -166,17 +166,18 @@ class Gateway:
         """CPU time of the whole tree so far."""
         return cpu_seconds(self.pids())
 
-    def settled_cpu_seconds(self, quiet: float = 0.01, limit: float = 60.0) -> float:
-        """CPU time once the gateway has finished what it still had queued (or after `limit`)."""
-        deadline = time.monotonic() + limit
+    def settled_cpu_seconds(self, quiet: float = 0.01, limit: float = 60.0) -> tuple[float, float]:
+        """CPU time once the gateway has finished what it still had queued, and how long that
+        took (`limit` at most: a gateway still busy then is reported as such)."""
+        started = time.monotonic()
         last = self.cpu_seconds()
-        while time.monotonic() < deadline:
+        while time.monotonic() - started < limit:
             time.sleep(0.25)
             now = self.cpu_seconds()
             if now - last < quiet:
-                return now
+                return now, time.monotonic() - started
             last = now
-        return last
+        return last, time.monotonic() - started
 
 
 def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

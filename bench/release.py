@@ -79,6 +79,7 @@ async def _run() -> None:
     consents = int(_setting("RELEASE_CONSENTS", "100"))
     workers = int(_setting("WORKERS", "2"))
     levels = [int(n) for n in _setting("CONNECTIONS", "8,32,128,512").split(",")]
+    load_before = round(os.getloadavg()[0], 2)
     async with deployment("release", workers=workers) as stack:
         started = time.perf_counter()
         lender = register_lender(stack)
@@ -91,7 +92,7 @@ async def _run() -> None:
         runs: dict[str, dict[int, dict[str, Any]]] = {}
         for connections in levels:
             runs.setdefault("healthz", {})[connections] = await _gateway_run(
-                stack, [request_line("GET", "/healthz")], connections, seconds
+                stack, [request_line("GET", "/healthz")], connections, seconds, releases=False
             )
             runs.setdefault("sources", {})[connections] = _sources_run(stack, connections, seconds)
             for kind, features in (("one_feature", ONE_FEATURE), ("full", None)):
@@ -99,14 +100,20 @@ async def _run() -> None:
                 token = await lender.access_token()
                 lines = release_lines(stack, token, features)
                 runs.setdefault(kind, {})[connections] = await _gateway_run(
-                    stack, lines, connections, seconds
+                    stack, lines, connections, seconds, releases=True
                 )
             _print_level(runs, connections)
         rss = {str(pid): round(peak_rss_mb(pid), 1) for pid in stack.gateway.worker_pids()}
         await lender.aclose()
     results = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            # Whatever else ran on the machine meanwhile (1-minute load average).
+            "load_average_before": load_before,
+            "load_average_after": round(os.getloadavg()[0], 2),
+        },
         "command": "make bench BENCH=release",
         "workers": workers,
         "consents": consents,
@@ -123,7 +130,7 @@ async def _run() -> None:
 
 
 async def _gateway_run(
-    stack: Deployment, lines: list[str], connections: int, seconds: float
+    stack: Deployment, lines: list[str], connections: int, seconds: float, *, releases: bool
 ) -> dict[str, Any]:
     """One wrk run against the gateway, with the gateway's CPU time around it.
 
@@ -132,17 +139,20 @@ async def _gateway_run(
     (for releases) or by the answers (for `/healthz`).
     """
     gateway = stack.gateway
-    before = gateway.settled_cpu_seconds()
+    before, _ = gateway.settled_cpu_seconds()
     releases_before = await release_count(stack)
     result = wrk_result(
         wrk(gateway.url, lines, connections=connections, seconds=seconds, directory=stack.directory)
     )
-    cpu = gateway.settled_cpu_seconds() - before
+    after, drained_in = gateway.settled_cpu_seconds()
+    cpu = after - before
     committed = await release_count(stack) - releases_before
     figures = result.as_json()
     figures["gateway_cpu_s"] = round(cpu, 3)
     figures["releases_committed"] = committed
-    done = committed or result.requests
+    # How long the gateway kept working after wrk stopped (60 s: still busy then).
+    figures["drained_in_s"] = round(drained_in, 1)
+    done = committed if releases else result.requests
     figures["cpu_ms_per_request"] = round(cpu * 1000 / done, 3) if done else None
     return figures
 
@@ -180,6 +190,11 @@ def _print_level(runs: dict[str, dict[int, dict[str, Any]]], connections: int) -
             f"   {connections:>4} conns  {kind:<12} {figures['per_second']:8.1f}/s  "
             f"p50 {figures['p50_ms']:8.1f} ms  p99 {figures['p99_ms']:8.1f} ms  "
             + (f"cpu {cpu:6.2f} ms/req  " if cpu is not None else "")
+            + (
+                f"drained in {figures['drained_in_s']:.0f} s  "
+                if figures.get("drained_in_s", 0) >= 1
+                else ""
+            )
             + (f"errors {errors}" if errors else "no errors"),
             flush=True,
         )
@@ -276,6 +291,11 @@ def _print_summary(results: dict[str, Any]) -> None:
             f"{_ratio(runs['full'][connections]['p50_ms'], runs['sources'][connections]['p50_ms'])}"
         )
     print(f"   worker peak RSS (MB): {results['worker_peak_rss_mb']}")
+    machine = results["machine"]
+    print(
+        f"   machine load average {machine['load_average_before']} before, "
+        f"{machine['load_average_after']} after ({machine['cpus']} CPUs)"
+    )
     print("   targets:")
     for target in results["targets"]:
         verdict = "pass" if target["met"] else "MISS"
