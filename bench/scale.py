@@ -170,6 +170,8 @@ async def _fill(database_url: str, size: int) -> None:
                 first,
                 last,
             )
+            if wanted > BATCH:
+                print(f"   … {last:,} of {wanted:,} rows added", flush=True)
         for table in ("consents", "consent_keys", "releases"):
             await connection.execute(f"VACUUM ANALYZE {table}")
     finally:
