@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import os
 import random
-import socket
 import sqlite3
 import statistics
 import tempfile
@@ -32,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench._stack import postgres_server
 from gateway.audit import proofs, service
 from gateway.audit.events import AuditEvent
 from gateway.audit.merkle import Frontier, range_nodes, verify_consistency, verify_inclusion
@@ -46,7 +46,6 @@ CONCURRENT_WRITERS = (8, 32)
 APPENDS_TARGET_PER_S = 2500
 """Leaves a second with 32 writers that the log should sustain on PostgreSQL."""
 SEED = 20261123
-DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 COPY_BATCH = 250_000
 
 
@@ -365,12 +364,8 @@ def _sizes() -> tuple[int, ...]:
 
 
 def _postgres_server() -> str | None:
-    url = make_url(os.environ.get("LENDGATE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
-    try:
-        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
-            return url.render_as_string(hide_password=False)
-    except OSError:
-        return None
+    server = postgres_server()
+    return server.render_as_string(hide_password=False) if server else None
 
 
 async def _create_database(server: str | None, scratch: Path, size: int) -> str:

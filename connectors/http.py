@@ -69,6 +69,8 @@ class HttpSourceConnector(SourceConnector):
         self.breaker = breaker or CircuitBreaker(self.source)
         self._credential = credential
         self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
+        # Parsed once: httpx parses a URL given as text on every request.
+        self._query_url = httpx.URL(self.base_url + self.query_path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r}, base_url={self.base_url!r})"
@@ -161,7 +163,7 @@ class HttpSourceConnector(SourceConnector):
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 response = await self._client.post(
-                    self.base_url + self.query_path,
+                    self._query_url,
                     content=content,
                     headers=headers,
                     timeout=self.timeout_seconds,

@@ -137,7 +137,14 @@ def build_connectors(
         if source not in settings.source_credentials:
             raise ValueError(f"no credential configured for source {source!r}")
         timeout = settings.source_timeouts.get(source, settings.source_timeout_seconds)
-        client = httpx.AsyncClient(transport=transports.get(source), timeout=timeout)
+        # One long-lived client per source and process (closed with the context): releases
+        # reuse its kept-alive connections instead of connecting to the source each time.
+        pool = settings.source_max_connections
+        client = httpx.AsyncClient(
+            transport=transports.get(source),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
         connectors[source] = sources[source].connector(
             base_url,
             settings.source_credentials[source],

@@ -24,7 +24,6 @@ from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.core.ids import new_request_id
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import REQUEST_SECONDS
-from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
 from gateway.ops.endpoints import router as ops_router
@@ -54,8 +53,6 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         # problem (CatalogError), before the database is touched.
         app.state.context = build_context(resolved)
         try:
-            if resolved.is_development:
-                await upgrade(resolved.resolved_database_url)
             async with scheduler(app.state.context):
                 yield
         finally:

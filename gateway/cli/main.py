@@ -23,16 +23,28 @@ app = typer.Typer(help="Lendgate: consent-bound data sharing for lending.", no_a
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes sharing the port (default LENDGATE_WORKERS, else one per CPU core "
+            "in production and one in development).",
+        ),
+    ] = None,
+) -> None:
     """Run the gateway (host and port from LENDGATE_HOST / LENDGATE_PORT)."""
     import uvicorn
 
-    from gateway.app import create_app
+    from gateway.core.migrate import upgrade
     from gateway.crypto.keys import KeysMissing, KeyStore
     from policies.loading import CatalogError, load_catalog
 
     settings = get_settings()
     # Refuse early and plainly: a broken catalog or missing keys is the operator's to fix.
+    # Keys and, in development, the schema are made here, once, before any worker starts,
+    # so that workers never race to create them.
     try:
         load_catalog(settings.policy_dir)
         KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
@@ -43,10 +55,18 @@ def serve() -> None:
     except KeysMissing as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
+    if settings.is_development:
+        asyncio.run(upgrade(settings.resolved_database_url))
+    # Each worker builds its app from the same environment (`create_app` reads the settings).
     uvicorn.run(
-        create_app(settings=settings),
+        "gateway.app:create_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
+        workers=workers or settings.resolved_workers,
+        # uvloop and httptools, both dependencies (auto falls back where they do not build).
+        loop="auto",
+        http="auto",
         log_level="warning",
         server_header=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `lendgate serve` binds.")
     port: int = Field(8000, description="Port `lendgate serve` binds.")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Processes `lendgate serve` runs, sharing its port; default one per CPU "
+        "core in production, one in development and test.",
+    )
     portal_url: str | None = Field(
         None, description="Base URL of the borrower portal in approval links; default the issuer."
     )
@@ -66,6 +73,12 @@ class Settings(BaseSettings):
     source_timeouts: dict[str, float] = Field(
         default_factory=dict,
         description="Per-source timeouts in seconds overriding `source_timeout_seconds` (JSON).",
+    )
+    source_max_connections: int = Field(
+        100,
+        ge=1,
+        description="Connections each gateway process opens to one source at most; idle ones "
+        "stay open for the next release (HTTP keep-alive).",
     )
     source_retries: int = Field(
         2, ge=0, le=5, description="Retries of a query after a transient failure (5xx, refused)."
@@ -209,6 +222,19 @@ class Settings(BaseSettings):
     def token_endpoint(self) -> str:
         """The token endpoint URL, an accepted `aud` of client assertions."""
         return self.issuer.rstrip("/") + "/oauth/token"
+
+    @property
+    def resolved_workers(self) -> int:
+        """How many processes `lendgate serve` runs."""
+        if self.workers is not None:
+            return self.workers
+        if self.is_development:
+            return 1
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
 
     @property
     def is_development(self) -> bool:

@@ -116,8 +116,8 @@ def egress_allowances(settings: Settings, catalog: Catalog) -> dict[str, frozens
     }
 
 
-def get_context(request: Request) -> GatewayContext:
-    """The running gateway's context."""
+async def get_context(request: Request) -> GatewayContext:
+    """The running gateway's context (async: FastAPI runs a plain function in a thread)."""
     context: GatewayContext = request.app.state.context
     return context
 

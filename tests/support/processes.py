@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,3 +37,31 @@ def demo_env(data_dir: Path) -> dict[str, str]:
 def lendgate(*args: str) -> list[str]:
     """The command line of the installed `lendgate` entry point."""
     return [str(Path(sys.executable).with_name("lendgate")), *args]
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines (from /proc)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            children[int(entry.name)] = cmdline
+    return children
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Ask a process to end (SIGTERM), and kill it if it has not within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
