@@ -16,6 +16,7 @@ from consent.schemas import (
 from consent.states import ConsentAction
 from gateway.auth.dependencies import ConsentWriter, CurrentBorrower
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ConsentId
 from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.runtime.context import ContextDep
 
@@ -45,7 +46,7 @@ async def create_consent_request(
     responses=error_responses(*AUTH_ERRORS, "ConsentNotFound"),
 )
 async def get_consent(
-    consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> LenderConsentView:
     """Status, terms, signed artefact and use count of one of the lender's consents."""
     consent = await lookup.get_for_lender(session, lender.client_id, consent_id)
@@ -59,7 +60,7 @@ async def get_consent(
     responses=error_responses(*AUTH_ERRORS, *STATE_ERRORS),
 )
 async def lender_revoke(
-    consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> Decision:
     """The lender ends its consent; its data key is destroyed. Repeating it changes nothing."""
     return await transitions.lender_revokes(session, context, lender, consent_id)
@@ -73,7 +74,7 @@ async def lender_revoke(
     ),
 )
 async def get_my_receipts(
-    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
 ) -> ConsentReceipts:
     """The signed consent receipt, and the withdrawal receipt once the consent was revoked."""
     return await artefacts.receipts_of(session, context, borrower, consent_id)
@@ -85,7 +86,7 @@ async def get_my_receipts(
     responses=error_responses("InvalidToken", "RateLimited", "InvalidRequest", *STATE_ERRORS),
 )
 async def approve(
-    consent_id: str,
+    consent_id: ConsentId,
     body: Approval,
     borrower: CurrentBorrower,
     session: SessionDep,
@@ -102,7 +103,7 @@ async def approve(
 
 def _decision_endpoint(action: ConsentAction, summary: str) -> None:
     async def decide(
-        consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+        consent_id: ConsentId, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
     ) -> Decision:
         return await transitions.borrower_decides(session, context, borrower, consent_id, action)
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from gateway.auth.dependencies import FeatureReader
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ConsentId, ReleaseId
 from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.releases import service
 from gateway.releases.schemas import (
@@ -36,7 +37,7 @@ router = APIRouter(tags=["releases"])
     ),
 )
 async def create_release(
-    consent_id: str,
+    consent_id: ConsentId,
     lender: FeatureReader,
     session: SessionDep,
     context: ContextDep,
@@ -55,7 +56,7 @@ async def create_release(
     ),
 )
 async def attest_deletion(
-    release_id: str,
+    release_id: ReleaseId,
     lender: FeatureReader,
     session: SessionDep,
     context: ContextDep,

@@ -211,5 +211,6 @@ def open_store(settings: Settings) -> SharedStore:
         pool_size=_STORE_POOL_SIZE,
         max_overflow=_STORE_POOL_SIZE,
         pool_timeout=settings.database_pool_timeout_seconds,
+        connect_timeout=settings.database_connect_timeout_seconds,
     )
     return DatabaseStore(create_sessionmaker(engine), engine=engine)
