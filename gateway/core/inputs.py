@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, TypeGuard
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from annotated_types import Ge, Le
+from fastapi import Header
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 
 from gateway.core.errors import InvalidRequest
@@ -49,6 +50,16 @@ EventType = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
 """An audit event type, e.g. `release.granted`."""
 Cursor = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
 """An opaque `next_cursor` of a previous page."""
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{1,255}$",
+        description="Makes a retry safe: the same key with the same request returns the first "
+        "answer (kept at least 24 hours); with another request it is `InvalidRequest`.",
+    ),
+]
+"""The `Idempotency-Key` header of a retryable request (letters, digits, `._:-`)."""
 LeafIndex = Annotated[int, Ge(0), Le(INT64_MAX)]
 """A position in the audit log, or a tree size, within a 64-bit column."""
 LeafCount = Annotated[int, Ge(1), Le(INT64_MAX)]

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a request waits for a free database connection."
     )
+    idempotency_keep_hours: float = Field(
+        24.0, ge=24, description="How long an `Idempotency-Key` and its first answer are kept."
+    )
     database_connect_timeout_seconds: float = Field(
         5.0,
         gt=0,

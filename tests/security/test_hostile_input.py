@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from gateway.audit.models import AuditEntry
 from gateway.core.db import Base
+from gateway.core.ids import new_id
 from tests.support.stack import Stack, api_routes, assertion_claims, client_assertion, request_token
 
 MISSING_CONSENT = "cns_" + "0" * 24
@@ -274,10 +275,11 @@ async def _spent_assertions(stack: Stack) -> int:
 
 
 async def test_a_well_shaped_unknown_id_is_still_not_found(stack: Stack, parties: Parties) -> None:
-    answer = await stack.http.get(f"/v1/consents/{MISSING_CONSENT}", headers=parties.lender)
+    unknown = new_id("cns")
+    answer = await stack.http.get(f"/v1/consents/{unknown}", headers=parties.lender)
     assert _refused(answer, 404, "ConsentNotFound")
     answer = await stack.http.get(
-        f"/v1/audit/entries?consent_id={MISSING_CONSENT}&since=2026-01-01T00:00:00%2B08:00",
+        f"/v1/audit/entries?consent_id={unknown}&since=2026-01-01T00:00:00%2B08:00",
         headers=parties.regulator,
     )
     assert answer.status_code == 200, answer.text
