@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import math
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.errors import InvalidRequest, RateLimited
 from gateway.core.inputs import check_json_body, check_target
 from gateway.security.store import SharedStore, StoreUnavailable
-
-log = structlog.get_logger()
+from gateway.security.store import outage_log as store_outage_log
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
@@ -36,7 +34,7 @@ async def enforce_rate_limit(
     try:
         window = await store.hit(key, window_seconds)
     except StoreUnavailable as error:
-        log.warning("ratelimit.store_unavailable", error=str(error))
+        store_outage_log.failure("ratelimit.store_unavailable", error)
         return
     if window.count > limit:
         retry_after = max(1, math.ceil(window.resets_in))

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.logging import RateLimitedLog
 from gateway.core.settings import Settings
 from gateway.security.models import SecurityCounter
 
@@ -30,6 +31,10 @@ KEY_PREFIX: Final = "lendgate:"
 _SWEEP_EVERY: Final = 256
 _STORE_POOL_SIZE: Final = 5
 """Connections of the database store's own pool (and as many more at peaks)."""
+
+
+outage_log = RateLimitedLog(interval_seconds=1.0)
+"""The store not answering repeats on every request: one line a second, the rest counted."""
 
 
 class StoreUnavailable(Exception):
