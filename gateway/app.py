@@ -16,11 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
+from gateway.audit import tree_heads
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
-from gateway.core.db import is_outage, outage_log
+from gateway.core.db import is_outage, outage_log, unit_of_work
 from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.core.ids import new_request_id
 from gateway.core.logging import configure_logging
@@ -57,6 +58,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         try:
             if resolved.is_development:
                 await upgrade(resolved.resolved_database_url)
+            await _check_keys_match_log(app.state.context)
             async with scheduler(app.state.context):
                 yield
         finally:
@@ -91,6 +93,16 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+async def _check_keys_match_log(context: GatewayContext) -> None:
+    """Refuse to start with a key directory that did not sign this database's log."""
+    async with unit_of_work(context.sessionmaker) as session:
+        try:
+            await tree_heads.check_keys_match(session, context.keys)
+        except tree_heads.KeysDoNotMatchLog as mismatch:
+            log.error("startup.keys_do_not_match_log", problem=str(mismatch))
+            raise
 
 
 def _install_error_handlers(app: FastAPI) -> None:

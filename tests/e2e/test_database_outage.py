@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from connectors.simulators.population import Population
 from gateway.core.migrate import upgrade
@@ -26,8 +25,7 @@ from tests.support.postgres_instance import (
     postgres_instance,
     server_installed,
 )
-from tests.support.processes import free_port
-from tests.support.stack import LogCapture, Stack, gateway_settings, gateway_stack
+from tests.support.stack import LogCapture, Stack, gateway_settings, gateway_stack, on_socket
 
 RECOVERY_SECONDS = 60.0
 ROUNDS = 5
@@ -53,21 +51,12 @@ async def served(
     settings = gateway_settings(
         own_postgres.url, tmp_path, otp_send_limit_per_phone=1000, otp_send_limit_per_ip=1000
     )
-    async with gateway_stack(settings, population) as stack:
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(stack.app, host="127.0.0.1", port=port, log_level="info", lifespan="off")
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not serving.done(), "the server did not start"
-            await asyncio.sleep(0.05)
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-                yield stack, http
-        finally:
-            server.should_exit = True
-            await serving
+    async with (
+        gateway_stack(settings, population) as stack,
+        on_socket(stack.app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        yield stack, http
 
 
 async def test_an_outage_is_answered_503_and_recovered_without_restart(

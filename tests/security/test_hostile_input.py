@@ -7,8 +7,6 @@ Each is refused with its exact code before anything reaches a query, and nothing
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,7 +16,15 @@ from sqlalchemy import func, select, text
 from gateway.audit.models import AuditEntry
 from gateway.core.db import Base
 from gateway.core.ids import new_id
-from tests.support.stack import Stack, api_routes, assertion_claims, client_assertion, request_token
+from tests.support.stack import (
+    Parties,
+    Stack,
+    api_routes,
+    assertion_claims,
+    client_assertion,
+    parties_of,
+    request_token,
+)
 
 MISSING_CONSENT = "cns_" + "0" * 24
 
@@ -71,35 +77,10 @@ HOSTILE_BODIES = {
 }
 
 
-@dataclass
-class Parties:
-    lender: dict[str, str]
-    regulator: dict[str, str]
-    borrower: dict[str, str]
-
-    def for_path(self, path: str) -> dict[str, str]:
-        """The credentials a route needs, so refusals come from the input, not from auth."""
-        if path.startswith("/v1/audit"):
-            return self.regulator
-        if path.startswith("/v1/borrower"):
-            return self.borrower
-        return self.lender
-
-
 @pytest.fixture
-async def parties(stack: Stack) -> AsyncIterator[Parties]:
-    """Valid credentials of a lender, a regulator (read and co-sign) and a borrower."""
-    lender, regulator = await stack.register(), await stack.register("regulator")
-    async with stack.lender_client(lender) as client:
-        lender_token = await client.access_token()
-    regulator_answer = await request_token(stack.http, client_assertion(regulator))
-    assert regulator_answer.status_code == 200, regulator_answer.text
-    borrower = await stack.borrower_login(stack.person().phone)
-    yield Parties(
-        lender={"Authorization": f"Bearer {lender_token}"},
-        regulator={"Authorization": f"Bearer {regulator_answer.json()['access_token']}"},
-        borrower=borrower,
-    )
+async def parties(stack: Stack) -> Parties:
+    """Valid credentials of a lender, a regulator and a borrower."""
+    return await parties_of(stack)
 
 
 async def row_counts(stack: Stack) -> dict[str, int]:

@@ -20,7 +20,7 @@ from tests.support.processes import free_port
 DATABASE = "lendgate"
 
 
-def _bin_dir() -> Path | None:
+def server_bin_dir() -> Path | None:
     """The newest installed PostgreSQL's programs, if any."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts[-3])
     if found:
@@ -31,7 +31,7 @@ def _bin_dir() -> Path | None:
 
 def server_installed() -> bool:
     """Whether initdb and pg_ctl are there to start a server of one's own."""
-    return _bin_dir() is not None
+    return server_bin_dir() is not None
 
 
 @dataclass
@@ -72,7 +72,7 @@ def postgres_instance() -> Iterator[PostgresInstance]:
     directory = Path(tempfile.mkdtemp(prefix="lendgate-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
-    bin_dir = _bin_dir()
+    bin_dir = server_bin_dir()
     if bin_dir is None:
         raise RuntimeError("the PostgreSQL server programs are not installed")
     instance = PostgresInstance(directory, free_port(), bin_dir)
