@@ -79,7 +79,7 @@ async def _run() -> None:
         sig = jose.find_key(private, "sig")
         signing_key = jose.signing_key_from_jwk(sig)
         proof_key = jose.generate_signing_key()
-        path = "/v1/consents/cns_bench_missing"
+        path = "/v1/consents/cns_0000000000000000000000be"
         stores = {"database": context.shared_store}
         if _redis_answers():
             stores["redis"] = RedisStore(REDIS_URL)

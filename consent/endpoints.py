@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
 from consent import artefacts, lookup, transitions, views
 from consent.expiry import settle_all
@@ -16,8 +19,10 @@ from consent.schemas import (
 from consent.states import ConsentAction
 from gateway.auth.dependencies import ConsentWriter, CurrentBorrower
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ConsentId, IdempotencyKey
 from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.runtime.context import ContextDep
+from gateway.security import idempotency
 
 lender_router = APIRouter(tags=["consents (lender)"])
 borrower_router = APIRouter(prefix="/v1/borrower", tags=["consents (borrower)"])
@@ -32,11 +37,32 @@ STATE_ERRORS = (*CONSENT_STATE_ERRORS, "PolicyViolation")
     responses=error_responses(*AUTH_ERRORS, "PurposeViolation", "InvalidRequest"),
 )
 async def create_consent_request(
-    body: ConsentRequestCreate, lender: ConsentWriter, session: SessionDep, context: ContextDep
-) -> LenderConsentView:
-    """Ask a borrower for consent; the answer carries the `approval_url` to send them to."""
-    consent = await transitions.request_consent(session, context, lender, body)
-    return views.lender_view(context, consent)
+    body: ConsentRequestCreate,
+    lender: ConsentWriter,
+    session: SessionDep,
+    context: ContextDep,
+    idempotency_key: IdempotencyKey = None,
+) -> LenderConsentView | JSONResponse:
+    """Ask a borrower for consent; the answer carries the `approval_url` to send them to.
+
+    Retried with the same `Idempotency-Key`, it answers the consent the first request created.
+    """
+
+    async def request() -> LenderConsentView:
+        consent = await transitions.request_consent(session, context, lender, body)
+        return views.lender_view(context, consent)
+
+    return await idempotency.run_once(
+        session,
+        client_id=lender.client_id,
+        key=idempotency_key,
+        operation="POST /v1/consent-requests",
+        body=body.model_dump(mode="json"),
+        now=context.clock.now(),
+        keep=timedelta(hours=context.settings.idempotency_keep_hours),
+        run=request,
+        status_code=status.HTTP_201_CREATED,
+    )
 
 
 @lender_router.get(
@@ -45,7 +71,7 @@ async def create_consent_request(
     responses=error_responses(*AUTH_ERRORS, "ConsentNotFound"),
 )
 async def get_consent(
-    consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> LenderConsentView:
     """Status, terms, signed artefact and use count of one of the lender's consents."""
     consent = await lookup.get_for_lender(session, lender.client_id, consent_id)
@@ -59,7 +85,7 @@ async def get_consent(
     responses=error_responses(*AUTH_ERRORS, *STATE_ERRORS),
 )
 async def lender_revoke(
-    consent_id: str, lender: ConsentWriter, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, lender: ConsentWriter, session: SessionDep, context: ContextDep
 ) -> Decision:
     """The lender ends its consent; its data key is destroyed. Repeating it changes nothing."""
     return await transitions.lender_revokes(session, context, lender, consent_id)
@@ -73,7 +99,7 @@ async def lender_revoke(
     ),
 )
 async def get_my_receipts(
-    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
 ) -> ConsentReceipts:
     """The signed consent receipt, and the withdrawal receipt once the consent was revoked."""
     return await artefacts.receipts_of(session, context, borrower, consent_id)
@@ -85,7 +111,7 @@ async def get_my_receipts(
     responses=error_responses("InvalidToken", "RateLimited", "InvalidRequest", *STATE_ERRORS),
 )
 async def approve(
-    consent_id: str,
+    consent_id: ConsentId,
     body: Approval,
     borrower: CurrentBorrower,
     session: SessionDep,
@@ -102,7 +128,7 @@ async def approve(
 
 def _decision_endpoint(action: ConsentAction, summary: str) -> None:
     async def decide(
-        consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+        consent_id: ConsentId, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
     ) -> Decision:
         return await transitions.borrower_decides(session, context, borrower, consent_id, action)
 

@@ -47,6 +47,7 @@ class Consent(CreatedAt, Base):
     data_range_months: Mapped[int] = mapped_column(Integer)
     data_life_days: Mapped[int] = mapped_column(Integer)
     on_behalf_of: Mapped[str | None] = mapped_column(String(200))
+    on_behalf_of_credit_code: Mapped[str | None] = mapped_column(String(18))
     callback_url: Mapped[str | None] = mapped_column(String(500))
     policy_version: Mapped[str] = mapped_column(String(80))
 

@@ -74,7 +74,7 @@ def _record(
     if consent.on_behalf_of:
         controllers.append(
             {
-                "id": None,
+                "id": consent.on_behalf_of_credit_code,
                 "name": consent.on_behalf_of,
                 "role": "funding_institution",
                 "on_behalf_of": True,

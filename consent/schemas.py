@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from gateway.borrowers.schemas import MOBILE_PATTERN
-from gateway.privacy.recognizers import is_valid_resident_id
+from gateway.privacy.recognizers import find_pii, is_valid_resident_id, is_valid_uscc
 
 
 class Strict(BaseModel):
@@ -34,6 +34,45 @@ class BorrowerIdentity(Strict):
         return value
 
 
+class FundingInstitution(Strict):
+    """The funding institution a lending platform (助贷) asks on behalf of: shown to the
+    borrower and named in the receipt; it receives nothing."""
+
+    name: str = Field(
+        min_length=2,
+        max_length=100,
+        pattern=r"^[\u4e00-\u9fffA-Za-z0-9（）()·&.,\- ]+$",
+        description="Registered name, e.g. 示例消费金融有限公司.",
+    )
+    credit_code: str = Field(
+        description="Unified social credit code (统一社会信用代码, GB 32100, 18 characters)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _no_personal_data(cls, value: str) -> str:
+        # A person's number in the name would be stored and shown: refused, never echoed.
+        if find_pii(value):
+            raise ValueError("the name carries what reads as personal data")
+        return value
+
+    @field_validator("credit_code")
+    @classmethod
+    def _valid_credit_code(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not is_valid_uscc(value):
+            raise ValueError("not a valid unified social credit code")
+        return value
+
+
+class FundingInstitutionView(BaseModel):
+    """The funding institution of a consent; `credit_code` is null on consents asked for
+    before the code was kept."""
+
+    name: str
+    credit_code: str | None
+
+
 class Frequency(Strict):
     """At most `value` releases per calendar `unit`."""
 
@@ -53,7 +92,9 @@ class ConsentRequestCreate(Strict):
     valid_until: AwareDatetime
     data_range_months: int = Field(ge=1, le=120)
     data_life_days: int = Field(ge=1, le=3650)
-    on_behalf_of: str | None = Field(None, min_length=1, max_length=200)
+    on_behalf_of: FundingInstitution | None = Field(
+        None, description="The funding institution asked for, when a lending platform asks."
+    )
     callback_url: HttpUrl | None = None
 
 
@@ -68,7 +109,7 @@ class ConsentTerms(BaseModel):
     valid_until: datetime
     data_range_months: int
     data_life_days: int
-    on_behalf_of: str | None
+    on_behalf_of: FundingInstitutionView | None
     callback_url: str | None
 
 

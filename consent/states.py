@@ -189,3 +189,9 @@ def check_releasable(status: ConsentStatus, now: datetime, *, valid_from: dateti
         raise state_error(status)
     if now < valid_from:
         raise ConsentNotYetValid()
+
+
+def check_replayable(status: ConsentStatus) -> None:
+    """Refuse to answer a release again once the borrower has paused or revoked its consent."""
+    if status in (ConsentStatus.PAUSED, ConsentStatus.REVOKED):
+        raise state_error(status)

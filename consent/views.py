@@ -8,7 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent.models import Consent
 from consent.notice import NoticeTerms, summary, withdrawal
-from consent.schemas import ConsentTerms, Frequency, LenderConsentView, Notice
+from consent.schemas import (
+    ConsentTerms,
+    Frequency,
+    FundingInstitutionView,
+    LenderConsentView,
+    Notice,
+)
 from consent.states import ConsentStatus, effective_status
 from gateway.clients import repository as clients_repository
 from gateway.runtime.context import GatewayContext
@@ -38,7 +44,13 @@ def terms_of(consent: Consent) -> ConsentTerms:
         valid_until=consent.valid_until,
         data_range_months=consent.data_range_months,
         data_life_days=consent.data_life_days,
-        on_behalf_of=consent.on_behalf_of,
+        on_behalf_of=(
+            FundingInstitutionView(
+                name=consent.on_behalf_of, credit_code=consent.on_behalf_of_credit_code
+            )
+            if consent.on_behalf_of
+            else None
+        ),
         callback_url=consent.callback_url,
     )
 

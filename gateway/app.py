@@ -16,10 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
+from gateway.audit import tree_heads
 from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
+from gateway.core.db import is_outage, outage_log, unit_of_work
 from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
 from gateway.core.ids import new_request_id
 from gateway.core.logging import configure_logging
@@ -31,8 +33,8 @@ from gateway.privacy.pii import redact_pii
 from gateway.releases.endpoints import router as releases_router
 from gateway.rights.endpoints import router as rights_router
 from gateway.runtime.context import GatewayContext, build_context
-from gateway.security.headers import SecurityHeadersMiddleware, security_headers
-from gateway.security.limits import BodySizeLimitMiddleware
+from gateway.security.headers import SecurityHeadersMiddleware
+from gateway.security.limits import RequestGuardMiddleware
 from gateway.web.console.endpoints import router as console_router
 from gateway.web.portal.endpoints import router as portal_router
 
@@ -53,6 +55,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         # problem (CatalogError), before the database is touched.
         app.state.context = build_context(resolved)
         try:
+            await _check_keys_match_log(app.state.context)
             async with scheduler(app.state.context):
                 yield
         finally:
@@ -83,15 +86,27 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         app.include_router(router)
     _install_error_handlers(app)
     # Last added runs first: headers go on every answer, even a refused oversized body.
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
+async def _check_keys_match_log(context: GatewayContext) -> None:
+    """Refuse to start with a key directory that did not sign this database's log."""
+    async with unit_of_work(context.sessionmaker) as session:
+        try:
+            await tree_heads.check_keys_match(session, context.keys)
+        except tree_heads.KeysDoNotMatchLog as mismatch:
+            log.error("startup.keys_do_not_match_log", problem=str(mismatch))
+            raise
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LendgateError)
     async def lendgate_error(_: Request, error: LendgateError) -> JSONResponse:
+        if isinstance(error, AuditUnavailable) and is_outage(error):
+            outage_log.failure("db.unavailable", error)
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -106,6 +121,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # FastAPI's answer to a body it could not parse: malformed input, said with 422.
+            refusal = InvalidRequest("The request body could not be parsed.")
+            return JSONResponse(refusal.body(), status_code=refusal.status)
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "InvalidRequest")
         return JSONResponse(
             {"error": code, "detail": str(error.detail)}, status_code=error.status_code
@@ -113,21 +132,21 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_: Request, error: SQLAlchemyError) -> JSONResponse:
-        log.error("db.error", error=type(error).__name__)
-        refusal = AuditUnavailable("The gateway could not record this action; nothing was changed.")
-        return JSONResponse(refusal.body(), status_code=refusal.status)
+        return database_refusal(error)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("request.failed", error=type(error).__name__)
-        # Answered outside the middleware stack, so the security headers are added here.
-        context = getattr(request.app.state, "context", None)
-        hsts = context is not None and not context.settings.is_development
-        return JSONResponse(
-            {"error": "InternalError", "detail": "The gateway could not complete the request."},
-            status_code=500,
-            headers=dict(security_headers(request.url.path, hsts=hsts)),
-        )
+
+def database_refusal(error: BaseException) -> JSONResponse:
+    """`AuditUnavailable` (503, `Retry-After`) for a database error, logged in one line.
+
+    An outage is expected: a warning without traceback, at most one a second. Any other
+    database error is a defect the operator must see, still without the statement's values.
+    """
+    if is_outage(error):
+        outage_log.failure("db.unavailable", error)
+    else:
+        log.error("db.error", error=type(error).__name__)
+    refusal = AuditUnavailable("The gateway could not record this action; nothing was changed.")
+    return JSONResponse(refusal.body(), status_code=refusal.status, headers=refusal.headers)
 
 
 class RequestContextMiddleware:
@@ -146,9 +165,12 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
+        responded = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
+                responded = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -157,9 +179,33 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            # Answered here, not re-raised: the server would log the traceback a second time.
+            await _answer_failure(scope, send_with_id, error, responded=responded)
         finally:
             route = scope.get("route")
             REQUEST_SECONDS.labels(
                 scope["method"], getattr(route, "path", "unmatched"), str(status)
             ).observe(time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
+
+
+async def _answer_failure(scope: Scope, send: Send, error: Exception, *, responded: bool) -> None:
+    """Log an unexpected failure once and answer it: 503 for a database outage, else 500.
+
+    Once the answer has started nothing more can be said; the connection then ends.
+    """
+    if is_outage(error) or isinstance(error, SQLAlchemyError):
+        response = database_refusal(error)
+    else:
+        log.error("request.failed", error=type(error).__name__, exc_info=error)
+        response = JSONResponse(
+            {"error": "InternalError", "detail": "The gateway could not complete the request."},
+            status_code=500,
+        )
+    if not responded:
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}

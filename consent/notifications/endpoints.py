@@ -10,6 +10,7 @@ from consent.notifications import service
 from consent.notifications.schemas import NotificationPage, StatusFilter
 from gateway.auth.dependencies import ConsentWriter
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ConsentId, Cursor
 from gateway.core.openapi import error_responses
 
 router = APIRouter(tags=["notifications (lender)"])
@@ -27,8 +28,8 @@ async def list_notifications(
         StatusFilter | None,
         Query(description="`pending`, `delivered`, or `failed` (kept after the last attempt)."),
     ] = None,
-    consent_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    consent_id: ConsentId | None = None,
+    cursor: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationPage:
     """The signed consent events sent (or being sent) to this lender, oldest first."""

@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from gateway.audit import proofs, repository, service, tree_heads
 from gateway.audit.schemas import (
@@ -19,6 +18,15 @@ from gateway.audit.schemas import (
 from gateway.auth.dependencies import RegulatorDep
 from gateway.core.db import SessionDep
 from gateway.core.errors import InvalidRequest
+from gateway.core.inputs import (
+    ClientId,
+    ConsentId,
+    EventType,
+    LeafCount,
+    LeafIndex,
+    Rfc3339,
+    parse_index,
+)
 from gateway.core.openapi import AUTH_ERRORS, error_responses
 from gateway.runtime.context import ContextDep
 
@@ -31,20 +39,22 @@ _READ_ERRORS = (*AUTH_ERRORS, "InvalidRequest", "AuditUnavailable")
 async def list_entries(
     regulator: RegulatorDep,
     session: SessionDep,
-    lender_id: str | None = None,
-    consent_id: str | None = None,
-    type: Annotated[str | None, Query(description="Event type, e.g. `release.granted`.")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    cursor: str | None = None,
+    lender_id: ClientId | None = None,
+    consent_id: ConsentId | None = None,
+    type: Annotated[
+        EventType | None, Query(description="Event type, e.g. `release.granted`.")
+    ] = None,
+    since: Rfc3339 | None = None,
+    until: Rfc3339 | None = None,
+    cursor: Annotated[str | None, Query(max_length=19)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Entries in log order, filtered by lender, consent, event type and time."""
     after = None
     if cursor is not None:
-        if not cursor.isdigit():
+        after = parse_index(cursor)
+        if after is None:
             raise InvalidRequest("cursor is the `next_cursor` of a previous page.")
-        after = int(cursor)
     entries = await repository.list_entries(
         session,
         after=after,
@@ -73,8 +83,8 @@ async def get_tree_head(
     session: SessionDep,
     context: ContextDep,
     tree_size: Annotated[
-        int | None,
-        Query(ge=0, description="A tree head issued earlier; default: the current one."),
+        LeafIndex | None,
+        Query(description="A tree head issued earlier; default: the current one."),
     ] = None,
 ) -> TreeHeadView:
     """The signed tree head (issued now if the log grew since the last one), with co-signatures."""
@@ -89,9 +99,9 @@ async def get_tree_head(
 async def get_inclusion_proof(
     regulator: RegulatorDep,
     session: SessionDep,
-    index: Annotated[int, Query(ge=0, description="The leaf index (`audit.leaf_index`).")],
+    index: Annotated[LeafIndex, Query(description="The leaf index (`audit.leaf_index`).")],
     tree_size: Annotated[
-        int | None, Query(ge=1, description="Default: the log's current size.")
+        LeafCount | None, Query(description="Default: the log's current size.")
     ] = None,
 ) -> InclusionProof:
     """RFC 9162 inclusion proof of a leaf in the tree of `tree_size` leaves (hex hashes)."""
@@ -110,8 +120,8 @@ async def get_inclusion_proof(
 async def get_consistency_proof(
     regulator: RegulatorDep,
     session: SessionDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: LeafCount,
+    second: LeafCount,
 ) -> ConsistencyProof:
     """RFC 9162 consistency proof that the tree of `first` leaves is a prefix of `second`'s."""
     proof = await proofs.consistency_proof(session, first, second)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from gateway.audit.merkle import NodeId
 from gateway.audit.verify import BUNDLE_FORMAT
 from gateway.core.clock import utcnow
 from gateway.core.errors import InvalidRequest
+from gateway.core.inputs import parse_index, parse_rfc3339
 from gateway.crypto.keys import KeyStore
 
 MAX_EXPORT_LEAVES = 50_000
@@ -23,14 +23,14 @@ async def position_of(session: AsyncSession, value: str | None, size: int) -> in
     """A leaf position from `from`/`to`: a leaf index, or an RFC 3339 time (first leaf at/after)."""
     if value is None:
         return None
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest("`from` and `to` are leaf indexes or RFC 3339 date-times.") from None
-    if moment.utcoffset() is None:
-        raise InvalidRequest("Date-times in `from` and `to` need a UTC offset.")
+    index = parse_index(value)
+    if index is not None:
+        return index
+    moment = parse_rfc3339(value)
+    if moment is None:
+        raise InvalidRequest(
+            "`from` and `to` are leaf indexes or RFC 3339 date-times with a UTC offset."
+        )
     found = await repository.first_seq_at_or_after(session, moment)
     return size if found is None else min(found, size)
 

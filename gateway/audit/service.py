@@ -19,7 +19,7 @@ from gateway.audit import merkle, repository
 from gateway.audit.events import AuditEvent
 from gateway.audit.models import AuditEntry
 from gateway.core.clock import utcnow
-from gateway.core.db import on_rollback
+from gateway.core.db import is_outage, on_rollback
 from gateway.core.errors import AuditUnavailable
 
 log = structlog.get_logger()
@@ -65,8 +65,9 @@ async def append_all(session: AsyncSession, events: Sequence[AuditEvent]) -> lis
             nodes.extend(frontier.append(digest))
         await repository.add_leaves(session, entries, frontier, nodes)
     except SQLAlchemyError as error:
-        types = ",".join(event.type for event in events)
-        log.error("audit.append_failed", event_type=types, error=type(error).__name__)
+        if not is_outage(error):  # an outage is logged, rate-limited, where it is answered
+            types = ",".join(event.type for event in events)
+            log.error("audit.append_failed", event_type=types, error=type(error).__name__)
         raise AuditUnavailable() from error
     return entries
 

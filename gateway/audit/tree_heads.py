@@ -164,3 +164,32 @@ async def cosign(
         )
         log.info("audit.cosigned", tree_size=tree_size, witness=witness_id)
     return (await tree_head_views(session, [head]))[0]
+
+
+class KeysDoNotMatchLog(Exception):
+    """The key directory is not the one that signed this database's audit log."""
+
+
+async def check_keys_match(session: AsyncSession, keys: KeyStore) -> None:
+    """Refuse keys that did not sign the newest tree head: a database restored beside
+    another gateway's keys would issue heads no regulator's earlier head agrees with."""
+    latest = await repository.latest_tree_head(session)
+    if latest is None:
+        return
+    held = {key.kid for key in keys.signing_keys()}
+    if latest.kid not in held:
+        raise KeysDoNotMatchLog(
+            f"the newest tree head ({latest.tree_size} leaves) is signed by key {latest.kid}, "
+            "which this key directory does not hold"
+        )
+    try:
+        claims = jose.verify_jwt(
+            latest.signature, keys.jwks(), audience=None, issuer=None, required=(), typ=STH_TYPE
+        )
+    except InvalidToken as error:
+        raise KeysDoNotMatchLog(
+            f"the newest tree head ({latest.tree_size} leaves) does not verify with key "
+            f"{latest.kid} of this key directory"
+        ) from error
+    if claims.get("root_hash") != latest.root_hash:
+        raise KeysDoNotMatchLog("the newest tree head's signature names another root")

@@ -31,6 +31,7 @@ from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
 from gateway.security.principals import BorrowerPrincipal
 from gateway.security.store import SharedStore, StoreUnavailable
+from gateway.security.store import outage_log as store_outage_log
 from gateway.security.tokens import BORROWER_TOKEN_USE
 
 log = structlog.get_logger()
@@ -63,7 +64,7 @@ async def _refuse_if_locked_out(
     try:
         window = await store.peek(_failures_key(phone_index))
     except StoreUnavailable as error:
-        log.warning("borrower.lockout_unavailable", error=str(error))
+        store_outage_log.failure("borrower.lockout_unavailable", error)
         return
     if window.count >= context.settings.otp_lockout_failures:
         raise RateLimited(
@@ -160,7 +161,7 @@ async def check_code(
         try:
             await store.hit(_failures_key(phone_index), context.settings.otp_lockout_seconds)
         except StoreUnavailable as error:
-            log.warning("borrower.lockout_unavailable", error=str(error))
+            store_outage_log.failure("borrower.lockout_unavailable", error)
         raise InvalidToken("Wrong code.")
     challenge.consumed_at = context.clock.now()
     await session.flush()

@@ -25,6 +25,7 @@ from gateway.clients.schemas import TokenResponse
 from gateway.core.clock import utcnow
 from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
 from gateway.core.ids import new_id
+from gateway.core.inputs import is_client_id, is_safe_text
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
@@ -354,7 +355,7 @@ async def _claimed_client(session: AsyncSession, assertion: str) -> Client:
     except jwt.PyJWTError as error:
         raise InvalidToken("The client assertion is not a JWT.") from error
     client_id = unverified.get("iss")
-    client = await repository.get(session, client_id) if isinstance(client_id, str) else None
+    client = await repository.get(session, client_id) if is_client_id(client_id) else None
     if client is None or client.status is not ClientStatus.ACTIVE:
         raise InvalidToken("Unknown client.")
     return client
@@ -375,6 +376,8 @@ async def _verify_assertion(
     )
     if claims["sub"] != client.id:
         raise InvalidToken("The assertion's `sub` must equal its `iss`.")
+    if not isinstance(claims["jti"], str) or not is_safe_text(claims["jti"], max_length=256):
+        raise InvalidToken("The assertion's `jti` must be a short string of printable characters.")
     now = utcnow()
     skew = settings.clock_skew_seconds
     lifetime = settings.client_assertion_max_lifetime_seconds

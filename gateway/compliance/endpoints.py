@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from gateway.audit import export as audit_export
 from gateway.audit import repository as audit_repository
@@ -17,6 +16,7 @@ from gateway.auth.dependencies import RegulatorCosigner, RegulatorDep
 from gateway.compliance import service
 from gateway.compliance.schemas import ComplianceReport, OverdueAttestations
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ClientId, Cursor, LeafIndex, Rfc3339
 from gateway.core.openapi import AUTH_ERRORS, error_responses
 from gateway.runtime.context import ContextDep
 
@@ -35,7 +35,7 @@ _READ_ERRORS = (*AUTH_ERRORS, "InvalidRequest", "AuditUnavailable")
 async def cosign_tree_head(
     witness: RegulatorCosigner,
     session: SessionDep,
-    tree_size: Annotated[int, Path(ge=0)],
+    tree_size: LeafIndex,
     body: CosignRequest,
 ) -> TreeHeadView:
     """Add the regulator's signature over a tree head it verified; shows every co-signature."""
@@ -90,9 +90,9 @@ async def compliance_report(
     regulator: RegulatorDep,
     session: SessionDep,
     context: ContextDep,
-    from_: Annotated[AwareDatetime, Query(alias="from")],
-    to: AwareDatetime,
-    lender_id: str | None = None,
+    from_: Annotated[Rfc3339, Query(alias="from")],
+    to: Rfc3339,
+    lender_id: ClientId | None = None,
 ) -> ComplianceReport:
     """Every release in the range against its consent as it stood then; overdue deletions;
     unusual release rates and repeated refusals. Every finding cites leaf indexes."""
@@ -112,8 +112,8 @@ async def overdue_deletion_attestations(
     regulator: RegulatorDep,
     session: SessionDep,
     context: ContextDep,
-    lender_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    lender_id: ClientId | None = None,
+    cursor: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> OverdueAttestations:
     """Releases past their `delete_by` whose lender has not attested deletion, oldest first."""

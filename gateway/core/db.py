@@ -11,8 +11,10 @@ from typing import Annotated, Any, ClassVar, TypeVar
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Enum, MetaData, Select, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,8 +26,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from gateway.core.clock import utcnow
+from gateway.core.logging import RateLimitedLog
 
 log = structlog.get_logger()
+outage_log = RateLimitedLog(interval_seconds=1.0)
+"""Database outages: at most one line a second, the rest counted in the next line."""
 
 Row = TypeVar("Row")
 Key = TypeVar("Key", str, int)
@@ -99,25 +104,64 @@ def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPool
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 30.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout: float = 30.0,
+    connect_timeout: float = 5.0,
 ) -> AsyncEngine:
     """An async engine for `url`, tuned for the embedded or the server database.
 
     The pool sizes apply to the server database; SQLite serializes writers on its file.
-    No pre-ping: it would cost every request three round trips (BEGIN, a ping, ROLLBACK).
-    A connection that turns out dead raises a disconnect error, which invalidates every
-    connection the pool held before it, so the next requests connect afresh.
+    Connections are opened within `connect_timeout`. No pre-ping: it would cost every
+    request three round trips (BEGIN, a ping, ROLLBACK). A connection that turns out dead
+    raises a disconnect error, which invalidates every connection the pool held before it,
+    so the next requests connect afresh and a restarted server is used again without
+    restarting the gateway.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
+        connect_args={"timeout": connect_timeout},
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_outage)
+    return engine
+
+
+def _connect_or_outage(
+    dialect: Dialect, _record: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
+) -> DBAPIConnection:
+    """Open a connection; a refused or timed-out socket becomes the driver's OperationalError,
+    which SQLAlchemy reports as `OperationalError` like every other outage."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        raise dialect.loaded_dbapi.OperationalError(
+            f"cannot connect: {type(error).__name__}", error
+        ) from error
+
+
+OUTAGE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
+"""The database did not answer (down, restarting, unreachable, pool exhausted)."""
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) says the database is not answering."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OUTAGE_ERRORS) or (
+            isinstance(seen, DBAPIError) and seen.connection_invalidated
+        ):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -182,7 +226,10 @@ async def _run_rollback_hooks(session: AsyncSession) -> None:
         await session.commit()
     except SQLAlchemyError as error:
         await session.rollback()
-        log.error("db.rollback_hook_failed", error=type(error).__name__)
+        if is_outage(error):
+            outage_log.failure("db.rollback_hook_failed", error)
+        else:
+            log.error("db.rollback_hook_failed", error=type(error).__name__)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -99,10 +99,21 @@ class SourceUnavailable(LendgateError):
     default_detail = "A data source did not answer correctly; nothing was released."
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a `503` asks the caller to wait before retrying."""
+
+
 class AuditUnavailable(LendgateError):
+    """The database (and with it the audit log) did not answer: retry after `Retry-After`."""
+
     code = "AuditUnavailable"
     status = 503
     default_detail = "The audit log could not be written; nothing was released."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(
+            detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
+        )
 
 
 class InvalidToken(LendgateError):

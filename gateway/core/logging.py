@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
+import time
 from typing import TextIO
 
 import structlog
@@ -33,3 +35,23 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class RateLimitedLog:
+    """Warnings about a condition that repeats on every request (a database outage): one
+    line per `interval_seconds`, carrying how many were left out since the last."""
+
+    def __init__(self, interval_seconds: float):
+        self.interval_seconds = interval_seconds
+        self._last = -math.inf
+        self._suppressed = 0
+
+    def failure(self, event: str, error: BaseException) -> None:
+        """Note one failure: logged (type only, no traceback) unless one was just logged."""
+        now = time.monotonic()
+        if now - self._last < self.interval_seconds:
+            self._suppressed += 1
+            return
+        self._last = now
+        suppressed, self._suppressed = self._suppressed, 0
+        structlog.get_logger().warning(event, error=type(error).__name__, suppressed=suppressed)

@@ -18,6 +18,9 @@ class ErrorBody(BaseModel):
 
 _BY_CODE = {error.code: error for error in ALL_ERRORS}
 
+PAYLOAD_TOO_LARGE = 413
+"""`InvalidRequest` said with 413: a body over `LENDGATE_MAX_REQUEST_BODY_BYTES`."""
+
 AUTH_ERRORS = ("InvalidToken", "InsufficientScope")
 """What any client-authenticated route may answer before it looks at anything."""
 
@@ -35,8 +38,12 @@ CONSENT_STATE_ERRORS = (
 def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
     """The `responses=` mapping for a route that may refuse with `codes`."""
     responses: dict[int | str, dict[str, Any]] = {}
-    for code in codes:
-        error = _BY_CODE[code]
-        entry = responses.setdefault(error.status, {"model": ErrorBody, "description": ""})
+    statuses = [(code, _BY_CODE[code].status) for code in codes]
+    if "InvalidRequest" in codes:
+        statuses.append(("InvalidRequest", PAYLOAD_TOO_LARGE))
+    for code, status in statuses:
+        entry = responses.setdefault(status, {"model": ErrorBody, "description": ""})
         entry["description"] = ", ".join(filter(None, [entry["description"], f"`{code}`"]))
+    if PAYLOAD_TOO_LARGE in responses:
+        responses[PAYLOAD_TOO_LARGE]["description"] += " (the body is larger than the limit)"
     return responses

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.core.errors import InvalidRequest
+from gateway.core.inputs import has_control_characters
 
 Item = TypeVar("Item")
 
@@ -69,6 +70,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment = datetime.fromisoformat(at)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest("`cursor` is the `next_cursor` of a previous page.") from None
-    if moment.utcoffset() is None or not row_id:
+    if moment.utcoffset() is None or not row_id or has_control_characters(row_id):
         raise InvalidRequest("`cursor` is the `next_cursor` of a previous page.")
     return moment, row_id

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a request waits for a free database connection."
     )
+    idempotency_keep_hours: float = Field(
+        24.0, ge=24, description="How long an `Idempotency-Key` and its first answer are kept."
+    )
+    database_connect_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long opening a PostgreSQL connection may take before the "
+        "request is answered `AuditUnavailable` (503, `Retry-After`).",
+    )
     key_dir: Path | None = Field(
         None, description="Folder of the gateway's private keys; default `<data_dir>/keys`."
     )

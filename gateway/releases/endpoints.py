@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
 
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from consent import lookup
+from consent.states import check_replayable
 from gateway.auth.dependencies import FeatureReader
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ConsentId, IdempotencyKey, ReleaseId
 from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
 from gateway.releases import service
 from gateway.releases.schemas import (
@@ -15,6 +21,7 @@ from gateway.releases.schemas import (
     ReleaseResponse,
 )
 from gateway.runtime.context import ContextDep
+from gateway.security import idempotency
 
 router = APIRouter(tags=["releases"])
 
@@ -36,15 +43,39 @@ router = APIRouter(tags=["releases"])
     ),
 )
 async def create_release(
-    consent_id: str,
+    consent_id: ConsentId,
     lender: FeatureReader,
     session: SessionDep,
     context: ContextDep,
+    idempotency_key: IdempotencyKey = None,
     body: ReleaseRequest | None = None,
-) -> ReleaseResponse:
-    """Release the consented features (or fewer, `features`), encrypted to the lender."""
+) -> ReleaseResponse | JSONResponse:
+    """Release the consented features (or fewer, `features`), encrypted to the lender.
+
+    Retried with the same `Idempotency-Key`, it answers the same release again (spending
+    nothing), unless the borrower has since paused or revoked the consent.
+    """
     requested = body.features if body else None
-    return await service.release_features(session, context, lender, consent_id, requested)
+
+    async def release() -> ReleaseResponse:
+        return await service.release_features(session, context, lender, consent_id, requested)
+
+    async def still_consented() -> None:
+        consent = await lookup.get_for_lender(session, lender.client_id, consent_id)
+        check_replayable(consent.status)
+
+    return await idempotency.run_once(
+        session,
+        client_id=lender.client_id,
+        key=idempotency_key,
+        operation=f"POST /v1/consents/{consent_id}/releases",
+        body={"features": requested},
+        now=context.clock.now(),
+        keep=timedelta(hours=context.settings.idempotency_keep_hours),
+        run=release,
+        status_code=200,
+        before_replay=still_consented,
+    )
 
 
 @router.post(
@@ -55,7 +86,7 @@ async def create_release(
     ),
 )
 async def attest_deletion(
-    release_id: str,
+    release_id: ReleaseId,
     lender: FeatureReader,
     session: SessionDep,
     context: ContextDep,

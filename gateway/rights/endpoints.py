@@ -11,6 +11,7 @@ from consent import transitions
 from consent.lookup import get_for_borrower
 from gateway.auth.dependencies import CurrentBorrower
 from gateway.core.db import SessionDep
+from gateway.core.inputs import ConsentId, Cursor
 from gateway.core.openapi import error_responses
 from gateway.rights import service
 from gateway.rights.schemas import (
@@ -41,7 +42,7 @@ async def list_my_consents(
     responses=error_responses("InvalidToken", "ConsentNotFound"),
 )
 async def get_my_consent(
-    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
 ) -> BorrowerConsentView:
     """The plain-language notice of one consent and every access made under it."""
     consent = await get_for_borrower(session, borrower, consent_id)
@@ -58,7 +59,7 @@ async def get_my_access_log(
     borrower: CurrentBorrower,
     session: SessionDep,
     context: ContextDep,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AccessLog:
     """Every access to the borrower's data across their consents, newest first."""
@@ -85,7 +86,7 @@ async def export_my_data(
     responses=error_responses("InvalidToken", "ConsentNotFound"),
 )
 async def delete_my_data(
-    consent_id: str, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
+    consent_id: ConsentId, borrower: CurrentBorrower, session: SessionDep, context: ContextDep
 ) -> BorrowerConsentView:
     """Delete what the gateway keeps under this consent; a consent in force ends first."""
     consent = await transitions.borrower_requests_deletion(session, context, borrower, consent_id)

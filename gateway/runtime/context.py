@@ -78,6 +78,7 @@ def build_context(
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
+        connect_timeout=settings.database_connect_timeout_seconds,
     )
     sessionmaker = create_sessionmaker(engine)
     return GatewayContext(

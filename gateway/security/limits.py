@@ -1,17 +1,17 @@
-"""Request limits: body size (an ASGI middleware) and rate limits (called by the auth layer)."""
+"""Request limits: the edge checks of every request (an ASGI middleware) and rate limits
+(called by the auth layer)."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.errors import InvalidRequest, RateLimited
+from gateway.core.inputs import check_json_body, check_target
 from gateway.security.store import SharedStore, StoreUnavailable
-
-log = structlog.get_logger()
+from gateway.security.store import outage_log as store_outage_log
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
@@ -43,19 +43,21 @@ async def enforce_rate_limit(
     try:
         window = await count(key, window_seconds)
     except StoreUnavailable as error:
-        log.warning("ratelimit.store_unavailable", error=str(error))
+        store_outage_log.failure("ratelimit.store_unavailable", error)
         return
     if window.count > limit:
         retry_after = max(1, math.ceil(window.resets_in))
         raise RateLimited(detail, headers={"Retry-After": str(retry_after)})
 
 
-class BodySizeLimitMiddleware:
-    """Refuses bodies larger than the configured limit before any endpoint reads them.
+class RequestGuardMiddleware:
+    """Checks every request at the edge, before any endpoint (or query) sees it.
 
-    A declared `Content-Length` over the limit is refused at once; a chunked body is read
-    up to the limit and refused as soon as it passes it. Accepted bodies are handed on
-    unchanged (they are small: the limit is tens of kilobytes).
+    The path and query must be UTF-8 free of control characters; a JSON body must parse
+    as JSON the gateway accepts (`gateway.core.inputs.check_json_body`). Bodies larger
+    than the configured limit are refused: a declared `Content-Length` over the limit at
+    once, a chunked body as soon as it passes it. Accepted bodies are handed on unchanged
+    (they are small: the limit is tens of kilobytes). Every refusal is `InvalidRequest`.
     """
 
     def __init__(self, app: ASGIApp):
@@ -65,11 +67,16 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        try:
+            check_target(scope.get("raw_path") or scope["path"].encode(), scope["query_string"])
+        except InvalidRequest as refusal:
+            await _refuse(send, refusal)
+            return
         limit = _limit_of(scope)
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, limit)
+            await _refuse(send, _too_large(limit))
             return
         chunked = b"transfer-encoding" in headers
         if declared is None and not chunked and scope["method"] in BODYLESS_METHODS:
@@ -85,13 +92,30 @@ class BodySizeLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _refuse(send, limit)
+                await _refuse(send, _too_large(limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], None, receive), send)
+        body = b"".join(chunks)
+        if _is_json(headers.get(b"content-type", b"")):
+            try:
+                check_json_body(body)
+            except InvalidRequest as refusal:
+                await _refuse(send, refusal)
+                return
+        request = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replay([request], None, receive), send)
+
+
+def _is_json(content_type: bytes) -> bool:
+    # As FastAPI reads it: a body with no content type is parsed as JSON too.
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type in (b"", b"application/json") or media_type.endswith(b"+json")
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes.")
 
 
 def _limit_of(scope: Scope) -> int:
@@ -110,8 +134,7 @@ def _replay(messages: list[Message], last: Message | None, receive: Receive) -> 
     return replayed
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    refusal = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+async def _refuse(send: Send, refusal: InvalidRequest) -> None:
     body = json.dumps(refusal.body()).encode()
     await send(
         {

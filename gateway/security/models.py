@@ -1,8 +1,10 @@
-"""The database side of the shared store: counters and one-time claims with an expiry."""
+"""The security tables: the shared store's counters and one-time claims, idempotency keys."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base
@@ -20,3 +22,18 @@ class SecurityCounter(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class IdempotencyRecord(Base):
+    """A client's `Idempotency-Key`: the request it was first used with (a digest) and,
+    once that request succeeded, its answer, kept until `expires_at`."""
+
+    __tablename__ = "idempotency_keys"
+
+    client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

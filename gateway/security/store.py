@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.logging import RateLimitedLog
 from gateway.core.settings import Settings
 from gateway.security.models import SecurityCounter
 
@@ -36,6 +37,10 @@ KEY_PREFIX: Final = "lendgate:"
 _SWEEP_EVERY: Final = 256
 _STORE_POOL_SIZE: Final = 5
 """Connections of the database store's own pool (and as many more at peaks)."""
+
+
+outage_log = RateLimitedLog(interval_seconds=1.0)
+"""The store not answering repeats on every request: one line a second, the rest counted."""
 
 
 class StoreUnavailable(Exception):
@@ -285,6 +290,7 @@ def open_store(settings: Settings) -> SharedStore:
         pool_size=_STORE_POOL_SIZE,
         max_overflow=_STORE_POOL_SIZE,
         pool_timeout=settings.database_pool_timeout_seconds,
+        connect_timeout=settings.database_connect_timeout_seconds,
     )
     return DatabaseStore(
         create_sessionmaker(engine), engine=engine, sync_seconds=settings.rate_limit_sync_seconds

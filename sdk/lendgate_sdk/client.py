@@ -48,6 +48,14 @@ _TOKEN_REFRESH_MARGIN_SECONDS: Final = 30
 _JWKS_PATH: Final = "/.well-known/jwks.json"
 
 
+IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+
+
+def new_idempotency_key() -> str:
+    """A fresh `Idempotency-Key`: keep it to retry a request safely."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True, slots=True)
 class Release:
     """A verified release: the signed payload plus the gateway's audit receipt."""
@@ -191,6 +199,7 @@ class _ClientCredentials:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         authenticated: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one API request and return its JSON object, raising `LendgateAPIError`."""
         if not authenticated:
@@ -202,7 +211,7 @@ class _ClientCredentials:
                 path,
                 json=json,
                 params=params,
-                headers=self._auth_headers(method, path, token),
+                headers={**(headers or {}), **self._auth_headers(method, path, token)},
             )
             # A 401 means the gateway refused the token before doing anything (keys
             # rotated, token revoked), so one retry with a fresh token is safe.
@@ -239,9 +248,20 @@ class LendgateClient(_ClientCredentials):
         """The gateway's purposes and features catalog."""
         return await self._call("GET", "/v1/catalog", authenticated=False)
 
-    async def request_consent(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a consent request; the answer carries the borrower's `approval_url`."""
-        return await self._call("POST", "/v1/consent-requests", json=body)
+    async def request_consent(
+        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Create a consent request; the answer carries the borrower's `approval_url`.
+
+        Sent with an `Idempotency-Key` (a new one unless given): to retry after a lost
+        answer, call again with the same key and body to get the same consent.
+        """
+        return await self._call(
+            "POST",
+            "/v1/consent-requests",
+            json=body,
+            headers={IDEMPOTENCY_HEADER: idempotency_key or new_idempotency_key()},
+        )
 
     async def get_consent(self, consent_id: str) -> dict[str, Any]:
         """A consent's status, terms, signed artefact and use count."""
@@ -284,10 +304,25 @@ class LendgateClient(_ClientCredentials):
             raise NotificationVerificationError(exc.detail) from None
         return cast(NotificationClaims, claims)
 
-    async def release(self, consent_id: str, features: list[str] | None = None) -> Release:
-        """Ask for a release under a consent, then decrypt and verify it for this client."""
+    async def release(
+        self,
+        consent_id: str,
+        features: list[str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Release:
+        """Ask for a release under a consent, then decrypt and verify it for this client.
+
+        Sent with an `Idempotency-Key` (a new one unless given): retried with the same key
+        and features, the gateway answers the same release, spending nothing twice.
+        """
         body: dict[str, Any] = {} if features is None else {"features": list(features)}
-        raw = await self._call("POST", f"/v1/consents/{_segment(consent_id)}/releases", json=body)
+        raw = await self._call(
+            "POST",
+            f"/v1/consents/{_segment(consent_id)}/releases",
+            json=body,
+            headers={IDEMPOTENCY_HEADER: idempotency_key or new_idempotency_key()},
+        )
         return await self.open_release(raw, consent_id)
 
     async def open_release(self, raw: Mapping[str, Any], consent_id: str) -> Release:

@@ -101,8 +101,13 @@ async def test_every_regulator_read_is_itself_an_audit_event(stack: Stack) -> No
         head = await client.tree_head()
         await client.inclusion_proof(0, head["tree_size"])
         await client.consistency_proof(1, head["tree_size"])
-        await client.audit_entries(consent_id="张三 11010519491231002X", limit=1)
+        with pytest.raises(LendgateAPIError) as refused:
+            await client.audit_entries(consent_id="张三 11010519491231002X", limit=1)
+        await client.audit_entries(consent_id="cns_" + "0" * 24, limit=1)
         await client.export(0, 1)
+    # A filter that is no id is refused before anything is read, and not echoed.
+    assert (refused.value.status, refused.value.code) == (422, "InvalidRequest")
+    assert "11010519491231002X" not in str(refused.value)
     async with stack.context.sessionmaker() as session:
         reads = (
             await session.scalars(
@@ -121,8 +126,7 @@ async def test_every_regulator_read_is_itself_an_audit_event(stack: Stack) -> No
         "entries",
         "export",
     ]
-    # What the regulator typed is not written down unless it looks like one of our ids.
-    assert "consent_id=(given)" in leaves[3]["reason"]
+    assert "consent_id=cns_000000000000000000000000" in leaves[3]["reason"]
     assert "11010519491231002X" not in json.dumps(leaves, ensure_ascii=False)
 
 

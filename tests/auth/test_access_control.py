@@ -303,9 +303,9 @@ async def test_rate_limit_windows_are_shared_by_every_process(
     async with stack.lender_client(registered) as lender:
         token = await lender.access_token()
     headers = {"Authorization": f"Bearer {token}"}
-    first = await stack.http.get("/v1/consents/cns_missing", headers=headers)
-    second = await replica_http.get("/v1/consents/cns_missing", headers=headers)
-    third = await stack.http.get("/v1/consents/cns_missing", headers=headers)
+    first = await stack.http.get("/v1/consents/cns_000000000000000000000000", headers=headers)
+    second = await replica_http.get("/v1/consents/cns_000000000000000000000000", headers=headers)
+    third = await stack.http.get("/v1/consents/cns_000000000000000000000000", headers=headers)
     assert [first.status_code, second.status_code] == [404, 404]
     assert (third.status_code, third.json()["error"]) == (429, "RateLimited")
 

@@ -329,11 +329,18 @@ async def test_a_periodic_budget_counts_calendar_months_in_beijing(
     assert await stack.release_count(consent_id) == use_count == 2
 
 
+FUNDER_CODE = "91110000100000000R"
+"""A fictional unified social credit code whose GB 32100 check character is right."""
+
+
 async def test_on_behalf_of_is_shown_to_the_borrower_and_named_in_receipts(stack: Stack) -> None:
     funder = "某某消费金融有限公司"
+    institution = {"name": funder, "credit_code": FUNDER_CODE}
     async with stack.lender_client(await stack.register(name="某助贷平台")) as lender:
-        consent_id, _, auth = await stack.active_consent(lender, on_behalf_of=funder)
+        consent_id, _, auth = await stack.active_consent(lender, on_behalf_of=institution)
         release = await lender.release(consent_id)
+        terms = (await lender.get_consent(consent_id))["terms"]
+    assert terms["on_behalf_of"] == institution
     view = (await stack.http.get(f"/v1/borrower/consents/{consent_id}", headers=auth)).json()
     assert view["on_behalf_of"] == funder
     assert funder in view["notice"]["summary"]["zh"] and funder in view["notice"]["summary"]["en"]
@@ -343,8 +350,40 @@ async def test_on_behalf_of_is_shown_to_the_borrower_and_named_in_receipts(stack
         ("某助贷平台", "controller", True),
         (funder, "funding_institution", False),
     ]
+    assert controllers[1]["id"] == FUNDER_CODE
     # Features go to the requesting client only.
     assert release.payload["aud"] == lender.client_id
+
+
+@pytest.mark.parametrize(
+    ("on_behalf_of", "problem"),
+    [
+        ("某某消费金融有限公司", "a bare name"),
+        ({"name": "某某消费金融有限公司"}, "no credit code"),
+        ({"name": "某某消费金融有限公司", "credit_code": "91110000100000000A"}, "bad check"),
+        ({"name": "某某消费金融有限公司", "credit_code": "9111000010000000"}, "too short"),
+        ({"name": "资金方 11010519491231002X", "credit_code": FUNDER_CODE}, "resident id"),
+        ({"name": "联系13800138000", "credit_code": FUNDER_CODE}, "mobile number"),
+        ({"name": "资金方 91110000100000000R", "credit_code": FUNDER_CODE}, "code in name"),
+        ({"name": "资金方<script>", "credit_code": FUNDER_CODE}, "markup"),
+        ({"name": "某某消费金融", "credit_code": FUNDER_CODE, "phone": "x"}, "extra field"),
+    ],
+)
+async def test_on_behalf_of_must_name_an_institution_and_no_person(
+    stack: Stack, on_behalf_of: Any, problem: str
+) -> None:
+    registered = await stack.register()
+    async with stack.lender_client(registered) as lender:
+        with pytest.raises(LendgateAPIError) as refused:
+            await lender.request_consent(
+                stack.consent_body(stack.person(), on_behalf_of=on_behalf_of)
+            )
+    assert (refused.value.status, refused.value.code) == (422, "InvalidRequest"), problem
+    for personal in ("11010519491231002X", "13800138000"):
+        assert personal not in refused.value.detail
+    async with stack.context.sessionmaker() as session:
+        query = select(func.count()).select_from(Consent)
+        assert await session.scalar(query.where(Consent.lender_id == registered.client_id)) == 0
 
 
 async def test_a_request_whose_window_has_passed_is_refused(stack: Stack) -> None:

@@ -122,12 +122,12 @@ async def test_any_client_may_opt_in_and_is_then_held_to_it(stack: Stack) -> Non
     key = jose.generate_signing_key()
     token = await bound_token(stack, registered, key)
     ok = await stack.http.get(
-        "/v1/consents/cns_missing",
-        headers=proof_headers(key, "GET", "/v1/consents/cns_missing", token),
+        "/v1/consents/cns_000000000000000000000000",
+        headers=proof_headers(key, "GET", "/v1/consents/cns_000000000000000000000000", token),
     )
     assert refusal(ok) == (404, "ConsentNotFound")
     as_bearer = await stack.http.get(
-        "/v1/consents/cns_missing", headers={"Authorization": f"Bearer {token}"}
+        "/v1/consents/cns_000000000000000000000000", headers={"Authorization": f"Bearer {token}"}
     )
     assert refusal(as_bearer) == (401, "InvalidToken")
 
@@ -137,8 +137,8 @@ async def test_a_bearer_token_cannot_pose_as_dpop(stack: Stack) -> None:
         token = await lender.access_token()
     key = jose.generate_signing_key()
     answer = await stack.http.get(
-        "/v1/consents/cns_missing",
-        headers=proof_headers(key, "GET", "/v1/consents/cns_missing", token),
+        "/v1/consents/cns_000000000000000000000000",
+        headers=proof_headers(key, "GET", "/v1/consents/cns_000000000000000000000000", token),
     )
     assert refusal(answer) == (401, "InvalidToken")
 
@@ -174,7 +174,7 @@ async def test_a_mismatched_proof_is_refused(stack: Stack, mismatch: str) -> Non
     elif mismatch == "another-method":
         headers = proof_headers(key, "POST", path, token)
     elif mismatch == "another-url":
-        headers = proof_headers(key, "GET", "/v1/consents/cns_other", token)
+        headers = proof_headers(key, "GET", "/v1/consents/cns_0000000000000000000000ff", token)
     elif mismatch == "another-token":
         headers = {**good, "DPoP": dpop.make_proof(key, "GET", BASE + path, access_token="x.y.z")}
     elif mismatch == "too-old":

@@ -139,7 +139,7 @@ async def test_the_gateway_runs_on_redis(stack: Stack, monkeypatch: pytest.Monke
         access = token.json()["access_token"]
         statuses = []
         for _ in range(3):
-            url = "http://testserver/v1/consents/cns_missing"
+            url = "http://testserver/v1/consents/cns_000000000000000000000000"
             headers = {
                 "Authorization": f"DPoP {access}",
                 "DPoP": dpop.make_proof(key, "GET", url, access_token=access),

@@ -3,6 +3,7 @@ acting over HTTP against it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import itertools
@@ -17,6 +18,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 import structlog
+import uvicorn
 from fastapi import FastAPI
 from lendgate_sdk import LendgateClient, RegulatorClient, jose
 from sqlalchemy import func, select
@@ -34,6 +36,7 @@ from gateway.core.settings import Settings
 from gateway.privacy.pii import redact_pii
 from gateway.releases.models import Release
 from gateway.runtime.context import GatewayContext, build_context
+from tests.support.processes import free_port
 
 BASE_URL = "http://testserver"
 ClientKindName = Literal["lender", "regulator"]
@@ -331,6 +334,55 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, Any]]:
             if method != "HEAD":
                 found.append((method, str(context.path), route))
     return found
+
+
+@contextlib.asynccontextmanager
+async def on_socket(app: FastAPI) -> AsyncIterator[str]:
+    """`app` served by uvicorn on a free loopback port, in this event loop: its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the server did not start"
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@dataclass
+class Parties:
+    """The Authorization headers of a lender, a regulator and a borrower."""
+
+    lender: dict[str, str]
+    regulator: dict[str, str]
+    borrower: dict[str, str]
+
+    def for_path(self, path: str) -> dict[str, str]:
+        """The credentials a route needs, so that its answer is about the input, not auth."""
+        if path.startswith("/v1/audit"):
+            return self.regulator
+        if path.startswith("/v1/borrower"):
+            return self.borrower
+        return self.lender
+
+
+async def parties_of(stack: Stack) -> Parties:
+    """Valid credentials of a new lender, a new regulator and a logged-in borrower."""
+    lender, regulator = await stack.register(), await stack.register("regulator")
+    async with stack.lender_client(lender) as client:
+        lender_token = await client.access_token()
+    regulator_answer = await request_token(stack.http, client_assertion(regulator))
+    assert regulator_answer.status_code == 200, regulator_answer.text
+    return Parties(
+        lender={"Authorization": f"Bearer {lender_token}"},
+        regulator={"Authorization": f"Bearer {regulator_answer.json()['access_token']}"},
+        borrower=await stack.borrower_login(stack.person().phone),
+    )
 
 
 TOKEN_URL = "http://testserver/oauth/token"

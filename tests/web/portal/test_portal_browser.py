@@ -70,7 +70,9 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
         live.base_url, registered.client_id, registered.private_jwks
     ) as lender:
         requested = await lender.request_consent(
-            live.stack.consent_body(person, on_behalf_of=FUNDER)
+            live.stack.consent_body(
+                person, on_behalf_of={"name": FUNDER, "credit_code": "91110000100000000R"}
+            )
         )
         consent_id = requested["consent_id"]
         assert requested["approval_url"] == f"{live.base_url}/portal/consents/{consent_id}"
