@@ -27,6 +27,8 @@ class ClientPrincipal:
     client_id: str
     kind: ClientKind
     scopes: frozenset[str]
+    name: str = ""
+    """The name the client was registered with (its products are filed under it)."""
 
 
 @dataclass(frozen=True)

@@ -235,9 +235,13 @@ class LendgateClient(_ClientCredentials):
             raise ValueError("The lender JWKS must hold the private X25519 'enc' key.")
         self._gateway_jwks: dict[str, Any] | None = None
 
-    async def catalog(self) -> dict[str, Any]:
-        """The gateway's purposes and features catalog."""
-        return await self._call("GET", "/v1/catalog", authenticated=False)
+    async def catalog(self, *, own_products: bool = False) -> dict[str, Any]:
+        """The gateway's purposes and features catalog.
+
+        With `own_products` the request carries this lender's token, and `products`
+        lists this lender's own products; without, it needs no token and lists none.
+        """
+        return await self._call("GET", "/v1/catalog", authenticated=own_products)
 
     async def request_consent(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a consent request; the answer carries the borrower's `approval_url`."""
