@@ -195,6 +195,11 @@ class Product:
     version: str
     """`sha256:` + hex SHA-256 of the file (or registered document) that declared it."""
 
+    @classmethod
+    def from_view(cls, client: str, view: Mapping[str, Any]) -> Product:
+        """The product again from its `public_view()` (as a consent keeps it)."""
+        return cls(client=client, **{key: view[key] for key in _PRODUCT_VIEW_KEYS})
+
     def public_view(self) -> dict[str, Any]:
         """The JSON form shown to the lender that owns it."""
         return {
@@ -211,6 +216,22 @@ class Product:
             "max_data_life_days": self.max_data_life_days,
             "version": self.version,
         }
+
+
+_PRODUCT_VIEW_KEYS = (
+    "code",
+    "title",
+    "notice",
+    "purpose",
+    "features",
+    "sources",
+    "fetch_types",
+    "max_validity_days",
+    "max_frequency",
+    "max_data_range_months",
+    "max_data_life_days",
+    "version",
+)
 
 
 @dataclass(frozen=True)

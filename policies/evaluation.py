@@ -73,12 +73,18 @@ def check_terms(catalog: Catalog, terms: ConsentTerms, product: Product | None =
         *_term_violations(purpose, f"purpose '{purpose.code}'", terms),
     ]
     if product is not None and not violations:
-        owner = f"product '{product.code}'"
-        if outside := [name for name in terms.features if name not in product.features]:
-            violations.append(f"Product '{product.code}' does not offer feature {_names(outside)}.")
-        violations.extend(_term_violations(product, owner, terms))
+        violations = product_violations(product, terms.features, terms)
     if violations:
         raise PurposeViolation(" ".join(violations))
+
+
+def product_violations(product: Product, features: Sequence[str], terms: ConsentTerms) -> list[str]:
+    """Each of `features` the product does not offer, and each term beyond its ceilings."""
+    violations = []
+    if outside := [name for name in features if name not in product.features]:
+        violations.append(f"Product '{product.code}' does not offer feature {_names(outside)}.")
+    violations.extend(_term_violations(product, f"product '{product.code}'", terms))
+    return violations
 
 
 def plan_release(

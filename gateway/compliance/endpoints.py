@@ -93,11 +93,18 @@ async def compliance_report(
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: AwareDatetime,
     lender_id: str | None = None,
+    product: Annotated[
+        str | None,
+        Query(max_length=64, description="Only consents asked under a lender's product."),
+    ] = None,
 ) -> ComplianceReport:
-    """Every release in the range against its consent as it stood then; overdue deletions;
-    unusual release rates and repeated refusals. Every finding cites leaf indexes."""
-    report = await service.compliance_report(session, context, from_, to, lender_id)
-    filters = audit_service.describe_filters(since=from_, until=to, lender_id=lender_id)
+    """Every release in the range against its consent as it stood then (and its product's
+    ceilings then); overdue deletions; unusual release rates and repeated refusals. Every
+    finding cites leaf indexes."""
+    report = await service.compliance_report(session, context, from_, to, lender_id, product)
+    filters = audit_service.describe_filters(
+        since=from_, until=to, lender_id=lender_id, product=product
+    )
     await audit_service.record_read(session, regulator.client_id, f"compliance report {filters}")
     return report
 

@@ -21,6 +21,16 @@ async def consents(session: AsyncSession, consent_ids: Collection[str]) -> dict[
     return {consent.id: consent for consent in found}
 
 
+async def consent_ids_with_product(
+    session: AsyncSession, product: str, lender_id: str | None = None
+) -> set[str]:
+    """The consents asked under a lender's product `product` (of `lender_id`, if given)."""
+    query = select(Consent.id).where(Consent.product == product)
+    if lender_id is not None:
+        query = query.where(Consent.lender_id == lender_id)
+    return set((await session.scalars(query)).all())
+
+
 async def releases_created_between(
     session: AsyncSession, since: datetime, until: datetime, lender_id: str | None = None
 ) -> Sequence[Release]:

@@ -396,10 +396,15 @@ class RegulatorClient(_ClientCredentials):
         return await self._call("GET", "/v1/audit/export", params=params)
 
     async def compliance_report(
-        self, start: str, end: str, lender_id: str | None = None
+        self, start: str, end: str, lender_id: str | None = None, product: str | None = None
     ) -> dict[str, Any]:
-        """Releases between two RFC 3339 times reconciled against their consents."""
+        """Releases between two RFC 3339 times reconciled against their consents.
+
+        `lender_id` and `product` (a lender's product code) narrow the report.
+        """
         params = {"from": start, "to": end, **({"lender_id": lender_id} if lender_id else {})}
+        if product:
+            params["product"] = product
         return await self._call("GET", "/v1/audit/reports/compliance", params=params)
 
     async def overdue_deletion_attestations(

@@ -7,11 +7,6 @@ own products; the other's are as unknown as a product that does not exist.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,55 +14,11 @@ from lendgate_sdk import LendgateAPIError, LendgateClient
 from sqlalchemy import func, select
 
 from consent.models import Consent
-from policies.loading import DEFAULT_DIRECTORY, load_catalog
-from tests.support.stack import RegisteredClient, Stack
+from tests.support.products import Banks, product_body
+from tests.support.stack import Stack
 
-EXAMPLES = DEFAULT_DIRECTORY / "examples" / "products"
 QINGSHAN = {"jinyan_easy_loan", "housing_fund_easy_loan"}
 BAISHUI = {"huinong_credit_line"}
-
-
-@pytest.fixture
-def province_catalog(
-    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    """The running gateway's catalog becomes the province's, with both banks' products."""
-    for name in ("features.yaml", "purposes.yaml"):
-        shutil.copy(DEFAULT_DIRECTORY / name, tmp_path / name)
-    shutil.copytree(EXAMPLES, tmp_path / "products")
-    monkeypatch.setattr(stack.context, "catalog", load_catalog(tmp_path))
-    yield
-
-
-@dataclass
-class Banks:
-    qingshan: LendgateClient
-    baishui: LendgateClient
-    qingshan_id: str
-    baishui_id: str
-
-
-@pytest.fixture
-async def banks(stack: Stack, province_catalog: None) -> AsyncIterator[Banks]:
-    qingshan: RegisteredClient = await stack.register(name="qingshan_rcb")
-    baishui: RegisteredClient = await stack.register(name="baishui_rcu")
-    async with stack.lender_client(qingshan) as a, stack.lender_client(baishui) as b:
-        yield Banks(a, b, qingshan.client_id, baishui.client_id)
-
-
-def product_body(stack: Stack, product: str, **overrides: Any) -> dict[str, Any]:
-    """A request under `product`: no purpose (the product's is implied), within its ceilings."""
-    now = datetime.now(UTC)
-    body = stack.consent_body(
-        stack.person(),
-        product=product,
-        features=["si_active", "income_proxy_band"],
-        valid_until=(now + timedelta(days=10)).isoformat(),
-        data_life_days=10,
-    )
-    del body["purpose"]
-    body.update(overrides)
-    return body
 
 
 async def consents_of(stack: Stack, lender_id: str) -> int:

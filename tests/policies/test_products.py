@@ -18,19 +18,16 @@ from gateway.core.settings import Settings
 from gateway.runtime.context import build_context
 from policies.catalog import Catalog
 from policies.evaluation import ConsentTerms, check_terms
-from policies.loading import DEFAULT_DIRECTORY, CatalogError, check_catalog, load_catalog
+from policies.loading import CatalogError, check_catalog, load_catalog
+from tests.support.products import province_folder
 
-EXAMPLES = DEFAULT_DIRECTORY / "examples"
 WIDENS = Path(__file__).resolve().parent / "fixtures" / "product_widens"
 START = datetime(2026, 12, 1, tzinfo=datetime.now().astimezone().tzinfo)
 
 
 def province(folder: Path) -> Path:
     """The README's example: the shipped (province) catalogs and two county banks' products."""
-    for name in ("features.yaml", "purposes.yaml"):
-        shutil.copy(DEFAULT_DIRECTORY / name, folder / name)
-    shutil.copytree(EXAMPLES / "products", folder / "products")
-    return folder
+    return province_folder(folder)
 
 
 @pytest.fixture
