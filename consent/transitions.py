@@ -73,7 +73,7 @@ async def request_consent(
     purpose = body.purpose
     try:
         if body.product is not None:
-            product = product_of(context, lender, body.product)
+            product = await product_of(session, context, lender, body.product)
             purpose = purpose or product.purpose
         if purpose is None:
             raise InvalidRequest("`purpose` is required unless `product` names one.")

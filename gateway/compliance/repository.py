@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from consent import repository as consent_repository
 from consent.models import Consent
 from gateway.core.db import scalars_in
 from gateway.core.pagination import Page, keyset_page
@@ -25,10 +26,9 @@ async def consent_ids_with_product(
     session: AsyncSession, product: str, lender_id: str | None = None
 ) -> set[str]:
     """The consents asked under a lender's product `product` (of `lender_id`, if given)."""
-    query = select(Consent.id).where(Consent.product == product)
-    if lender_id is not None:
-        query = query.where(Consent.lender_id == lender_id)
-    return set((await session.scalars(query)).all())
+    return set(
+        (await session.scalars(consent_repository.ids_with_product(product, lender_id))).all()
+    )
 
 
 async def releases_created_between(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from consent.models import Consent
 from policies.loading import load_catalog
@@ -97,3 +97,35 @@ def _without_person(body: dict[str, Any]) -> dict[str, Any]:
     """`active_consent` overrides: the request's terms (it picks the borrower itself, and
     keeps a `purpose`, which must then be the product's)."""
     return {key: value for key, value in body.items() if key != "borrower"}
+
+
+async def test_the_regulator_reads_the_log_of_one_product(stack: Stack, banks: Banks) -> None:
+    qingshan_consent, _, _ = await stack.active_consent(
+        banks.qingshan, **_without_person(product_body(stack, "jinyan_easy_loan"))
+    )
+    await banks.qingshan.release(qingshan_consent)
+    plain_consent, _, _ = await stack.active_consent(banks.qingshan)  # no product
+    await banks.qingshan.release(plain_consent)
+    regulator = await stack.register("regulator", name="监管机构")
+    async with stack.regulator_client(regulator) as client:
+        page = await client.audit_entries(product="jinyan_easy_loan", lender_id=banks.qingshan_id)
+        every_lender = await client.audit_entries(product="jinyan_easy_loan", limit=500)
+        others = await client.audit_entries(product="huinong_credit_line")
+    leaves = [entry["leaf"] for entry in page["entries"]]
+    assert {leaf["consent_id"] for leaf in leaves} == {qingshan_consent}
+    assert {"consent.requested", "consent.approved", "release.granted"} <= {
+        leaf["type"] for leaf in leaves
+    }
+    # Across lenders: only consents under a product of that code, never one without.
+    async with stack.context.sessionmaker() as session:
+        under = {
+            consent.id: consent.product
+            for consent in (await session.scalars(select(Consent))).all()
+        }
+    named = {entry["leaf"]["consent_id"] for entry in every_lender["entries"]}
+    assert qingshan_consent in named and plain_consent not in named
+    assert {under[consent_id] for consent_id in named} == {"jinyan_easy_loan"}
+    assert all(under[e["leaf"]["consent_id"]] == "huinong_credit_line" for e in others["entries"])
+    read = (await stack.audit_leaves())[-1]
+    assert read["type"] == "audit.read"
+    assert "product=huinong_credit_line" in read["reason"]

@@ -7,6 +7,7 @@ own products; the other's are as unknown as a product that does not exist.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from lendgate_sdk import LendgateAPIError, LendgateClient
 from sqlalchemy import func, select
 
 from consent.models import Consent
-from tests.support.products import Banks, product_body
+from gateway.clients.products import set_products
+from tests.support.products import EXAMPLE_PRODUCTS, Banks, product_body
 from tests.support.stack import Stack
 
 QINGSHAN = {"jinyan_easy_loan", "housing_fund_easy_loan"}
@@ -166,3 +168,41 @@ async def test_the_borrower_reads_the_product_and_the_bank_and_the_receipt_names
     assert product["client_name"] == "qingshan_rcb"
     assert product["client_id"] == banks.qingshan_id
     assert product["title"]["en"] == "Jinyan e-loan (spend-as-you-go)"
+
+
+async def test_registered_products_are_the_lenders_own_and_usable(
+    stack: Stack, banks: Banks
+) -> None:
+    """`lendgate products set` for a funder with no file: it alone sees and uses them."""
+    funder_client = await stack.register(name="funder_c")
+    document = (EXAMPLE_PRODUCTS / "qingshan_rcb.yaml").read_bytes()
+    document = document.replace(b"jinyan_easy_loan", b"funder_easy_loan")
+    document = document.replace(b"housing_fund_easy_loan", b"funder_housing_loan")
+    async with stack.context.sessionmaker() as session, session.begin():
+        await set_products(
+            session,
+            stack.context.catalog,
+            funder_client.client_id,
+            document,
+            Path("funder_c.yaml"),
+            actor="operator:test",
+        )
+    async with stack.lender_client(funder_client) as funder:
+        seen = await funder.catalog(own_products=True)
+        assert {p["code"] for p in seen["products"]} == {
+            "funder_easy_loan",
+            "funder_housing_loan",
+        }
+        created = await funder.request_consent(product_body(stack, "funder_easy_loan"))
+        consent = await funder.get_consent(created["consent_id"])
+        assert consent["terms"]["product"] == "funder_easy_loan"
+    # The county banks see only their own, and cannot use the funder's.
+    qingshan = await banks.qingshan.catalog(own_products=True)
+    assert {p["code"] for p in qingshan["products"]} == QINGSHAN
+    with pytest.raises(LendgateAPIError) as refused:
+        await banks.qingshan.request_consent(product_body(stack, "funder_easy_loan"))
+    assert (refused.value.code, refused.value.detail) == (
+        "PurposeViolation",
+        "Unknown product 'funder_easy_loan'.",
+    )
+    assert await consents_of(stack, banks.qingshan_id) == 0
