@@ -113,6 +113,17 @@ class Feature(FeatureEntry):
         }
 
 
+def ceilings_view(limits: PurposeEntry | Product) -> dict[str, Any]:
+    """The JSON form of a purpose's or product's fetch types and ceilings."""
+    return {
+        "fetch_types": list(limits.fetch_types),
+        "max_validity_days": limits.max_validity_days,
+        "max_frequency": {"unit": limits.max_frequency.unit, "value": limits.max_frequency.value},
+        "max_data_range_months": limits.max_data_range_months,
+        "max_data_life_days": limits.max_data_life_days,
+    }
+
+
 @pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class PurposeEntry:
     """A purpose as `purposes.yaml` declares it."""
@@ -145,11 +156,7 @@ class Purpose(PurposeEntry):
             "legal_basis": self.legal_basis,
             "features": list(self.features),
             "sources": list(self.sources),
-            "fetch_types": list(self.fetch_types),
-            "max_validity_days": self.max_validity_days,
-            "max_frequency": {"unit": self.max_frequency.unit, "value": self.max_frequency.value},
-            "max_data_range_months": self.max_data_range_months,
-            "max_data_life_days": self.max_data_life_days,
+            **ceilings_view(self),
         }
 
 
@@ -209,11 +216,7 @@ class Product:
             "purpose": self.purpose,
             "features": list(self.features),
             "sources": list(self.sources),
-            "fetch_types": list(self.fetch_types),
-            "max_validity_days": self.max_validity_days,
-            "max_frequency": {"unit": self.max_frequency.unit, "value": self.max_frequency.value},
-            "max_data_range_months": self.max_data_range_months,
-            "max_data_life_days": self.max_data_life_days,
+            **ceilings_view(self),
             "version": self.version,
         }
 
