@@ -94,8 +94,10 @@ class ConsentRecord:
     consent_id: str
     lender_id: str
     terms: ConsentTerms
+    product_code: str | None = None
+    """The code of the lender's product the consent was asked under, if any."""
     product: Product | None = None
-    """The lender's product the consent was asked under, as it stood then."""
+    """That product as the consent kept it when asked (None when unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,14 @@ def check_release(
             f"Released features the purpose does not allow: {', '.join(beyond_purpose)}.",
         )
 
+    if consent.product_code is not None and consent.product is None:
+        checks["product"] = False
+        found(
+            "product_record_unreadable",
+            "high",
+            f"The consent names product '{consent.product_code}' but keeps no readable "
+            "record of it, so its ceilings cannot be checked.",
+        )
     if consent.product is not None:
         # Against the product's ceilings as they were when the consent was asked.
         beyond_product = product_violations(consent.product, event.features, consent.terms)

@@ -99,6 +99,7 @@ async def compliance_report(
             consent_id=consent.id,
             lender_id=consent.lender_id,
             terms=stored_terms(consent),
+            product_code=consent.product,
             product=_product(consent),
         )
         for consent in (await repository.consents(session, consent_ids)).values()
@@ -181,7 +182,12 @@ async def _product_filter(
 def _product(consent: Consent) -> Product | None:
     """The product the consent was asked under, as the consent keeps it."""
     kept = consent.product_terms
-    return Product.from_view(kept["client_name"], kept) if kept is not None else None
+    if kept is None:
+        return None
+    try:
+        return Product.from_view(kept["client_name"], kept)
+    except (KeyError, TypeError, ValueError):
+        return None  # a damaged record: the report says so rather than skip the check
 
 
 def _logged(entry: AuditEntry) -> rules.LoggedEvent:

@@ -129,3 +129,23 @@ async def test_the_regulator_reads_the_log_of_one_product(stack: Stack, banks: B
     read = (await stack.audit_leaves())[-1]
     assert read["type"] == "audit.read"
     assert "product=huinong_credit_line" in read["reason"]
+
+
+async def test_a_damaged_product_record_is_a_finding_not_a_skipped_check(
+    stack: Stack, banks: Banks
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    consent_id, _, _ = await stack.active_consent(
+        banks.qingshan, **_without_person(product_body(stack, "jinyan_easy_loan"))
+    )
+    release = await banks.qingshan.release(consent_id)
+    async with stack.context.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Consent)
+            .where(Consent.id == consent_id)
+            .values(product_terms={"code": "jinyan_easy_loan"})
+        )
+    body = await report(stack, since, product="jinyan_easy_loan", lender_id=banks.qingshan_id)
+    (finding,) = [f for f in body["findings"] if f["kind"] == "product_record_unreadable"]
+    assert finding["leaf_indexes"] == [release.audit["leaf_index"]]
+    assert body["releases"][0]["checks"]["product"] is False
