@@ -38,6 +38,9 @@ class Consent(CreatedAt, Base):
     borrower_display: Mapped[dict[str, str]] = mapped_column(JSON)
 
     purpose: Mapped[str] = mapped_column(String(64))
+    product: Mapped[str | None] = mapped_column(String(64), index=True)
+    product_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The lender's product as it stood when asked: title, notice, features, ceilings, version."""
     features: Mapped[list[str]] = mapped_column(JSON)
     fetch_type: Mapped[str] = mapped_column(String(16))
     frequency_unit: Mapped[str] = mapped_column(String(8))

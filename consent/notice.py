@@ -31,6 +31,8 @@ class NoticeTerms:
     source_titles: Sequence[Mapping[str, str]]
     feature_count: int
     terms: ConsentTerms
+    product_title: Mapping[str, str] | None = None
+    """The lender's own product the request names, if any."""
 
 
 def beijing_time(moment: datetime) -> str:
@@ -49,6 +51,11 @@ def summary(notice: NoticeTerms) -> dict[str, str]:
     if notice.on_behalf_of:
         who_zh += f"（代表资金方{notice.on_behalf_of}）"
         who_en += f" (on behalf of the funding institution {notice.on_behalf_of})"
+    why_zh = f"「{notice.purpose_title.get('zh', '')}」"
+    why_en = f"“{notice.purpose_title.get('en', '')}”"
+    if notice.product_title is not None:
+        why_zh = f"其产品「{notice.product_title.get('zh', '')}」（{why_zh}）"
+        why_en = f"its product “{notice.product_title.get('en', '')}” ({why_en})"
     if terms.fetch_type == "ONETIME":
         often_zh, often_en = "只获取一次", "once"
     else:
@@ -57,7 +64,7 @@ def summary(notice: NoticeTerms) -> dict[str, str]:
         often_en = f"at most {terms.frequency_value} {times} a {unit_en}"
     start, end = beijing_time(terms.valid_from), beijing_time(terms.valid_until)
     zh = (
-        f"{who_zh}为「{notice.purpose_title.get('zh', '')}」请求获取您的"
+        f"{who_zh}为{why_zh}请求获取您的"
         f"{notice.feature_count}项概括信息（区间、计数或是否，不含原始记录），"
         f"来源：{sources_zh}，覆盖最近{terms.data_range_months}个月的记录。"
         f"授权期间为北京时间{start}至{end}，{often_zh}。"
@@ -66,7 +73,7 @@ def summary(notice: NoticeTerms) -> dict[str, str]:
     )
     en = (
         f"{who_en} asks for {notice.feature_count} generalized facts about you (bands, counts "
-        f"or yes/no, never raw records) for “{notice.purpose_title.get('en', '')}”, from "
+        f"or yes/no, never raw records) for {why_en}, from "
         f"{sources_en}, covering the last {terms.data_range_months} months of records. "
         f"The consent runs from {start} to {end} Beijing time; they may receive them "
         f"{often_en}. They may keep what they receive for at most {terms.data_life_days} "

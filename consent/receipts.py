@@ -50,6 +50,15 @@ def digest(token: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
+def _product(consent: Consent) -> dict[str, Any] | None:
+    """The product the consent was asked under, named with the lender it belongs to."""
+    product = consent.product_terms
+    if product is None:
+        return None
+    keys = ("code", "title", "notice", "version", "client_id", "client_name")
+    return {key: product.get(key) for key in keys}
+
+
 def _record(
     consent: Consent,
     catalog: Catalog,
@@ -103,6 +112,8 @@ def _record(
             "title": purpose.title.as_dict() if purpose else {},
             "text": purpose.notice.as_dict() if purpose else {},
             "legal_basis": purpose.legal_basis if purpose else None,
+            # The lender's own product (a county bank's, a funder's), as it stood then.
+            "product": _product(consent),
         },
         "data_categories": list(consent.features),
         "personal_data": [

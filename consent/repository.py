@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent.models import Consent, ConsentKey, ConsentReceipt
@@ -111,3 +111,14 @@ async def receipts_for(session: AsyncSession, consent_id: str) -> Sequence[Conse
         .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
     )
     return (await session.scalars(query)).all()
+
+
+def ids_with_product(product: str, lender_id: str | None = None) -> Select[str]:
+    """The ids of consents asked under a lender's product `product` (of `lender_id`, if given).
+
+    A query, not a result: other domains' reads (the audit log's) filter by it in place.
+    """
+    query = select(Consent.id).where(Consent.product == product)
+    if lender_id is not None:
+        query = query.where(Consent.lender_id == lender_id)
+    return query

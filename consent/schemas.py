@@ -84,7 +84,15 @@ class ConsentRequestCreate(Strict):
     """A lender's request for a borrower's consent (DESIGN: consent request body)."""
 
     borrower: BorrowerIdentity
-    purpose: str = Field(max_length=64)
+    purpose: str | None = Field(
+        None, max_length=64, description="The purpose; implied when `product` names one."
+    )
+    product: str | None = Field(
+        None,
+        max_length=64,
+        description="One of this lender's own products (`GET /v1/catalog` with its token); "
+        "its ceilings apply on top of the purpose's.",
+    )
     features: list[str] = Field(min_length=1, max_length=64)
     fetch_type: Literal["ONETIME", "PERIODIC"]
     frequency: Frequency
@@ -102,6 +110,7 @@ class ConsentTerms(BaseModel):
     """The immutable terms a consent was given on."""
 
     purpose: str
+    product: str | None = Field(None, description="The lender's product it was asked under.")
     features: list[str]
     fetch_type: str
     frequency: Frequency

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +29,14 @@ from gateway.audit import service as audit_service
 from gateway.audit.events import AuditEvent
 from gateway.auth.dependencies import BorrowerPrincipal, ClientPrincipal
 from gateway.borrowers import service as borrowers_service
+from gateway.clients.products import product_of
 from gateway.core.errors import InvalidRequest, LendgateError
 from gateway.core.ids import new_id
 from gateway.crypto import pseudonyms
 from gateway.privacy.masking import mask_id_number, mask_name, mask_phone
 from gateway.runtime.context import GatewayContext
 from policies import evaluation
+from policies.catalog import Product
 
 log = structlog.get_logger()
 
@@ -41,10 +44,10 @@ log = structlog.get_logger()
 # --- requests ------------------------------------------------------------------------
 
 
-def requested_terms(body: ConsentRequestCreate) -> evaluation.ConsentTerms:
+def requested_terms(body: ConsentRequestCreate, purpose: str) -> evaluation.ConsentTerms:
     """The request's terms, flat, as the policy check and the consent's row take them."""
     return evaluation.ConsentTerms(
-        purpose=body.purpose,
+        purpose=purpose,
         features=tuple(body.features),
         fetch_type=body.fetch_type,
         frequency_unit=body.frequency.unit,
@@ -62,14 +65,21 @@ async def request_consent(
     lender: ClientPrincipal,
     body: ConsentRequestCreate,
 ) -> Consent:
-    """Record a consent request (`PENDING`) once its terms fit the purpose."""
+    """Record a consent request (`PENDING`) once its terms fit the purpose (and product)."""
     catalog = context.catalog
     actor = f"lender:{lender.client_id}"
     now = context.clock.now()
-    terms = requested_terms(body)
+    product: Product | None = None
+    purpose = body.purpose
     try:
+        if body.product is not None:
+            product = await product_of(session, context, lender, body.product)
+            purpose = purpose or product.purpose
+        if purpose is None:
+            raise InvalidRequest("`purpose` is required unless `product` names one.")
+        terms = requested_terms(body, purpose)
         check_request(context, body, now)
-        evaluation.check_terms(catalog, terms)
+        evaluation.check_terms(catalog, terms, product)
     except LendgateError as refusal:
         # Only catalog names go on record: anything else in the request is the lender's text.
         audit_service.append_if_refused(
@@ -78,7 +88,7 @@ async def request_consent(
                 type="consent.request_denied",
                 actor=actor,
                 lender_id=lender.client_id,
-                purpose=body.purpose if body.purpose in catalog.purposes else None,
+                purpose=purpose if purpose in catalog.purposes else None,
                 features=tuple(name for name in body.features if name in catalog.features),
                 outcome="denied",
                 reason=refusal.code,
@@ -108,6 +118,8 @@ async def request_consent(
             "phone": mask_phone(identity.phone),
         },
         **columns,
+        product=product.code if product else None,
+        product_terms=product_record(product, lender) if product else None,
         on_behalf_of=body.on_behalf_of.name if body.on_behalf_of else None,
         on_behalf_of_credit_code=body.on_behalf_of.credit_code if body.on_behalf_of else None,
         callback_url=str(body.callback_url) if body.callback_url else None,
@@ -131,6 +143,11 @@ async def request_consent(
     )
     log.info("consent.requested", consent_id=consent_id, lender_id=lender.client_id)
     return consent
+
+
+def product_record(product: Product, lender: ClientPrincipal) -> dict[str, Any]:
+    """The product as the consent keeps it: its terms then, and the lender it belongs to."""
+    return product.public_view() | {"client_id": lender.client_id, "client_name": lender.name}
 
 
 def check_request(context: GatewayContext, body: ConsentRequestCreate, now: datetime) -> None:

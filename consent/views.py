@@ -35,6 +35,7 @@ def terms_of(consent: Consent) -> ConsentTerms:
     """The consent's immutable terms."""
     return ConsentTerms(
         purpose=consent.purpose,
+        product=consent.product,
         features=list(consent.features),
         fetch_type=consent.fetch_type,
         frequency=Frequency.model_validate(
@@ -110,9 +111,14 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
     features = [catalog.features[name] for name in consent.features if name in catalog.features]
     sources = sorted({source for feature in features for source in feature.sources})
     title = purpose.title.as_dict() if purpose else {}
+    text = purpose.notice.as_dict() if purpose else {}
+    product = consent.product_terms
+    if product is not None:
+        # The product's own name and notice, as the lender had them when it asked.
+        title, text = dict(product["title"]), dict(product["notice"])
     return Notice(
         title=title,
-        text=purpose.notice.as_dict() if purpose else {},
+        text=text,
         features=[
             {
                 "name": feature.name,
@@ -126,7 +132,8 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
             NoticeTerms(
                 lender_name=lender_name,
                 on_behalf_of=consent.on_behalf_of,
-                purpose_title=title,
+                purpose_title=purpose.title.as_dict() if purpose else {},
+                product_title=dict(product["title"]) if product is not None else None,
                 source_titles=[context.sources[source].title for source in sources],
                 feature_count=len(features),
                 terms=stored_terms(consent),

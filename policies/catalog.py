@@ -9,8 +9,8 @@ it to the connector schemas, the sources' retention and the derivation registry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 from annotated_types import MinLen
@@ -113,6 +113,17 @@ class Feature(FeatureEntry):
         }
 
 
+def ceilings_view(limits: PurposeEntry | Product) -> dict[str, Any]:
+    """The JSON form of a purpose's or product's fetch types and ceilings."""
+    return {
+        "fetch_types": list(limits.fetch_types),
+        "max_validity_days": limits.max_validity_days,
+        "max_frequency": {"unit": limits.max_frequency.unit, "value": limits.max_frequency.value},
+        "max_data_range_months": limits.max_data_range_months,
+        "max_data_life_days": limits.max_data_life_days,
+    }
+
+
 @pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class PurposeEntry:
     """A purpose as `purposes.yaml` declares it."""
@@ -145,12 +156,85 @@ class Purpose(PurposeEntry):
             "legal_basis": self.legal_basis,
             "features": list(self.features),
             "sources": list(self.sources),
-            "fetch_types": list(self.fetch_types),
-            "max_validity_days": self.max_validity_days,
-            "max_frequency": {"unit": self.max_frequency.unit, "value": self.max_frequency.value},
-            "max_data_range_months": self.max_data_range_months,
-            "max_data_life_days": self.max_data_life_days,
+            **ceilings_view(self),
         }
+
+
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
+class ProductEntry:
+    """A lender's product as `products/<client name>.yaml` declares it.
+
+    A product narrows one base purpose: its own title and notice, a subset of the
+    purpose's features (and of the sources they read), and ceilings that are left out
+    (the purpose's apply) or set no wider than the purpose's.
+    """
+
+    code: Name
+    title: LocalizedText
+    notice: LocalizedText
+    purpose: Name
+    features: Names
+    sources: Names | None = None
+    fetch_types: Annotated[tuple[FetchType, ...], MinLen(1), AfterValidator(distinct)] | None = None
+    max_validity_days: PositiveInt | None = None
+    max_frequency: Frequency | None = None
+    max_data_range_months: PositiveInt | None = None
+    max_data_life_days: PositiveInt | None = None
+
+
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
+class Product:
+    """A lender client's own product: a base purpose narrowed, every ceiling resolved."""
+
+    client: str
+    """The name of the lender client the product belongs to."""
+    code: Name
+    title: LocalizedText
+    notice: LocalizedText
+    purpose: Name
+    features: Names
+    sources: tuple[str, ...]
+    fetch_types: tuple[FetchType, ...]
+    max_validity_days: PositiveInt
+    max_frequency: Frequency
+    max_data_range_months: PositiveInt
+    max_data_life_days: PositiveInt
+    version: str
+    """`sha256:` + hex SHA-256 of the file (or registered document) that declared it."""
+
+    @classmethod
+    def from_view(cls, client: str, view: Mapping[str, Any]) -> Product:
+        """The product again from its `public_view()` (as a consent keeps it)."""
+        return cls(client=client, **{key: view[key] for key in _PRODUCT_VIEW_KEYS})
+
+    def public_view(self) -> dict[str, Any]:
+        """The JSON form shown to the lender that owns it."""
+        return {
+            "code": self.code,
+            "title": self.title.as_dict(),
+            "notice": self.notice.as_dict(),
+            "purpose": self.purpose,
+            "features": list(self.features),
+            "sources": list(self.sources),
+            **ceilings_view(self),
+            "version": self.version,
+        }
+
+
+_PRODUCT_VIEW_KEYS = (
+    "code",
+    "title",
+    "notice",
+    "purpose",
+    "features",
+    "sources",
+    "fetch_types",
+    "max_validity_days",
+    "max_frequency",
+    "max_data_range_months",
+    "max_data_life_days",
+    "version",
+)
 
 
 @dataclass(frozen=True)
@@ -162,6 +246,12 @@ class Catalog:
     version: str
     derivations: Mapping[str, Derivation]
     """The derivation registry the features were checked against, by name."""
+    products: Mapping[str, Mapping[str, Product]] = field(default_factory=dict)
+    """Each lender client's products from the policy folder, by client name, then code."""
+
+    def client_products(self, client: str) -> Mapping[str, Product]:
+        """The products the policy folder declares for the client named `client`."""
+        return self.products.get(client, {})
 
     def purpose(self, code: str) -> Purpose:
         """The purpose `code`; an unknown purpose is a `PurposeViolation`."""
@@ -177,8 +267,8 @@ class Catalog:
         except (KeyError, TypeError):
             raise PurposeViolation(f"Unknown feature {quoted(name)}.") from None
 
-    def public_view(self) -> dict[str, Any]:
-        """The JSON document `GET /v1/catalog` serves."""
+    def public_view(self, products: Iterable[Product] = ()) -> dict[str, Any]:
+        """The JSON document `GET /v1/catalog` serves; `products` are the caller's own."""
         used = {source for feature in self.features.values() for source in feature.sources}
         sources = load_sources()
         return {
@@ -194,9 +284,26 @@ class Catalog:
                 for source in sources
                 if source in used
             ],
+            "products": [product.public_view() for product in products],
         }
 
 
-def catalog_version(features_yaml: bytes, purposes_yaml: bytes) -> str:
-    """`sha256:` + hex SHA-256 over the features file's bytes, then the purposes file's."""
-    return "sha256:" + hashlib.sha256(features_yaml + purposes_yaml).hexdigest()
+def catalog_version(
+    features_yaml: bytes, purposes_yaml: bytes, products: Mapping[str, bytes] | None = None
+) -> str:
+    """`sha256:` + hex SHA-256 over the features file's bytes, then the purposes file's.
+
+    Product files (by client name) follow, each as its name and its bytes: a folder
+    without products keeps the version of its two catalogs alone.
+    """
+    digest = hashlib.sha256(features_yaml + purposes_yaml)
+    for client in sorted(products or {}):
+        data = (products or {})[client]
+        digest.update(b"\0products/" + client.encode() + b"\0" + str(len(data)).encode() + b"\0")
+        digest.update(data)
+    return "sha256:" + digest.hexdigest()
+
+
+def document_version(data: bytes) -> str:
+    """`sha256:` + hex SHA-256 of one document (a product file or registered product)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -19,6 +19,7 @@ from policies.catalog import (
     Catalog,
     Frequency,
     FrequencyUnit,
+    Product,
     Purpose,
 )
 from policies.values import quoted
@@ -55,16 +56,35 @@ class ReleasePlan:
     """Whether a feature compares the claimed identity (so the pipeline must open it)."""
 
 
-def check_terms(catalog: Catalog, terms: ConsentTerms) -> None:
-    """Refuse consent terms that are malformed or lie outside their purpose."""
+def check_terms(catalog: Catalog, terms: ConsentTerms, product: Product | None = None) -> None:
+    """Refuse consent terms that are malformed or lie outside their purpose or `product`.
+
+    A product's ceilings apply on top of its purpose's: the terms must fit both.
+    """
     purpose = catalog.purpose(terms.purpose)
     _check_well_formed(terms)
+    if product is not None and product.purpose != purpose.code:
+        raise PurposeViolation(
+            f"Product '{product.code}' is for purpose '{product.purpose}', "
+            f"not {quoted(terms.purpose)}."
+        )
     violations = [
         *_feature_violations(catalog, purpose, terms.features),
-        *_term_violations(purpose, terms),
+        *_term_violations(purpose, f"purpose '{purpose.code}'", terms),
     ]
+    if product is not None and not violations:
+        violations = product_violations(product, terms.features, terms)
     if violations:
         raise PurposeViolation(" ".join(violations))
+
+
+def product_violations(product: Product, features: Sequence[str], terms: ConsentTerms) -> list[str]:
+    """Each of `features` the product does not offer, and each term beyond its ceilings."""
+    violations = []
+    if outside := [name for name in features if name not in product.features]:
+        violations.append(f"Product '{product.code}' does not offer feature {_names(outside)}.")
+    violations.extend(_term_violations(product, f"product '{product.code}'", terms))
+    return violations
 
 
 def plan_release(
@@ -136,17 +156,17 @@ def _feature_violations(catalog: Catalog, purpose: Purpose, features: Sequence[s
     return violations
 
 
-def _term_violations(purpose: Purpose, terms: ConsentTerms) -> list[str]:
-    code = f"'{purpose.code}'"
+def _term_violations(purpose: Purpose | Product, owner: str, terms: ConsentTerms) -> list[str]:
+    """Each term beyond the ceilings of `purpose` (a purpose or a product, named `owner`)."""
     violations = []
     if terms.fetch_type not in purpose.fetch_types:
         violations.append(
-            f"`fetch_type` {terms.fetch_type} is not allowed for purpose {code} "
+            f"`fetch_type` {terms.fetch_type} is not allowed for {owner} "
             f"(allowed: {', '.join(purpose.fetch_types)})."
         )
     if not terms.frequency.within(purpose.max_frequency):
         violations.append(
-            f"`frequency` {terms.frequency} exceeds purpose {code}'s maximum of "
+            f"`frequency` {terms.frequency} exceeds {owner}'s maximum of "
             f"{purpose.max_frequency} (calendar intervals)."
         )
     validity = terms.valid_until - terms.valid_from
@@ -154,17 +174,17 @@ def _term_violations(purpose: Purpose, terms: ConsentTerms) -> list[str]:
         violations.append("`valid_until` must be later than `valid_from`.")
     elif validity > timedelta(days=purpose.max_validity_days):
         violations.append(
-            f"The validity period ({_duration(validity)}) exceeds purpose {code}'s maximum "
+            f"The validity period ({_duration(validity)}) exceeds {owner}'s maximum "
             f"of {purpose.max_validity_days} days."
         )
     if terms.data_range_months > purpose.max_data_range_months:
         violations.append(
-            f"`data_range_months` {terms.data_range_months} exceeds purpose {code}'s maximum "
+            f"`data_range_months` {terms.data_range_months} exceeds {owner}'s maximum "
             f"of {purpose.max_data_range_months}."
         )
     if terms.data_life_days > purpose.max_data_life_days:
         violations.append(
-            f"`data_life_days` {terms.data_life_days} exceeds purpose {code}'s maximum "
+            f"`data_life_days` {terms.data_life_days} exceeds {owner}'s maximum "
             f"of {purpose.max_data_life_days}."
         )
     return violations

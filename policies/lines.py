@@ -67,14 +67,15 @@ def own_line(node: Any, path: Sequence[str | int], default: int) -> int:
 class CatalogFile:
     """One catalog file being read: its bytes, parsed tree and the problems found in it."""
 
-    def __init__(self, path: Path, problems: list[str]):
+    def __init__(self, path: Path, problems: list[str], data: bytes | None = None):
+        """Read `path` (or take `data`, a document named `path` that is not on disk)."""
         self.path = path
         self.problems = problems
         self.data = b""
         self.tree: Any = None
         self._scalars = yaml.constructor.SafeConstructor()
         try:
-            self.data = path.read_bytes()
+            self.data = path.read_bytes() if data is None else data
         except OSError as exc:
             problems.append(f"{path}: cannot read the file ({exc.strerror or exc}).")
             return

@@ -21,11 +21,13 @@ from policies.catalog import (
     Catalog,
     Feature,
     FeatureEntry,
+    Product,
     Purpose,
     PurposeEntry,
     catalog_version,
 )
 from policies.checks.derivation import check_derivation, check_output, check_params
+from policies.checks.products import check_products
 from policies.checks.retention import check_range, check_window
 from policies.checks.sources import check_sources, purpose_sources, unknown_sources
 from policies.checks.structure import entry_name, validate
@@ -36,6 +38,7 @@ from policies.values import is_name
 
 FEATURES_FILE = "features.yaml"
 PURPOSES_FILE = "purposes.yaml"
+PRODUCTS_FOLDER = "products"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent
 
 _FEATURE_ENTRY = TypeAdapter(FeatureEntry)
@@ -76,16 +79,48 @@ def _load(
     features_file = CatalogFile(directory / FEATURES_FILE, problems)
     purposes_file = CatalogFile(directory / PURPOSES_FILE, problems)
     features, declared = _features(features_file, derivations)
-    purposes = _purposes(purposes_file, declared, features)
+    purposes, declared_purposes = _purposes(purposes_file, declared, features)
+    products: dict[str, Mapping[str, Product]] = {}
+    product_files: dict[str, bytes] = {}
+    for path in _product_files(directory):
+        file = CatalogFile(path, problems)
+        client = path.stem
+        products[client] = MappingProxyType(
+            check_products(file, client, purposes, features, declared_purposes)
+        )
+        product_files[client] = file.data
     if problems:
         return None, problems
     catalog = Catalog(
         purposes=MappingProxyType(purposes),
         features=MappingProxyType(features),
-        version=catalog_version(features_file.data, purposes_file.data),
+        version=catalog_version(features_file.data, purposes_file.data, product_files),
         derivations=derivations,
+        products=MappingProxyType(products),
     )
     return catalog, problems
+
+
+def _product_files(directory: Path) -> list[Path]:
+    """Each client's product file, `products/<client name>.yaml`, in name order."""
+    folder = directory / PRODUCTS_FOLDER
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.suffix in (".yaml", ".yml"))
+
+
+def check_product_document(
+    catalog: Catalog, client: str, data: bytes, origin: Path
+) -> tuple[dict[str, Product], list[str]]:
+    """The products `data` declares for `client`, judged against `catalog`, and any problems.
+
+    `origin` names the document in problems (`FILE:LINE`), e.g. the file an operator
+    registers with `lendgate products set`.
+    """
+    problems: list[str] = []
+    file = CatalogFile(origin, problems, data)
+    products = check_products(file, client, catalog.purposes, catalog.features)
+    return (products if not problems else {}), problems
 
 
 def _features(
@@ -168,8 +203,8 @@ def _named_sources(node: LineMap) -> tuple[str, ...]:
 
 def _purposes(
     file: CatalogFile, declared: Mapping[str, tuple[str, ...]], features: Mapping[str, Feature]
-) -> dict[str, Purpose]:
-    """The sound purposes, judged against the declared features and the sources' retention."""
+) -> tuple[dict[str, Purpose], set[str]]:
+    """The sound purposes and every declared code, judged against the declared features."""
     purposes: dict[str, Purpose] = {}
     seen: set[str] = set()
     for node, line in file.entries("purposes"):
@@ -190,7 +225,7 @@ def _purposes(
         sound = check_range(file, node, what, entry.max_data_range_months, sources) and sound
         if sound and entry.code not in purposes:
             purposes[entry.code] = Purpose(**_fields(entry), sources=tuple(sources))
-    return purposes
+    return purposes, seen
 
 
 def _allowed_problem(

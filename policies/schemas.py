@@ -86,13 +86,35 @@ class SourceView(BaseModel):
     )
 
 
+class ProductView(BaseModel):
+    """A lender's own product: a base purpose narrowed, with its own name and notice."""
+
+    code: str
+    title: LocalizedTextView
+    notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
+    purpose: str = Field(description="The base purpose it narrows.")
+    features: list[str] = Field(description="The features a consent for this product may name.")
+    sources: list[str] = Field(description="Every source those features read.")
+    fetch_types: list[FetchType]
+    max_validity_days: int
+    max_frequency: FrequencyView
+    max_data_range_months: int
+    max_data_life_days: int
+    version: str = Field(description="`sha256:` + hex SHA-256 of the document declaring it.")
+
+
 class CatalogView(BaseModel):
     """Every purpose and feature in force, and the version releases are stamped with."""
 
     policy_version: str = Field(
-        description="`sha256:` + hex SHA-256 of features.yaml then purposes.yaml; "
+        description="`sha256:` + hex SHA-256 of features.yaml, purposes.yaml, then every "
+        "lender's products file; "
         "every release payload and consent audit event carries it."
     )
     purposes: list[PurposeView]
     features: list[FeatureView]
     sources: list[SourceView]
+    products: list[ProductView] = Field(
+        default_factory=list,
+        description="The calling lender's own products (empty without a lender's token).",
+    )

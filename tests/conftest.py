@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.support.stack",
     "tests.support.browser",
     "tests.support.leaks",
+    "tests.support.products",
 ]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from consent import repository as consent_repository
 from gateway.audit import proofs, repository, service, tree_heads
 from gateway.audit.schemas import (
     AuditEntryView,
@@ -24,6 +25,7 @@ from gateway.core.inputs import (
     EventType,
     LeafCount,
     LeafIndex,
+    ProductCode,
     Rfc3339,
     parse_index,
 )
@@ -48,8 +50,12 @@ async def list_entries(
     until: Rfc3339 | None = None,
     cursor: Annotated[str | None, Query(max_length=19)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    product: Annotated[
+        ProductCode | None,
+        Query(description="Only entries about consents under a lender's product."),
+    ] = None,
 ) -> AuditPage:
-    """Entries in log order, filtered by lender, consent, event type and time."""
+    """Entries in log order, filtered by lender, consent, event type, time and product."""
     after = None
     if cursor is not None:
         after = parse_index(cursor)
@@ -64,6 +70,7 @@ async def list_entries(
         event_type=type,
         since=since,
         until=until,
+        consent_in=consent_repository.ids_with_product(product, lender_id) if product else None,
     )
     views = [
         AuditEntryView(index=entry.seq, leaf=json.loads(entry.leaf), leaf_hash=entry.leaf_hash)
@@ -71,7 +78,13 @@ async def list_entries(
     ]
     next_cursor = str(entries[-1].seq) if len(entries) == limit else None
     filters = service.describe_filters(
-        after=after, lender_id=lender_id, consent_id=consent_id, type=type, since=since, until=until
+        after=after,
+        lender_id=lender_id,
+        consent_id=consent_id,
+        type=type,
+        since=since,
+        until=until,
+        product=product,
     )
     await service.record_read(session, regulator.client_id, f"entries {filters}".rstrip())
     return AuditPage(entries=views, next_cursor=next_cursor)

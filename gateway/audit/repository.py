@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     LargeBinary,
+    Select,
     SmallInteger,
     String,
     Table,
@@ -230,9 +231,16 @@ async def list_entries(
     event_type: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    consent_in: Select[str] | None = None,
 ) -> Sequence[AuditEntry]:
-    """Entries in log order matching the filters, after the cursor."""
+    """Entries in log order matching the filters, after the cursor.
+
+    `consent_in` is a query of consent ids the caller chose (e.g. those of one product):
+    the log keeps to its own table and only filters by it.
+    """
     query = select(AuditEntry).order_by(AuditEntry.seq).limit(limit)
+    if consent_in is not None:
+        query = query.where(AuditEntry.consent_id.in_(consent_in))
     if after is not None:
         query = query.where(AuditEntry.seq > after)
     if lender_id is not None:

@@ -137,6 +137,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
         client_id=client.id,
         kind=client.kind,
         scopes=frozenset(str(claims.get("scope", "")).split()),
+        name=client.name,
         encryption_key=encryption_key(client.jwks),
     )
 
@@ -242,6 +243,15 @@ async def _borrower(
     return await current_borrower(request, context, session)
 
 
+async def _client_or_none(
+    request: Request, context: ContextDep, session: SessionDep
+) -> ClientPrincipal | None:
+    # No credentials: an anonymous caller. Credentials that fail are refused, never ignored.
+    if "authorization" not in request.headers:
+        return None
+    return await _client(request, context, session)
+
+
 ConsentWriter = Annotated[ClientPrincipal, Depends(_requiring(ClientKind.LENDER, "consents:write"))]
 FeatureReader = Annotated[ClientPrincipal, Depends(_requiring(ClientKind.LENDER, "features:read"))]
 RegulatorDep = Annotated[ClientPrincipal, Depends(_requiring(ClientKind.REGULATOR, "audit:read"))]
@@ -250,3 +260,4 @@ RegulatorCosigner = Annotated[
     ClientPrincipal, Depends(_requiring(ClientKind.REGULATOR, "audit:cosign"))
 ]
 CurrentBorrower = Annotated[BorrowerPrincipal, Depends(_borrower)]
+ClientOrAnonymous = Annotated[ClientPrincipal | None, Depends(_client_or_none)]

@@ -16,6 +16,7 @@ from gateway.cli.db import db_app
 from gateway.cli.keys import keys_app
 from gateway.cli.pii import pii_app
 from gateway.cli.policy import policy_app
+from gateway.cli.products import products_app
 from gateway.cli.simulators import simulators_app
 from gateway.core.settings import get_settings
 
@@ -89,6 +90,7 @@ for name, group in (
     ("clients", clients_app),
     ("keys", keys_app),
     ("policy", policy_app),
+    ("products", products_app),
     ("simulators", simulators_app),
     ("pii", pii_app),
     ("audit", audit_app),

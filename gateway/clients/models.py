@@ -1,11 +1,12 @@
-"""Client tables: registrations (keys, scopes, status, DPoP) and spent client-assertion `jti`s."""
+"""Client tables: registrations (keys, scopes, status, DPoP), spent client-assertion `jti`s,
+and the product documents operators register for lenders."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, false
+from sqlalchemy import JSON, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base, CreatedAt, string_enum
@@ -37,3 +38,19 @@ class UsedAssertion(Base):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ProductRegistration(CreatedAt, Base):
+    """One version of a lender's registered products (`lendgate products set`).
+
+    Rows are only ever added: the newest is in force, the older ones say which products
+    the lender had when. The document is kept as given, and checked again when read.
+    """
+
+    __tablename__ = "product_registrations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    version: Mapped[str] = mapped_column(String(80))
+    document: Mapped[str] = mapped_column(Text)
+    codes: Mapped[list[str]] = mapped_column(JSON)

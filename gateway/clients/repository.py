@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.clients.models import Client, UsedAssertion
+from gateway.clients.models import Client, ProductRegistration, UsedAssertion
 
 
 async def get(session: AsyncSession, client_id: str, *, for_update: bool = False) -> Client | None:
@@ -40,3 +40,28 @@ async def get_many(session: AsyncSession, client_ids: Collection[str]) -> Sequen
     if not client_ids:
         return []
     return (await session.scalars(select(Client).where(Client.id.in_(sorted(client_ids))))).all()
+
+
+async def latest_product_registration(
+    session: AsyncSession, client_id: str
+) -> ProductRegistration | None:
+    """The client's products registered last (the ones in force), if any."""
+    query = (
+        select(ProductRegistration)
+        .where(ProductRegistration.client_id == client_id)
+        .order_by(ProductRegistration.created_at.desc(), ProductRegistration.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def product_registrations(
+    session: AsyncSession, client_id: str
+) -> Sequence[ProductRegistration]:
+    """Every version of the client's registered products, oldest first."""
+    query = (
+        select(ProductRegistration)
+        .where(ProductRegistration.client_id == client_id)
+        .order_by(ProductRegistration.created_at, ProductRegistration.id)
+    )
+    return (await session.scalars(query)).all()

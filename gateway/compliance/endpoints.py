@@ -16,7 +16,7 @@ from gateway.auth.dependencies import RegulatorCosigner, RegulatorDep
 from gateway.compliance import service
 from gateway.compliance.schemas import ComplianceReport, OverdueAttestations
 from gateway.core.db import SessionDep
-from gateway.core.inputs import ClientId, Cursor, LeafIndex, Rfc3339
+from gateway.core.inputs import ClientId, Cursor, LeafIndex, ProductCode, Rfc3339
 from gateway.core.openapi import AUTH_ERRORS, error_responses
 from gateway.runtime.context import ContextDep
 
@@ -93,11 +93,18 @@ async def compliance_report(
     from_: Annotated[Rfc3339, Query(alias="from")],
     to: Rfc3339,
     lender_id: ClientId | None = None,
+    product: Annotated[
+        ProductCode | None,
+        Query(description="Only consents asked under a lender's product."),
+    ] = None,
 ) -> ComplianceReport:
-    """Every release in the range against its consent as it stood then; overdue deletions;
-    unusual release rates and repeated refusals. Every finding cites leaf indexes."""
-    report = await service.compliance_report(session, context, from_, to, lender_id)
-    filters = audit_service.describe_filters(since=from_, until=to, lender_id=lender_id)
+    """Every release in the range against its consent as it stood then (and its product's
+    ceilings then); overdue deletions; unusual release rates and repeated refusals. Every
+    finding cites leaf indexes."""
+    report = await service.compliance_report(session, context, from_, to, lender_id, product)
+    filters = audit_service.describe_filters(
+        since=from_, until=to, lender_id=lender_id, product=product
+    )
     await audit_service.record_read(session, regulator.client_id, f"compliance report {filters}")
     return report
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from consent import repository as consent_repository
 from consent.models import Consent
 from gateway.core.db import scalars_in
 from gateway.core.pagination import Page, keyset_page
@@ -19,6 +20,15 @@ async def consents(session: AsyncSession, consent_ids: Collection[str]) -> dict[
     """Consents by id (their terms are immutable, so today's row is the row of any moment)."""
     found = await scalars_in(session, select(Consent), Consent.id, consent_ids)
     return {consent.id: consent for consent in found}
+
+
+async def consent_ids_with_product(
+    session: AsyncSession, product: str, lender_id: str | None = None
+) -> set[str]:
+    """The consents asked under a lender's product `product` (of `lender_id`, if given)."""
+    return set(
+        (await session.scalars(consent_repository.ids_with_product(product, lender_id))).all()
+    )
 
 
 async def releases_created_between(

@@ -19,8 +19,8 @@ from typing import Any
 
 from consent.budget import interval_start, releases_allowed
 from consent.states import ConsentStatus
-from policies.catalog import Catalog
-from policies.evaluation import ConsentTerms
+from policies.catalog import Catalog, Product
+from policies.evaluation import ConsentTerms, product_violations
 
 GRANTED = "release.granted"
 DENIED = "release.denied"
@@ -94,6 +94,10 @@ class ConsentRecord:
     consent_id: str
     lender_id: str
     terms: ConsentTerms
+    product_code: str | None = None
+    """The code of the lender's product the consent was asked under, if any."""
+    product: Product | None = None
+    """That product as the consent kept it when asked (None when unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,26 @@ def check_release(
             "high",
             f"Released features the purpose does not allow: {', '.join(beyond_purpose)}.",
         )
+
+    if consent.product_code is not None and consent.product is None:
+        checks["product"] = False
+        found(
+            "product_record_unreadable",
+            "high",
+            f"The consent names product '{consent.product_code}' but keeps no readable "
+            "record of it, so its ceilings cannot be checked.",
+        )
+    if consent.product is not None:
+        # Against the product's ceilings as they were when the consent was asked.
+        beyond_product = product_violations(consent.product, event.features, consent.terms)
+        checks["product"] = not beyond_product
+        if beyond_product:
+            found(
+                "outside_product",
+                "high",
+                f"Released under product '{consent.product.code}' "
+                f"({consent.product.version}) beyond it: {' '.join(beyond_product)}",
+            )
 
     minimal = minimal_source_fields(catalog, event.features)
     beyond_minimum = sorted(set(event.source_fields) - minimal)

@@ -30,6 +30,7 @@ class ComplianceReport(BaseModel):
     to: datetime
     generated_at: datetime
     lender_id: str | None
+    product: str | None = Field(None, description="The lender's product the report is for.")
     tree_head: TreeHeadView
     summary: dict[str, Any]
     releases: list[ReleaseCheck]

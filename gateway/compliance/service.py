@@ -4,11 +4,13 @@ log's co-signing and export, where they need the client registry's witnesses."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consent.models import Consent
 from consent.views import stored_terms
 from gateway.audit import export as audit_export
 from gateway.audit import repository as audit_repository
@@ -30,6 +32,7 @@ from gateway.crypto.keys import KeyStore
 from gateway.releases.models import Release
 from gateway.runtime.context import GatewayContext
 from gateway.security.principals import ClientPrincipal
+from policies.catalog import Product
 
 
 async def cosign(
@@ -61,8 +64,12 @@ async def compliance_report(
     since: datetime,
     until: datetime,
     lender_id: str | None = None,
+    product: str | None = None,
 ) -> ComplianceReport:
-    """Every release in `[since, until)` against its consent as it stood then, and more."""
+    """Every release in `[since, until)` against its consent as it stood then, and more.
+
+    With `product`, only what concerns consents asked under a lender's product of that code.
+    """
     if until <= since:
         raise InvalidRequest("`to` must be later than `from`.")
     now = context.clock.now()
@@ -77,6 +84,8 @@ async def compliance_report(
             session, {rules.GRANTED, rules.DENIED}, since, until, lender_id
         )
     ]
+    keep = await _product_filter(session, product, lender_id)
+    period = [event for event in period if keep(event.consent_id)]
     granted = [event for event in period if event.type == rules.GRANTED]
     denied = [event for event in period if event.type == rules.DENIED]
 
@@ -87,7 +96,11 @@ async def compliance_report(
         history[entry.consent_id or ""].append(_logged(entry))
     terms = {
         consent.id: rules.ConsentRecord(
-            consent_id=consent.id, lender_id=consent.lender_id, terms=stored_terms(consent)
+            consent_id=consent.id,
+            lender_id=consent.lender_id,
+            terms=stored_terms(consent),
+            product_code=consent.product,
+            product=_product(consent),
         )
         for consent in (await repository.consents(session, consent_ids)).values()
     }
@@ -105,6 +118,7 @@ async def compliance_report(
     records = [
         _record(release)
         for release in await repository.releases_created_between(session, since, until, lender_id)
+        if keep(release.consent_id)
     ]
     at_records = await audit_repository.entries_at(
         session, {record.leaf_index for record in records}
@@ -121,7 +135,11 @@ async def compliance_report(
     due_until = min(until, now)
     if due_until > since:
         due = await repository.releases_due_between(session, since, due_until, lender_id)
-        findings.extend(rules.overdue_deletions(map(_record, due), due_until))
+        findings.extend(
+            rules.overdue_deletions(
+                (_record(release) for release in due if keep(release.consent_id)), due_until
+            )
+        )
     baseline = await audit_repository.releases_per_lender(session, since - rules.BASELINE, since)
     findings.extend(rules.release_bursts(granted, baseline))
     findings.extend(rules.denial_bursts(denied))
@@ -132,6 +150,7 @@ async def compliance_report(
         to=until,
         generated_at=now,
         lender_id=lender_id,
+        product=product,
         tree_head=covering,
         summary=rules.summary(verdicts, len(denied), findings),
         releases=[
@@ -148,6 +167,27 @@ async def compliance_report(
         ],
         findings=findings,
     )
+
+
+async def _product_filter(
+    session: AsyncSession, product: str | None, lender_id: str | None
+) -> Callable[[str | None], bool]:
+    """Whether a consent id is in the report: any, or only those asked under `product`."""
+    if product is None:
+        return lambda consent_id: True
+    chosen = await repository.consent_ids_with_product(session, product, lender_id)
+    return lambda consent_id: consent_id in chosen
+
+
+def _product(consent: Consent) -> Product | None:
+    """The product the consent was asked under, as the consent keeps it."""
+    kept = consent.product_terms
+    if kept is None:
+        return None
+    try:
+        return Product.from_view(kept["client_name"], kept)
+    except (KeyError, TypeError, ValueError):
+        return None  # a damaged record: the report says so rather than skip the check
 
 
 def _logged(entry: AuditEntry) -> rules.LoggedEvent:

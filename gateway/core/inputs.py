@@ -38,6 +38,7 @@ CONSENT_ID_PATTERN: Final = r"^cns_[0-9a-f]{24}$"
 RELEASE_ID_PATTERN: Final = r"^rel_[0-9a-f]{24}$"
 CLIENT_ID_PATTERN: Final = r"^(lnd|reg)_[0-9a-f]{20}$"
 EVENT_TYPE_PATTERN: Final = r"^[a-z_]{1,32}(\.[a-z_]{1,32}){0,3}$"
+PRODUCT_CODE_PATTERN: Final = r"^[a-z][a-z0-9_]{0,63}$"
 _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
 ConsentId = Annotated[str, StringConstraints(pattern=CONSENT_ID_PATTERN)]
@@ -48,6 +49,8 @@ ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 """A lender's (`lnd_`) or regulator's (`reg_`) client id."""
 EventType = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
 """An audit event type, e.g. `release.granted`."""
+ProductCode = Annotated[str, StringConstraints(pattern=PRODUCT_CODE_PATTERN)]
+"""A lender product's code (lower case, digits and `_`, as the catalog names things)."""
 Cursor = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
 """An opaque `next_cursor` of a previous page."""
 IdempotencyKey = Annotated[

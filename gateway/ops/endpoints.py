@@ -10,6 +10,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from gateway.auth.dependencies import ClientOrAnonymous
+from gateway.clients.products import products_of
+from gateway.core.db import SessionDep
+from gateway.core.openapi import error_responses
 from gateway.runtime.context import ContextDep
 from policies.schemas import CatalogView
 
@@ -22,14 +26,23 @@ async def jwks(context: ContextDep) -> dict[str, Any]:
     return context.keys.jwks()
 
 
-@router.get("/v1/catalog", response_model=CatalogView, response_model_exclude_none=True)
-async def catalog(context: ContextDep) -> dict[str, Any]:
+@router.get(
+    "/v1/catalog",
+    response_model=CatalogView,
+    response_model_exclude_none=True,
+    responses=error_responses("InvalidToken", "RateLimited", "AuditUnavailable"),
+)
+async def catalog(
+    context: ContextDep, session: SessionDep, client: ClientOrAnonymous
+) -> dict[str, Any]:
     """Purposes and features, with zh/en descriptions, limits, sources and `policy_version`.
 
-    Public: no token needed. Every release payload carries the `policy_version` it was
-    evaluated under, so a lender can tell which catalog a payload's features come from.
+    Public: no token needed. Called with a lender's token, `products` lists that lender's
+    own products (and nobody else's). Every release payload carries the `policy_version`
+    it was evaluated under, so a lender can tell which catalog a payload's features come from.
     """
-    return context.catalog.public_view()
+    products = (await products_of(session, context, client)) if client is not None else {}
+    return context.catalog.public_view(products.values())
 
 
 @router.get("/healthz")

@@ -28,6 +28,8 @@ class ClientPrincipal:
     client_id: str
     kind: ClientKind
     scopes: frozenset[str]
+    name: str = ""
+    """The name the client was registered with (its products are filed under it)."""
     encryption_key: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     """The public X25519 key releases are encrypted to (lenders), read with the client's row."""
 

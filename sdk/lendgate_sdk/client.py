@@ -244,9 +244,13 @@ class LendgateClient(_ClientCredentials):
             raise ValueError("The lender JWKS must hold the private X25519 'enc' key.")
         self._gateway_jwks: dict[str, Any] | None = None
 
-    async def catalog(self) -> dict[str, Any]:
-        """The gateway's purposes and features catalog."""
-        return await self._call("GET", "/v1/catalog", authenticated=False)
+    async def catalog(self, *, own_products: bool = False) -> dict[str, Any]:
+        """The gateway's purposes and features catalog.
+
+        With `own_products` the request carries this lender's token, and `products`
+        lists this lender's own products; without, it needs no token and lists none.
+        """
+        return await self._call("GET", "/v1/catalog", authenticated=own_products)
 
     async def request_consent(
         self, body: Mapping[str, Any], *, idempotency_key: str | None = None
@@ -427,10 +431,15 @@ class RegulatorClient(_ClientCredentials):
         return await self._call("GET", "/v1/audit/export", params=params)
 
     async def compliance_report(
-        self, start: str, end: str, lender_id: str | None = None
+        self, start: str, end: str, lender_id: str | None = None, product: str | None = None
     ) -> dict[str, Any]:
-        """Releases between two RFC 3339 times reconciled against their consents."""
+        """Releases between two RFC 3339 times reconciled against their consents.
+
+        `lender_id` and `product` (a lender's product code) narrow the report.
+        """
         params = {"from": start, "to": end, **({"lender_id": lender_id} if lender_id else {})}
+        if product:
+            params["product"] = product
         return await self._call("GET", "/v1/audit/reports/compliance", params=params)
 
     async def overdue_deletion_attestations(

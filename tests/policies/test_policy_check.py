@@ -1,9 +1,10 @@
 """`lendgate policy check` on the shipped catalogs and on every broken fixture.
 
-Each folder under `fixtures/` holds a `features.yaml` and a `purposes.yaml`. `valid/` is a
-small sound catalog; every other folder breaks it in one way and marks each line the
-checker must name with a trailing `# expect: MESSAGE` comment, so a fixture states its own
-verdict and a new fixture is checked as soon as it is added.
+Each folder under `fixtures/` holds a `features.yaml` and a `purposes.yaml` (and maybe
+lenders' `products/*.yaml`). `valid/` is a small sound catalog; every other folder breaks
+it in one way and marks each line the checker must name with a trailing
+`# expect: MESSAGE` comment, so a fixture states its own verdict and a new fixture is
+checked as soon as it is added.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ def no_policy_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def expectations(folder: Path) -> list[tuple[str, str]]:
     """(`FILE:LINE: ` prefix, message) for every line of the fixture marked `# expect:`."""
     expected = []
-    for name in ("features.yaml", "purposes.yaml"):
-        lines = (folder / name).read_text(encoding="utf-8").splitlines()
+    products = sorted((folder / "products").glob("*.yaml"))
+    for path in [folder / "features.yaml", folder / "purposes.yaml", *products]:
+        lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines, start=1):
             if marked := EXPECT.search(line):
-                expected.append((f"{folder / name}:{number}: ", marked["message"]))
+                expected.append((f"{path}:{number}: ", marked["message"]))
     return expected
 
 
@@ -80,6 +82,7 @@ def test_the_fixtures_cover_every_check_of_the_issue() -> None:
         "window_beyond_retention",
         "missing_zh",
         "missing_en",
+        "product_widens",
     }
 
 
