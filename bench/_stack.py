@@ -180,7 +180,7 @@ class Gateway:
         return last, time.monotonic() - started
 
 
-def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     """Wait for `GET url` to answer 200 (or fail if the process died or time ran out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
