@@ -423,6 +423,7 @@ class LoadResult:
             "in_flight_at_end": self.in_flight,
             "seconds": round(self.seconds, 2),
             "per_second": round(self.rate, 1),
+            "ok_per_second": round(self.succeeded / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(self.p50_ms, 2),
             "p90_ms": round(self.p90_ms, 2),
             "p99_ms": round(self.p99_ms, 2),
