@@ -180,7 +180,7 @@ class Gateway:
         return last, time.monotonic() - started
 
 
-def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     """Wait for `GET url` to answer 200 (or fail if the process died or time ran out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -423,6 +423,7 @@ class LoadResult:
             "in_flight_at_end": self.in_flight,
             "seconds": round(self.seconds, 2),
             "per_second": round(self.rate, 1),
+            "ok_per_second": round(self.succeeded / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(self.p50_ms, 2),
             "p90_ms": round(self.p90_ms, 2),
             "p99_ms": round(self.p99_ms, 2),
