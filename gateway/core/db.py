@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from gateway.core.clock import utcnow
+from gateway.core.errors import RateLimited
 from gateway.core.logging import RateLimitedLog
 
 log = structlog.get_logger()
@@ -232,10 +234,46 @@ async def _run_rollback_hooks(session: AsyncSession) -> None:
             log.error("db.rollback_hook_failed", error=type(error).__name__)
 
 
+class Admission:
+    """How many requests of this process work on the database at once.
+
+    Past that, a request waits its turn for `wait_seconds`, then is refused `RateLimited`
+    (429, Retry-After) at once: under a burst larger than the process can serve, clients
+    get a prompt answer to retry, never a timeout, and the requests admitted keep the
+    pool's connections (and its overflow, for jobs) to themselves.
+    """
+
+    def __init__(self, limit: int, wait_seconds: float):
+        self.limit = limit
+        self.wait_seconds = wait_seconds
+        self._slots = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the process's database slots, or `RateLimited` after the wait."""
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise RateLimited(
+                "The gateway is serving as many requests as it can; retry after the time given.",
+                headers={"Retry-After": "1"},
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed when the endpoint succeeds, rolled back otherwise."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.context.sessionmaker
-    async with sessionmaker() as session:
+    """The request's unit of work: committed when the endpoint succeeds, rolled back otherwise.
+
+    The request first takes one of the process's database slots (`Admission`).
+    """
+    context = request.app.state.context
+    sessionmaker: async_sessionmaker[AsyncSession] = context.sessionmaker
+    admission: Admission = context.admission
+    async with admission.slot(), sessionmaker() as session:
         try:
             yield session
         except Exception:

@@ -32,13 +32,22 @@ class Settings(BaseSettings):
         "directory. PostgreSQL: `postgresql+asyncpg://user@host/db`.",
     )
     database_pool_size: int = Field(
-        10, ge=1, description="PostgreSQL connections each gateway process keeps for requests."
+        10,
+        ge=1,
+        description="PostgreSQL connections each gateway process keeps for requests; also how "
+        "many requests one process lets work on the database at once.",
     )
     database_max_overflow: int = Field(
         20, ge=0, description="PostgreSQL connections a process may open beyond the pool at peaks."
     )
     database_pool_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a request waits for a free database connection."
+    )
+    database_queue_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How long a request waits for its turn on the database when the process "
+        "is at `database_pool_size`; then it is refused `RateLimited` with Retry-After.",
     )
     idempotency_keep_hours: float = Field(
         24.0, ge=24, description="How long an `Idempotency-Key` and its first answer are kept."

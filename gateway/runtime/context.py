@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from connectors.base import SourceConnector
 from connectors.registry import SourceRegistry, build_connectors, close_all, load_sources
 from gateway.core.clock import Clock, SystemClock
-from gateway.core.db import create_engine, create_sessionmaker
+from gateway.core.db import Admission, create_engine, create_sessionmaker
 from gateway.core.settings import Settings
 from gateway.crypto.keys import KeyStore
 from gateway.crypto.kms import configured_kms
@@ -44,6 +44,8 @@ class GatewayContext:
     sms: SmsSender
     shared_store: SharedStore
     """Rate-limit windows and spent one-time values that every gateway process shares."""
+    admission: Admission
+    """How many requests of this process work on the database at once (`get_session`)."""
     notification_transport: httpx.AsyncBaseTransport | None = None
     """How lender notifications are sent; None: the network (tests inject a transport)."""
     clock: Clock = field(default_factory=SystemClock)
@@ -94,6 +96,7 @@ def build_context(
         sms=sms or sms_sender_for(settings),
         notification_transport=notification_transport,
         clock=clock or SystemClock(),
+        admission=Admission(settings.database_pool_size, settings.database_queue_seconds),
     )
 
 
