@@ -20,10 +20,15 @@ from gateway.audit.endpoints import router as audit_router
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
-from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
+from gateway.core.errors import AuditUnavailable, InvalidRequest, InvalidToken, LendgateError
 from gateway.core.ids import new_request_id
 from gateway.core.logging import configure_logging
-from gateway.core.metrics import REQUEST_SECONDS
+from gateway.core.metrics import (
+    HTTP_REQUEST_SECONDS,
+    HTTP_REQUESTS,
+    TOKEN_REFUSALS,
+    refusal_reason,
+)
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
@@ -95,6 +100,8 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LendgateError)
     async def lendgate_error(_: Request, error: LendgateError) -> JSONResponse:
+        if isinstance(error, InvalidToken):
+            TOKEN_REFUSALS.labels(refusal_reason(error.detail)).inc()
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -161,8 +168,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            REQUEST_SECONDS.labels(
-                scope["method"], getattr(route, "path", "unmatched"), str(status)
-            ).observe(time.perf_counter() - started)
+            # The route template, never the path: ids stay out of label values.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()

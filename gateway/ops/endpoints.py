@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from gateway.ops.metrics import refresh as refresh_gauges
 from gateway.runtime.context import ContextDep
 from policies.schemas import CatalogView
 
@@ -68,6 +69,7 @@ async def readyz(context: ContextDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
-    """Prometheus metrics."""
+async def metrics(context: ContextDep) -> Response:
+    """Prometheus metrics of this process; the gauges of stored state are read now."""
+    await refresh_gauges(context)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
