@@ -171,6 +171,16 @@ class RequestContextMiddleware:
             # The route template, never the path: ids stay out of label values.
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
+            elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
-            structlog.contextvars.clear_contextvars()
+            HTTP_REQUEST_SECONDS.labels(method, route).observe(elapsed)
+            # One line per request: who (a client id, never an address), what, how it went.
+            log.info(
+                "http.request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                client_id=scope.get("state", {}).get("client_id"),
+            )
+            # The ids stay bound: an unexpected error is logged after this, further out.
