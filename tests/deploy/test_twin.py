@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -34,10 +33,10 @@ from tests.support.databases import (
     in_ci,
     require_postgres,
 )
-from tests.support.processes import free_port, lendgate
+from tests.support.processes import free_port, lendgate, stop
 
 NGINX_BINARY = "/usr/sbin/nginx"
-START_SECONDS = 60.0
+START_SECONDS = 180.0
 BORROWER = {"id_number": "11010519491231002X", "phone": "13800138000", "name": "张三"}
 REDIS = ("127.0.0.1", 6379)
 
@@ -184,24 +183,16 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
             workdir=workdir,
         )
     finally:
-        for process in reversed(processes.values()):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(reversed(processes.values()), wait_seconds=15)
         for log in logs:
             log.close()
         asyncio.run(drop_postgres_database(server, database_url))
         shutil.rmtree(workdir / "nginx", ignore_errors=True)
 
 
-def register(twin: Twin, kind: str) -> tuple[str, dict[str, Any]]:
+def register(twin: Twin, kind: Literal["lender", "regulator"]) -> tuple[str, dict[str, Any]]:
     """The operator's `lendgate clients add`, run against the twin's database."""
-    private_jwks, public_jwks = jose.generate_client_jwks(kind)  # type: ignore[arg-type]
+    private_jwks, public_jwks = jose.generate_client_jwks(kind)
     jwks_file = twin.workdir / f"{kind}-{time.monotonic_ns()}.json"
     jwks_file.write_text(json.dumps(public_jwks))
     env = {key: value for key, value in os.environ.items() if not key.startswith("LENDGATE_")}
@@ -315,6 +306,7 @@ async def test_killing_a_replica_loses_no_retried_request_and_no_audit_leaf(twin
     regulator = RegulatorClient(twin.proxy, client_id, private_jwks)
     victim = twin.processes["gateway-2"]
     answered = 0
+    failures: list[str] = []
     gate = asyncio.Semaphore(8)
     killed = asyncio.Event()
 
@@ -324,8 +316,12 @@ async def test_killing_a_replica_loses_no_retried_request_and_no_audit_leaf(twin
             if number == 20:
                 victim.send_signal(signal.SIGKILL)
                 killed.set()
-            await regulator.tree_head()  # a GET that appends `audit.read`
-            answered += 1
+            try:
+                await regulator.tree_head()  # a GET that appends `audit.read`
+            except LendgateAPIError as error:
+                failures.append(f"read {number}: {error}")
+            else:
+                answered += 1
 
     async with regulator:
         await asyncio.gather(*(read(number) for number in range(80)))
@@ -337,12 +333,12 @@ async def test_killing_a_replica_loses_no_retried_request_and_no_audit_leaf(twin
     await engine.dispose()
 
     assert killed.is_set() and victim.wait(10) == -signal.SIGKILL
-    assert answered == 80, logs(
-        twin, "gateway-1", "proxy"
-    )  # every read answered: nginx sent the failed ones to the survivor
+    # Every read answered: nginx sent those the killed replica dropped to the survivor.
+    assert failures == [], logs(twin, "gateway-1", "proxy")
+    assert answered == 80
     positions = sorted(seq for seq, _ in entries)
     assert positions == list(range(len(positions)))  # one log, no gap
     assert sum(kind == "audit.read" for _, kind in entries) >= answered
     outcome = verify_bundle(json.loads(json.dumps(bundle)))
     assert outcome.ok, outcome.lines()
-    assert re.fullmatch(r"\d+", str(bundle["to"]))
+    assert bundle["to"] == len(positions) - 1  # the whole log, as one replica exported it

@@ -192,7 +192,7 @@ def problems(compose: dict[str, Any], production: dict[str, Any]) -> list[str]:
                 elif "${" not in value:
                     try:
                         with mock.patch.dict(os.environ, {variable: value}):
-                            Settings(_env_file=None)  # type: ignore[call-arg]
+                            Settings(_env_file=None)
                     except ValueError as error:
                         found.append(f"{where}: {variable}={value!r} is invalid: {error}")
             if label == "production" and words[:2] != ["lendgate", "simulators"]:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-SOURCES = ("social_insurance", "housing_fund", "credit_bureau")
+from connectors.registry import load_sources
+
+SOURCES = tuple(load_sources())
+"""Every registered source: each gets a simulator port of its own."""
 
 
 def free_port() -> int:
@@ -36,3 +41,17 @@ def demo_env(data_dir: Path) -> dict[str, str]:
 def lendgate(*args: str) -> list[str]:
     """The command line of the installed `lendgate` entry point."""
     return [str(Path(sys.executable).with_name("lendgate")), *args]
+
+
+def stop(processes: Iterable[subprocess.Popen[bytes]], *, wait_seconds: float = 10) -> None:
+    """Ask each process to end, then wait for all; kill those that do not end in time."""
+    running = list(processes)
+    for process in running:
+        if process.poll() is None:
+            process.terminate()
+    for process in running:
+        try:
+            process.wait(timeout=wait_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
