@@ -24,6 +24,9 @@ def processors(redact: Processor) -> list[Processor]:
 
 LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 """Loggers that install handlers of their own; they are sent through the JSON chain instead."""
+QUIET_LOGGERS = ("presidio-analyzer",)
+"""Libraries whose INFO lines say only how they loaded: warnings and above are kept. (Presidio
+logs while it is first imported, which may be by the redaction of that very line.)"""
 
 
 def configure_logging(
@@ -52,6 +55,8 @@ def configure_logging(
         library.handlers = []
         library.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=chain,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
