@@ -98,6 +98,10 @@ def replica_published(compose: dict[str, Any]) -> None:
     gateway(compose)["ports"] = ["8000:8000"]
 
 
+def third_replica(compose: dict[str, Any]) -> None:
+    compose["services"]["gateway-3"] = copy.deepcopy(gateway(compose))
+
+
 @pytest.mark.parametrize(
     ("plant", "expected"),
     [
@@ -114,6 +118,7 @@ def replica_published(compose: dict[str, Any]) -> None:
         (unused_port, "the image exposes 8104, which nothing uses"),
         (proxy_misses_a_replica, "are not the replicas"),
         (replica_published, "gateway-1 publishes a port"),
+        (third_replica, "Prometheus scrapes"),
     ],
 )
 def test_a_planted_mismatch_is_found(plant: Plant, expected: str) -> None:

@@ -288,6 +288,15 @@ def _topology(
     for name in gateways:
         if services[name].get("ports"):
             found.append(f"{name} publishes a port: only the proxy should be reachable")
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target
+        for job in scrape["scrape_configs"]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    if targets != expected:
+        found.append(f"Prometheus scrapes {sorted(targets)}, not the replicas {sorted(expected)}")
     used = set(gateways.values()) | {p for ports in simulators.values() for p in ports.values()}
     found.extend(
         f"the image exposes {port}, which nothing uses"
