@@ -14,6 +14,7 @@ import httpx
 import pytest
 from lendgate_sdk import LendgateAPIError
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from connectors.http import HttpSourceConnector
 from connectors.simulators.app import SimulatorState
@@ -233,8 +234,17 @@ async def test_notification_deliveries_failures_and_backlog(
 
 
 async def test_the_database_pool_is_measured(metered: Stack) -> None:
-    samples = await scrape(metered)
+    engine = metered.context.engine
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        holding = await scrape(metered)
+    released = await scrape(metered)
 
-    assert value(samples, "lendgate_db_pool_connections", state="limit") >= 1
-    # The scrape itself holds no connection once it has answered.
-    assert value(samples, "lendgate_db_pool_connections", state="in_use") >= 0
+    in_use = "lendgate_db_pool_connections"
+    assert value(holding, in_use, state="in_use") == value(released, in_use, state="in_use") + 1
+    assert value(released, in_use, state="idle") >= 1
+    if engine.dialect.name == "postgresql":
+        settings = metered.context.settings
+        assert value(released, in_use, state="limit") == (
+            settings.database_pool_size + settings.database_max_overflow
+        )
