@@ -34,9 +34,9 @@ def configure_logging(
 ) -> None:
     """JSON lines to `stream` (stderr by default) at `level` and above, passed through `redact`.
 
-    Libraries' standard-library log records go through the same chain, so every line is
-    JSON with the request id bound at the time. uvicorn's access log is off: the gateway
-    writes one line per request itself, without the client's address.
+    Libraries' standard-library records (INFO and up) go through the same chain, so every
+    line is JSON with the request id bound at the time. uvicorn's access log is off: the
+    gateway writes one line per request itself, without the client's address.
     """
     output = stream or sys.stderr
     chain = processors(redact)
@@ -49,7 +49,9 @@ def configure_logging(
     )
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(level.upper())
+    # Libraries' DEBUG lines hold SQL parameters and HTTP bodies: never below INFO for them,
+    # whatever level the gateway's own lines are written at.
+    root.setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     for name in LIBRARY_LOGGERS:
         library = logging.getLogger(name)
         library.handlers = []

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from tests.support.stack import LogCapture, Stack
 
@@ -85,3 +86,13 @@ async def test_an_unexpected_error_is_logged_with_the_request_id(
     ][-1]
     assert failed["request_id"] == request["request_id"]
     assert request["status"] == 500 and failed["level"] == "error"
+
+
+def test_library_debug_lines_are_never_written(captured_logs: LogCapture) -> None:
+    # The capture runs at DEBUG for the gateway's own lines; a driver's DEBUG line carries
+    # SQL parameters, which may be anything a caller sent.
+    logging.getLogger("aiosqlite").debug("executing %s", "a statement and its parameters")
+    structlog.get_logger().debug("gateway.debug_line")
+
+    assert lines_about(captured_logs, "executing a statement and its parameters") == []
+    assert lines_about(captured_logs, "gateway.debug_line")
