@@ -11,7 +11,14 @@ import httpx
 import pytest
 import structlog
 
+from gateway.core.logging import configure_logging
+from gateway.privacy.pii import redact_pii
 from tests.support.stack import LogCapture, Stack
+
+
+def capture_here(capture: LogCapture) -> None:
+    """Logging as the capture set it up (a gateway started with a lifespan reconfigures it)."""
+    configure_logging("DEBUG", redact=redact_pii, stream=capture.stream)
 
 
 def lines_about(capture: LogCapture, event: str) -> list[dict[str, Any]]:
@@ -56,6 +63,7 @@ async def test_an_anonymous_request_names_no_client(
 
 
 def test_library_lines_are_json_too(captured_logs: LogCapture) -> None:
+    capture_here(captured_logs)
     logging.getLogger("uvicorn.error").warning("a library speaking plain text")
 
     (line,) = lines_about(captured_logs, "a library speaking plain text")
@@ -91,6 +99,7 @@ async def test_an_unexpected_error_is_logged_with_the_request_id(
 def test_library_debug_lines_are_never_written(captured_logs: LogCapture) -> None:
     # The capture runs at DEBUG for the gateway's own lines; a driver's DEBUG line carries
     # SQL parameters, which may be anything a caller sent.
+    capture_here(captured_logs)
     logging.getLogger("aiosqlite").debug("executing %s", "a statement and its parameters")
     structlog.get_logger().debug("gateway.debug_line")
 

@@ -115,6 +115,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         "LENDGATE_SOURCE_URLS": json.dumps(source_urls),
         "LENDGATE_SMS_OUTBOX": str(workdir / "sms" / "outbox.jsonl"),
         "LENDGATE_SIMULATOR_POPULATION": "200",
+        # Small pools: the test server's connections are shared with every other test run.
+        "LENDGATE_DATABASE_POOL_SIZE": "4",
+        "LENDGATE_DATABASE_MAX_OVERFLOW": "4",
     }
     if redis_answers():
         settings["LENDGATE_REDIS_URL"] = f"redis://{REDIS[0]}:{REDIS[1]}/0"
