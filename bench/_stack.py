@@ -269,8 +269,7 @@ async def deployment(
                 population=population,
             )
         finally:
-            for process in reversed(processes):
-                stop(process)
+            stop(reversed(processes))
             await drop_postgres_database(server, database_url)
 
 

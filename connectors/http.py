@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from connectors.protocol import AuthScheme, auth_headers
 from connectors.resilience import RETRYABLE_STATUSES, CircuitBreaker, RetryPolicy
 from connectors.schemas import NESTED_MONTHLY_LISTS
 from gateway.core.errors import SourceUnavailable
+from gateway.core.metrics import SOURCE_ERRORS, SOURCE_FETCH_SECONDS
 
 log = structlog.get_logger()
 
@@ -94,23 +96,29 @@ class HttpSourceConnector(SourceConnector):
             "from_month": str(months.first),
             "to_month": str(months.last),
         }
-        self.breaker.before_call()
+        try:
+            self.breaker.before_call()
+        except SourceUnavailable:
+            SOURCE_ERRORS.labels(self.source, "circuit_open").inc()
+            raise
+        started = time.perf_counter()
         try:
             answer = await self._post_query(body)
             record = self._read_answer(answer, requested, months)
         except MalformedAnswer:
-            self._failed("malformed body")
+            self._failed("malformed body", started, reason_label="malformed")
             raise SourceUnavailable(
                 f"Source {self.source} answered with a malformed body."
             ) from None
         except SourceUnavailable as failure:
-            self._failed(failure.detail)
+            self._failed(failure.detail, started)
             raise SourceUnavailable(failure.detail) from None
         except BaseException:
             # Cancelled (another source failed first): no verdict on this one.
             self.breaker.abandon()
             raise
         self.breaker.record_success()
+        SOURCE_FETCH_SECONDS.labels(self.source, "ok").observe(time.perf_counter() - started)
         return record
 
     async def health(self) -> bool:
@@ -128,7 +136,10 @@ class HttpSourceConnector(SourceConnector):
         """Close the connector's HTTP client."""
         await self._client.aclose()
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str, started: float, *, reason_label: str | None = None) -> None:
+        SOURCE_FETCH_SECONDS.labels(self.source, "error").observe(time.perf_counter() - started)
+        if reason_label is not None:
+            SOURCE_ERRORS.labels(self.source, reason_label).inc()
         before = self.breaker.state
         self.breaker.record_failure()
         after = self.breaker.state
@@ -171,16 +182,20 @@ class HttpSourceConnector(SourceConnector):
         except (TimeoutError, httpx.TimeoutException):
             # Not retried: a source that used its whole time budget is struggling, and
             # asking again would double the borrower's wait and the source's load.
+            SOURCE_ERRORS.labels(self.source, "timeout").inc()
             raise SourceUnavailable(f"Source {self.source} did not answer in time.") from None
         except httpx.HTTPError:
+            SOURCE_ERRORS.labels(self.source, "unreachable").inc()
             raise _Transient(f"Source {self.source} could not be reached.") from None
         if response.status_code != 200:
             status = response.status_code
+            SOURCE_ERRORS.labels(self.source, "http_status").inc()
             failure = _Transient if status in RETRYABLE_STATUSES else SourceUnavailable
             raise failure(f"Source {self.source} answered with HTTP status {status}.")
         try:
             return response.json()
         except ValueError:
+            SOURCE_ERRORS.labels(self.source, "malformed").inc()
             raise SourceUnavailable(
                 f"Source {self.source} answered with a malformed body."
             ) from None

@@ -22,10 +22,15 @@ from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
 from gateway.core.db import is_outage, outage_log, unit_of_work
-from gateway.core.errors import AuditUnavailable, InvalidRequest, LendgateError
+from gateway.core.errors import AuditUnavailable, InvalidRequest, InvalidToken, LendgateError
 from gateway.core.ids import new_request_id
 from gateway.core.logging import configure_logging
-from gateway.core.metrics import REQUEST_SECONDS
+from gateway.core.metrics import (
+    HTTP_REQUEST_SECONDS,
+    HTTP_REQUESTS,
+    TOKEN_REFUSALS,
+    refusal_reason,
+)
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
 from gateway.ops.endpoints import router as ops_router
@@ -107,6 +112,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def lendgate_error(_: Request, error: LendgateError) -> JSONResponse:
         if isinstance(error, AuditUnavailable) and is_outage(error):
             outage_log.failure("db.unavailable", error)
+        if isinstance(error, InvalidToken):
+            TOKEN_REFUSALS.labels(refusal_reason(error.detail)).inc()
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -183,10 +190,21 @@ class RequestContextMiddleware:
             # Answered here, not re-raised: the server would log the traceback a second time.
             await _answer_failure(scope, send_with_id, error, responded=responded)
         finally:
-            route = scope.get("route")
-            REQUEST_SECONDS.labels(
-                scope["method"], getattr(route, "path", "unmatched"), str(status)
-            ).observe(time.perf_counter() - started)
+            # The route template, never the path: ids stay out of label values.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_REQUEST_SECONDS.labels(method, route).observe(elapsed)
+            # One line per request: who (a client id, never an address), what, how it went.
+            log.info(
+                "http.request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                client_id=scope.get("state", {}).get("client_id"),
+            )
             structlog.contextvars.clear_contextvars()
 
 

@@ -30,6 +30,7 @@ from consent.notifications.rules import DeliveryStatus, retry_delay
 from consent.notifications.schemas import NotificationPage, NotificationView
 from gateway.core.db import unit_of_work
 from gateway.core.ids import new_id
+from gateway.core.metrics import NOTIFICATION_DELIVERIES
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 
@@ -38,6 +39,12 @@ log = structlog.get_logger()
 MAX_CONCURRENT_DELIVERIES = 8
 # A round claims this many events; a call keeps going round while events come due.
 BATCH_SIZE = 50
+DELIVERY_OUTCOMES = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.PENDING: "retrying",
+    DeliveryStatus.FAILED: "failed",
+}
+"""An attempt's outcome as the deliveries metric names it (`pending` again: a retry is due)."""
 MAX_ROUNDS = 100
 
 
@@ -154,11 +161,13 @@ async def dispatch_due(
                 break
             errors = await deliver_all(client, claimed)
             async with unit_of_work(context.sessionmaker) as session:
-                for notification, error in zip(claimed, errors, strict=True):
-                    outcome = await _record(
-                        session, context, notification, error, now or context.clock.now()
-                    )
-                    report.count(outcome)
+                outcomes = [
+                    await _record(session, context, notification, error, now or context.clock.now())
+                    for notification, error in zip(claimed, errors, strict=True)
+                ]
+            for outcome in outcomes:
+                report.count(outcome)
+                NOTIFICATION_DELIVERIES.labels(DELIVERY_OUTCOMES[outcome]).inc()
     return report
 
 

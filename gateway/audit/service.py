@@ -8,6 +8,7 @@ commit together or not at all, serialized by the head row's lock.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from gateway.audit.models import AuditEntry
 from gateway.core.clock import utcnow
 from gateway.core.db import is_outage, on_rollback
 from gateway.core.errors import AuditUnavailable
+from gateway.core.metrics import AUDIT_APPEND_SECONDS
 
 log = structlog.get_logger()
 
@@ -42,6 +44,7 @@ async def append_all(session: AsyncSession, events: Sequence[AuditEvent]) -> lis
     """
     if not events:
         return []
+    started = time.perf_counter()
     try:
         reservation = await repository.reserve_seq(session, len(events))
         now = utcnow()
@@ -69,6 +72,7 @@ async def append_all(session: AsyncSession, events: Sequence[AuditEvent]) -> lis
             types = ",".join(event.type for event in events)
             log.error("audit.append_failed", event_type=types, error=type(error).__name__)
         raise AuditUnavailable() from error
+    AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)
     return entries
 
 

@@ -108,6 +108,7 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
     client = await clients_repository.get(session, str(claims["sub"]))
     if client is None or client.status is not ClientStatus.ACTIVE:
         raise InvalidToken("This client's access is suspended.")
+    request.state.client_id = client.id  # for the request's log line
     confirmation = claims.get("cnf")
     jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
     if jkt is None and (scheme != "bearer" or client.dpop_required):

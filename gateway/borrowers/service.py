@@ -26,6 +26,7 @@ from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
 from gateway.core.db import on_rollback
 from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
 from gateway.core.ids import new_login_id
+from gateway.core.metrics import OTP_LOCKOUTS, OTP_SENT
 from gateway.crypto import jose, pseudonyms
 from gateway.runtime.context import GatewayContext
 from gateway.security.limits import enforce_rate_limit
@@ -67,6 +68,7 @@ async def _refuse_if_locked_out(
         store_outage_log.failure("borrower.lockout_unavailable", error)
         return
     if window.count >= context.settings.otp_lockout_failures:
+        OTP_LOCKOUTS.inc()
         raise RateLimited(
             "Too many wrong codes for this phone; try again later.",
             headers={"Retry-After": str(max(1, math.ceil(window.resets_in)))},
@@ -123,6 +125,7 @@ async def send_code(
     )
     await session.flush()
     await context.sms.send_code(request.phone, code)
+    OTP_SENT.labels(request.purpose).inc()
     log.info("borrower.code_sent", challenge_id=challenge_id, purpose=request.purpose)
     return CodeSent(expires_in=ttl)
 

@@ -24,15 +24,47 @@ def processors(redact: Processor) -> list[Processor]:
     ]
 
 
+LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+"""Loggers that install handlers of their own; they are sent through the JSON chain instead."""
+QUIET_LOGGERS = ("presidio-analyzer",)
+"""Libraries whose INFO lines say only how they loaded: warnings and above are kept. (Presidio
+logs while it is first imported, which may be by the redaction of that very line.)"""
+
+
 def configure_logging(
     level: str = "INFO", *, redact: Processor, stream: TextIO | None = None
 ) -> None:
-    """JSON lines to `stream` (stderr by default) at `level` and above, passed through `redact`."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    """JSON lines to `stream` (stderr by default) at `level` and above, passed through `redact`.
+
+    Libraries' standard-library records (INFO and up) go through the same chain, so every
+    line is JSON with the request id bound at the time. uvicorn's access log is off: the
+    gateway writes one line per request itself, without the client's address.
+    """
+    output = stream or sys.stderr
+    chain = processors(redact)
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*chain[:3], structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *chain[3:]],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    # Libraries' DEBUG lines hold SQL parameters and HTTP bodies: never below INFO for them,
+    # whatever level the gateway's own lines are written at.
+    root.setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers = []
+        library.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     structlog.configure(
-        processors=processors(redact),
+        processors=chain,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=output),
         cache_logger_on_first_use=False,
     )
 

@@ -14,6 +14,7 @@ from gateway.auth.dependencies import ClientOrAnonymous
 from gateway.clients.products import products_of
 from gateway.core.db import SessionDep
 from gateway.core.openapi import error_responses
+from gateway.ops.metrics import refresh as refresh_gauges
 from gateway.runtime.context import ContextDep
 from policies.schemas import CatalogView
 
@@ -85,6 +86,7 @@ async def readyz(context: ContextDep) -> JSONResponse:
     response_class=PlainTextResponse,
     responses={200: {"description": "The Prometheus text exposition format."}},
 )
-async def metrics() -> Response:
-    """Prometheus metrics."""
+async def metrics(context: ContextDep) -> Response:
+    """Prometheus metrics of this process; the gauges of stored state are read now."""
+    await refresh_gauges(context)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

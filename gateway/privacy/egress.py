@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.core.errors import EgressBlocked
+from gateway.core.metrics import EGRESS_BLOCKS
 from gateway.privacy.pii import Pii
 from gateway.privacy.recognizers import (
     ENTITIES,
@@ -94,7 +95,10 @@ class EgressGuard:
         allowed = self.allowed_for(purpose) | frozenset(allowed_entities)
         blocked = [f for f in self.scan(payload) if f.entity not in allowed]
         if blocked:
-            raise PersonalDataBlocked(blocked)
+            refusal = PersonalDataBlocked(blocked)
+            for entity in refusal.entities:
+                EGRESS_BLOCKS.labels(purpose or "none", entity).inc()
+            raise refusal
 
     def _walk(self, node: Any, *, path: str, key: str, findings: list[EgressFinding]) -> None:
         """Scan `node` and everything under it; `key` is the nearest dict key, for context."""

@@ -21,8 +21,9 @@ from structlog.typing import EventDict, WrappedLogger
 from gateway.privacy.masking import mask_value
 
 # structlog reads these itself; a string in their place would break the exception
-# formatters, which is why redact_pii must run after them.
-_STRUCTURAL_KEYS: Final = frozenset({"exc_info", "stack_info"})
+# formatters, which is why redact_pii must run after them. The level, time and logger name
+# are set by the processors and the code, never from data: they are not scanned.
+_STRUCTURAL_KEYS: Final = frozenset({"exc_info", "stack_info", "timestamp", "level", "logger"})
 
 
 class Pii:

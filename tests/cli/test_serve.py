@@ -91,7 +91,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
             time.sleep(0.2)
         yield process, port
     finally:
-        stop(process)
+        stop([process])
         log.close()
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.snapshots import SNAPSHOTS, normalized_demo
 from tests.support.processes import SOURCES, demo_env, lendgate
@@ -54,6 +55,32 @@ def test_keep_running_prints_service_urls_then_ready_and_serves(tmp_path: Path) 
         assert set(ready["sources"]) == set(SOURCES)
         jwks = httpx.get(services["gateway"] + "/.well-known/jwks.json", timeout=5).json()
         assert jwks["keys"][0]["alg"] == "EdDSA"
+        # The story's traffic shows in the metrics, family by family.
+        metrics = httpx.get(services["gateway"] + "/metrics", timeout=5).text
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(metrics)
+            for sample in family.samples
+        }
+
+        def total(name: str, **labels: str) -> float:
+            return sum(
+                value
+                for (sample, found), value in samples.items()
+                if sample == name and set(labels.items()) <= set(found)
+            )
+
+        assert total("lendgate_http_requests_total", route="/oauth/token", status="200") > 0
+        assert total("lendgate_http_request_duration_seconds_count") > 0
+        assert total("lendgate_releases_total", outcome="granted") > 0
+        assert total("lendgate_releases_total", outcome="ConsentRevoked") > 0
+        assert total("lendgate_source_fetch_duration_seconds_count", outcome="ok") > 0
+        assert total("lendgate_source_circuit_state", state="closed") == len(SOURCES)
+        assert total("lendgate_audit_append_duration_seconds_count") > 0
+        assert total("lendgate_audit_tree_size") > 0
+        assert total("lendgate_audit_signed_tree_size") > 0
+        assert total("lendgate_otp_sent_total", purpose="approve") > 0
+        assert ("lendgate_db_pool_connections", (("state", "limit"),)) in samples
     finally:
         process.terminate()
         process.wait(timeout=30)

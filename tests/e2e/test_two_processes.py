@@ -28,7 +28,7 @@ from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.crypto.keys import initialise
 from tests.support.databases import migrated_database
-from tests.support.processes import free_port
+from tests.support.processes import free_port, stop
 
 START_SECONDS = 60.0
 WORK_SECONDS = 60.0
@@ -88,14 +88,7 @@ def gateways(replica_database: str, tmp_path: Path) -> Iterator[list[str]]:
                 time.sleep(0.2)
         yield urls
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(processes)
         for log in logs:
             log.close()
 

@@ -58,11 +58,37 @@ def normalized_demo(output: str) -> str:
     return re.sub(r"(#\d+ [a-z.]+)\s+", r"\1 ", output)
 
 
+README = SNAPSHOTS.parents[1] / "README.md"
+SETTINGS_BEGIN = "<!-- settings table: python -m tests.snapshots -->"
+SETTINGS_END = "<!-- end of settings table -->"
+
+
+def settings_table() -> str:
+    """The README's configuration table, one row per `Settings` field, in declaration order."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "unset" if default is None else f"`{json.dumps(default, default=str)}`"
+        if isinstance(default, str | Path):
+            shown = f"`{default}`" if str(default) else "empty"
+        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| `LENDGATE_{name.upper()}` | {shown} | {description} |")
+    return "\n".join(rows) + "\n"
+
+
+def readme_with_settings_table(readme: str) -> str:
+    """`readme` with the table between its markers taken again from the settings."""
+    begin = readme.index(SETTINGS_BEGIN) + len(SETTINGS_BEGIN)
+    end = readme.index(SETTINGS_END)
+    return readme[:begin] + "\n" + settings_table() + readme[end:]
+
+
 def main() -> None:
-    """Take the OpenAPI and CLI snapshots again from the code as it is."""
+    """Take the OpenAPI and CLI snapshots and the README's settings table again from the code."""
     with tempfile.TemporaryDirectory() as workdir:
         document = openapi_document(Path(workdir))
     (SNAPSHOTS / "openapi.json").write_text(
         json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     (SNAPSHOTS / "cli_help.txt").write_text(cli_help(), encoding="utf-8")
+    README.write_text(readme_with_settings_table(README.read_text("utf-8")), encoding="utf-8")

@@ -7,9 +7,13 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-SOURCES = ("social_insurance", "housing_fund", "credit_bureau")
+from connectors.registry import load_sources
+
+SOURCES = tuple(load_sources())
+"""Every registered source: each gets a simulator port of its own."""
 
 
 def free_port() -> int:
@@ -55,13 +59,15 @@ def child_processes(pid: int) -> dict[int, str]:
     return children
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """Ask a process to end (SIGTERM), and kill it if it has not within `timeout` seconds."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(processes: Iterable[subprocess.Popen[bytes]], *, wait_seconds: float = 10) -> None:
+    """Ask each process to end, then wait for all; kill those that do not end in time."""
+    running = list(processes)
+    for process in running:
+        if process.poll() is None:
+            process.terminate()
+    for process in running:
+        try:
+            process.wait(timeout=wait_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
