@@ -15,6 +15,7 @@ deduplicate by `jti` (the notification id) or by (`consent_id`, `seq`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -144,12 +145,9 @@ async def dispatch_due(
     """
     settings = context.settings
     report = DispatchReport()
-    async with httpx.AsyncClient(
-        transport=context.notification_transport,
-        timeout=settings.notification_timeout_seconds,
-        follow_redirects=False,
-        headers={"User-Agent": "lendgate-notifications/1"},
-    ) as client:
+    async with contextlib.AsyncExitStack() as resources:
+        # The HTTP client (and its TLS context, costly to build) only once there is work.
+        client: httpx.AsyncClient | None = None
         for _ in range(MAX_ROUNDS):
             at = now or context.clock.now()
             lease = timedelta(seconds=settings.notification_timeout_seconds * 2 + 30)
@@ -159,6 +157,15 @@ async def dispatch_due(
                 )
             if not claimed:
                 break
+            if client is None:
+                client = await resources.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=context.notification_transport,
+                        timeout=settings.notification_timeout_seconds,
+                        follow_redirects=False,
+                        headers={"User-Agent": "lendgate-notifications/1"},
+                    )
+                )
             errors = await deliver_all(client, claimed)
             async with unit_of_work(context.sessionmaker) as session:
                 outcomes = [

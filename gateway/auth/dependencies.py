@@ -144,7 +144,10 @@ async def _client(request: Request, context: ContextDep, session: SessionDep) ->
 
 
 def _requiring(kind: ClientKind, scope: str) -> Any:
-    def dependency(principal: Annotated[ClientPrincipal, Depends(_client)]) -> ClientPrincipal:
+    # async: a plain function would be run in a worker thread on every request.
+    async def dependency(
+        principal: Annotated[ClientPrincipal, Depends(_client)],
+    ) -> ClientPrincipal:
         if principal.kind != kind or scope not in principal.scopes:
             raise InsufficientScope(
                 f"This endpoint needs a {kind} token with scope `{scope}`.",
