@@ -309,3 +309,12 @@ def horizontal_overflow(driver: WebDriver) -> int:
 async def in_thread(steps: Callable[[], Any]) -> Any:
     """Run blocking Selenium steps off the event loop, which serves the twin gateway."""
     return await asyncio.to_thread(steps)
+
+
+def codes_shown(driver: WebDriver) -> list[str]:
+    """Every identifier-shaped token (snake_case, ALL-CAPS code, true/false) a reader sees
+    on the page: in its visible text and its title."""
+    from policies.values import identifier_tokens
+
+    text = driver.execute_script("return document.title + '\\n' + document.body.innerText")
+    return identifier_tokens(str(text))

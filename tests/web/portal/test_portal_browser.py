@@ -14,6 +14,7 @@ from tests.support.browser import (
     WAIT_SECONDS,
     LiveGateway,
     clickable,
+    codes_shown,
     console_errors,
     horizontal_overflow,
     in_thread,
@@ -92,6 +93,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             assert FUNDER in visible(browser, "#on-behalf-of").text
             assert "先消费后还款" in visible(browser, "#consent-title").text
             assert visible(browser, ".chips").text.split() == ["社保", "公积金", "征信"]
+            assert codes_shown(browser) == []
             taken.append(screenshot(browser, shots / "2-pending.png", desk=False))
 
             clickable(browser, '[data-action="approve"]').click()
@@ -111,7 +113,9 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             access = visible(browser, f'.access[data-release-id="{release.release_id}"]')
             assert f"获取了 {len(release.features)} 项结果" in access.text
             access.find_element("css selector", "summary").click()
-            visible(browser, ".access .values")
+            shown = visible(browser, ".access .values").text
+            # Every value in the catalog's words: yes/no and codes by label, bands with 元.
+            assert "社保正常缴纳" in shown and codes_shown(browser) == []
             taken.append(screenshot(browser, shots / "4-active.png", desk=False))
             clickable(browser, '[data-action="revoke"]').click()
             clickable(browser, '[data-action="confirm-revoke"]')
@@ -119,6 +123,10 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             clickable(browser, '[data-action="confirm-revoke"]').click()
             assert _status(browser, "REVOKED").text == "已撤回"
             assert "已随数据密钥一并销毁" in visible(browser, ".access").text
+            holds = visible(browser, "#lender-holds").text
+            assert "对方仍可能保存 1 次获取的结果" in holds, holds
+            assert "Lendgate 为您保存的副本销毁时间" in visible(browser, ".terms").text
+            assert codes_shown(browser) == []
             assert not browser.find_elements("css selector", "[data-action]")
             taken.append(screenshot(browser, shots / "6-revoked.png", desk=False))
 

@@ -47,29 +47,55 @@ function maskPhone(phone) {
   return phone.slice(0, 3) + "****" + phone.slice(-4);
 }
 
-// Sources in the order borrowers know them: 社保, 公积金, 征信.
+// Sources in the order borrowers know them: 社保, 公积金, 征信, then any other.
 const SOURCE_ORDER = ["social_insurance", "housing_fund", "credit_bureau"];
 
 function bySourceOrder(a, b) {
   const rank = (source) => (SOURCE_ORDER.includes(source) ? SOURCE_ORDER.indexOf(source) : 99);
-  return rank(a) - rank(b);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-function sourceLabel(source) {
-  return t("source_" + source);
-}
-
-function valueText(value) {
-  if (value === true) return t("value_true");
-  if (value === false) return t("value_false");
-  if (value === null || value === undefined) return t("value_null");
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+// A source by the title the gateway gives it; never by its name.
+function sourceLabel(notice, source) {
+  return localized((notice.source_titles || {})[source]) || t("source_unnamed");
 }
 
 function localized(texts) {
   if (!texts) return "";
   return texts[lang] || texts.zh || texts.en || "";
+}
+
+const BAND = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/;
+const BAND_ABOVE = /^(\d+(?:\.\d+)?)\+$/;
+const BAND_BELOW = /^<(\d+(?:\.\d+)?)$/;
+
+function amount(text) {
+  return Number(text).toLocaleString(lang === "en" ? "en-US" : "zh-CN");
+}
+
+// A released value in the words the catalog gives it: yes/no and codes by their labels,
+// counts and bands with their unit, ratios as a percentage.
+function valueText(feature, value) {
+  const output = (feature && feature.output) || {};
+  const labels = output.value_labels || {};
+  const unit = localized(output.unit);
+  if (value === null || value === undefined) return t("value_null");
+  const key = String(value);
+  if (labels[key]) return localized(labels[key]);
+  if (typeof value === "boolean") return t(value ? "value_yes" : "value_no");
+  if (output.type === "ratio" && typeof value === "number") {
+    return t("value_percent", { n: Math.round(value * 100) });
+  }
+  if (output.type === "band") {
+    let found = key.match(BAND);
+    if (found) return t("band_between", { lo: amount(found[1]), hi: amount(found[2]), unit });
+    found = key.match(BAND_ABOVE);
+    if (found) return t("band_above", { lo: amount(found[1]), unit });
+    found = key.match(BAND_BELOW);
+    if (found) return t("band_below", { hi: amount(found[1]), unit });
+  }
+  if (typeof value === "number") return t("value_count", { n: amount(value), unit });
+  return t("value_unreadable");
 }
 
 // ---- session ---------------------------------------------------------------------------
@@ -293,14 +319,15 @@ function featureList(notice) {
       h(
         "li",
         { dataset: { feature: feature.name } },
-        h("p", {}, localized(feature.description)),
+        h("p", { class: "feature-label" }, h("strong", {}, localized(feature.label))),
+        h("p", {}, localized(feature.explanation)),
         h(
           "p",
           { class: "muted small" },
           t("feature_sources", {
             sources: [...(feature.sources || [])]
               .sort(bySourceOrder)
-              .map(sourceLabel)
+              .map((source) => sourceLabel(notice, source))
               .join(t("list_separator")),
           }),
         ),
@@ -309,15 +336,30 @@ function featureList(notice) {
   );
 }
 
+// What the lender may still hold of what it received: each access it has not yet said it
+// deleted, until the date it must delete it by.
+function lenderHolds(consent) {
+  const now = Date.now();
+  const held = consent.accesses.filter(
+    (access) => !access.deletion_attested_at && Date.parse(access.delete_by) > now,
+  );
+  if (!consent.accesses.length) return h("p", { id: "lender-holds" }, t("holds_nothing"));
+  if (!held.length) return h("p", { id: "lender-holds" }, t("holds_none_left"));
+  const last = held.map((access) => access.delete_by).sort().at(-1);
+  return h(
+    "p",
+    { id: "lender-holds" },
+    t("holds_results", { n: held.length, date: when(last) }),
+  );
+}
+
 function accessList(consent) {
   if (!consent.accesses.length) return h("p", { class: "muted" }, t("no_accesses"));
   // Released values listed in the order the notice lists the features.
+  const features = new Map(consent.notice.features.map((feature) => [feature.name, feature]));
   const order = consent.notice.features.map((feature) => feature.name);
   const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
   const inNoticeOrder = (values) => Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
-  const described = new Map(
-    consent.notice.features.map((feature) => [feature.name, localized(feature.description)]),
-  );
   return h(
     "ol",
     { class: "accesses" },
@@ -335,8 +377,8 @@ function accessList(consent) {
               h(
                 "div",
                 {},
-                h("dt", {}, described.get(name) || name),
-                h("dd", {}, valueText(value)),
+                h("dt", {}, localized((features.get(name) || {}).label) || t("feature_unnamed")),
+                h("dd", {}, valueText(features.get(name), value)),
               ),
             ),
           ),
@@ -344,6 +386,9 @@ function accessList(consent) {
       } else {
         shared = h("p", { class: "muted small" }, t("access_values_gone"));
       }
+      const deletion = access.deletion_attested_at
+        ? t("access_deleted_at", { date: when(access.deletion_attested_at) })
+        : t("access_delete_by", { date: when(access.delete_by) });
       return h(
         "li",
         { class: "access", dataset: { releaseId: access.release_id } },
@@ -354,7 +399,7 @@ function accessList(consent) {
           " · ",
           t("access_summary", { n: access.features.length }),
         ),
-        h("p", { class: "muted small" }, t("access_delete_by", { date: when(access.delete_by) })),
+        h("p", { class: "muted small" }, deletion),
         shared,
       );
     }),
@@ -521,6 +566,7 @@ function renderConsent(consent) {
   );
   // A request is decided after reading it; a consent given can be withdrawn from the top.
   const pending = consent.status === "PENDING";
+  const ended = ["REVOKED", "EXPIRED"].includes(consent.status);
   const actions = actionsFor(consent);
   return h(
     "article",
@@ -538,7 +584,12 @@ function renderConsent(consent) {
     who,
     h("p", { class: "status-hint", id: "status-hint" }, t("status_hint_" + consent.status)),
     pending ? null : actions,
-    section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.text))),
+    section(
+      "summary",
+      t("section_summary"),
+      h("p", { class: "notice-summary", id: "notice-summary" }, localized(notice.summary)),
+    ),
+    section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.why))),
     section("features", t("section_features"), featureList(notice)),
     section(
       "sources",
@@ -548,7 +599,7 @@ function renderConsent(consent) {
         { class: "chips" },
         [...notice.sources]
           .sort(bySourceOrder)
-          .map((source) => h("li", { dataset: { source } }, sourceLabel(source))),
+          .map((source) => h("li", { dataset: { source } }, sourceLabel(notice, source))),
       ),
     ),
     section(
@@ -558,6 +609,7 @@ function renderConsent(consent) {
       h("p", { class: "muted small" }, t("times_note")),
     ),
     pending ? section("decide", t("section_decide"), actions) : null,
+    ended ? section("holds", t("section_holds"), lenderHolds(consent)) : null,
     section("accesses", t("section_accesses"), accessList(consent)),
   );
 }
