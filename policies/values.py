@@ -48,7 +48,7 @@ IDENTIFIER_TOKEN = re.compile(
 
 
 # Abbreviations readers know, which look like codes.
-PLAIN_ABBREVIATIONS = frozenset({"PDF", "CSV", "UTC"})
+PLAIN_ABBREVIATIONS = frozenset({"API", "CSV", "JSON", "PDF", "RFC", "SDK", "SHA", "UTC"})
 
 
 def identifier_tokens(text: str) -> list[str]:

@@ -311,10 +311,27 @@ async def in_thread(steps: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(steps)
 
 
+# The text a reader sees: every rendered text node, except inside `code` and `pre`, where a
+# page shows identifiers on purpose (a consent id, a hash, a raw audit leaf) for copying.
+_SEEN_TEXT = """
+const parts = [document.title];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest("code, pre, script, style, noscript, [hidden]")) continue;
+  if (!parent.getClientRects().length) continue;
+  parts.push(node.textContent);
+}
+for (const field of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+  if (field.getClientRects().length) parts.push(field.placeholder || "");
+}
+return parts.join("\\n");
+"""
+
+
 def codes_shown(driver: WebDriver) -> list[str]:
     """Every identifier-shaped token (snake_case, ALL-CAPS code, true/false) a reader sees
-    on the page: in its visible text and its title."""
+    on the page, outside the `code` and `pre` elements that show identifiers on purpose."""
     from policies.values import identifier_tokens
 
-    text = driver.execute_script("return document.title + '\\n' + document.body.innerText")
-    return identifier_tokens(str(text))
+    return identifier_tokens(str(driver.execute_script(_SEEN_TEXT)))

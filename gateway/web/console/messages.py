@@ -50,7 +50,7 @@ ZH: Final[dict[str, str]] = {
     "用 WebCrypto 核验；完整的离线核验请导出日志后运行 lendgate audit verify。",
     # -- signing in --
     "signin_heading": "使用访问令牌登录",
-    "signin_intro": "监管机构以 OAuth2 客户端凭证（private_key_jwt）认证，"
+    "signin_intro": "监管机构以 OAuth2 客户端凭证认证（用您的私钥签名的客户端断言），"
     "私钥只保存在您自己的系统中：浏览器和网关都不会接触它。"
     "请在保存私钥的机器上获取一个访问令牌（有效期 5 分钟），粘贴到下面。",
     "token_label": "访问令牌",
@@ -270,7 +270,8 @@ EN: Final[dict[str, str]] = {
     "and consistency proofs are checked in your browser with WebCrypto; for a complete offline "
     "check, export the log and run lendgate audit verify.",
     "signin_heading": "Sign in with an access token",
-    "signin_intro": "Regulators authenticate with OAuth2 client credentials (private_key_jwt); "
+    "signin_intro": "Regulators authenticate with OAuth2 client credentials (a client assertion signed "
+    "with your private key); "
     "the private key stays on your own systems and neither this browser nor the gateway ever "
     "sees it. Obtain an access token (valid for 5 minutes) on the machine that holds the key "
     "and paste it below.",
