@@ -270,8 +270,8 @@ EN: Final[dict[str, str]] = {
     "and consistency proofs are checked in your browser with WebCrypto; for a complete offline "
     "check, export the log and run lendgate audit verify.",
     "signin_heading": "Sign in with an access token",
-    "signin_intro": "Regulators authenticate with OAuth2 client credentials (a client assertion signed "
-    "with your private key); "
+    "signin_intro": "Regulators authenticate with OAuth2 client credentials (a client "
+    "assertion signed with your private key); "
     "the private key stays on your own systems and neither this browser nor the gateway ever "
     "sees it. Obtain an access token (valid for 5 minutes) on the machine that holds the key "
     "and paste it below.",
