@@ -45,6 +45,7 @@ SERVER_STOP_SECONDS = 10.0
 PHONE_VIEWPORT = (390, 844)
 DESKTOP = (1280, 900)
 WAIT_SECONDS = 15.0
+DOWNLOADS = "downloads"
 POLL_SECONDS = 0.05
 
 
@@ -195,8 +196,18 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         "mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}}
     )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # Downloads land in the test's own folder, without asking.
+    downloads = tmp_path / DOWNLOADS
+    downloads.mkdir(exist_ok=True)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     # An explicit driver path keeps Selenium Manager from looking for one online.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(chromedriver)))
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
     driver.set_page_load_timeout(15)
     driver.set_script_timeout(10)
     try:
@@ -335,3 +346,15 @@ def codes_shown(driver: WebDriver) -> list[str]:
     from policies.values import identifier_tokens
 
     return identifier_tokens(str(driver.execute_script(_SEEN_TEXT)))
+
+
+def downloaded(tmp_path: Path, name: str) -> bytes:
+    """The file `name` the browser downloaded, once it is complete."""
+    path = tmp_path / DOWNLOADS / name
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not path.is_file() or (path.parent / (name + ".crdownload")).exists():
+        if time.monotonic() > deadline:
+            found = sorted(item.name for item in path.parent.iterdir())
+            raise AssertionError(f"{name} was not downloaded (found {found})")
+        time.sleep(POLL_SECONDS)
+    return path.read_bytes()

@@ -65,6 +65,17 @@ function localized(texts) {
   return texts[lang] || texts.zh || texts.en || "";
 }
 
+// Offers `data` as a JSON file named `name`: what the borrower keeps, on their device.
+function download(name, data) {
+  const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 const BAND = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/;
 const BAND_ABOVE = /^(\d+(?:\.\d+)?)\+$/;
 const BAND_BELOW = /^<(\d+(?:\.\d+)?)$/;
@@ -406,6 +417,101 @@ function accessList(consent) {
   );
 }
 
+// Who the lender says the borrower is, masked as the gateway keeps it for display, so
+// that someone who is not this person can say so.
+function identityLine(consent) {
+  const shown = consent.borrower_display || {};
+  if (!shown.name && !shown.id_number) return null;
+  return h(
+    "p",
+    { class: "identity small", id: "identity-given" },
+    t("identity_given", { name: shown.name || "—", id: shown.id_number || "—" }),
+    " ",
+    h("span", { class: "muted" }, t(consent.status === "PENDING" ? "not_me_pending" : "not_me")),
+  );
+}
+
+const RECEIPT_KINDS = { consent: "receipt_consent", withdrawal: "receipt_withdrawal" };
+
+// The signed receipts of a consent: when each was issued, and the file to keep.
+function receiptsBox(consent) {
+  const box = h("div", { id: "receipts" }, h("p", { class: "muted small" }, t("loading")));
+  authed("GET", consentPath(consent.consent_id, "receipt"))
+    .then((found) => {
+      const receipts = [found.consent_receipt, found.withdrawal_receipt].filter(Boolean);
+      box.replaceChildren(
+        h("p", { class: "muted small" }, t("receipts_intro")),
+        h(
+          "ul",
+          { class: "receipts" },
+          receipts.map((receipt) =>
+            h(
+              "li",
+              { class: "receipt", dataset: { kind: receipt.kind } },
+              h("p", {}, h("strong", {}, t(RECEIPT_KINDS[receipt.kind] || "receipt_other"))),
+              h("p", { class: "small" }, t("receipt_issued", { date: when(receipt.issued_at) })),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "button secondary",
+                  dataset: { download: "receipt-" + receipt.kind },
+                  onclick: () =>
+                    download(`lendgate-${receipt.kind}-receipt-${consent.consent_id}.json`, receipt),
+                },
+                t("receipt_download"),
+              ),
+            ),
+          ),
+        ),
+      );
+    })
+    .catch((error) => {
+      if (error instanceof SessionEnded) endSession(t("session_expired"));
+      else box.replaceChildren(h("p", { class: "alert" }, errorText(error)));
+    });
+  return box;
+}
+
+// Deleting what Lendgate keeps for this consent: a consent in force ends first.
+function deletionBox(consent) {
+  const box = h("div", { id: "delete-data" });
+  const inForce = ["ACTIVE", "PAUSED"].includes(consent.status);
+  const ask = h(
+    "button",
+    { type: "button", class: "button danger", dataset: { action: "delete-data" } },
+    t("delete_button"),
+  );
+  ask.addEventListener("click", () => {
+    const confirm = h(
+      "button",
+      { type: "button", class: "button danger", dataset: { action: "confirm-delete-data" } },
+      t("delete_confirm_button"),
+    );
+    const cancel = h("button", { type: "button", class: "button secondary" }, t("cancel"));
+    confirm.addEventListener("click", () =>
+      run([confirm, cancel], async () => {
+        await authed("POST", consentPath(consent.consent_id, "delete-data"));
+        showNotice(t("done_delete"));
+        await showConsent();
+      }),
+    );
+    cancel.addEventListener("click", () => box.replaceChildren(intro, ask));
+    box.replaceChildren(
+      h(
+        "div",
+        { class: "confirm", role: "group", "aria-label": t("section_delete") },
+        h("p", {}, t(inForce ? "delete_confirm_in_force" : "delete_confirm")),
+        h("div", { class: "row" }, confirm, cancel),
+      ),
+    );
+    confirm.focus();
+  });
+  const intro = h("p", { class: "muted small" }, t("delete_intro"));
+  box.replaceChildren(intro, ask);
+  return box;
+}
+
 function actionButton(action, style, onClick) {
   return h(
     "button",
@@ -563,6 +669,7 @@ function renderConsent(consent) {
           t("on_behalf_of", { name: consent.on_behalf_of }),
         )
       : null,
+    identityLine(consent),
   );
   // A request is decided after reading it; a consent given can be withdrawn from the top.
   const pending = consent.status === "PENDING";
@@ -611,6 +718,12 @@ function renderConsent(consent) {
     pending ? section("decide", t("section_decide"), actions) : null,
     ended ? section("holds", t("section_holds"), lenderHolds(consent)) : null,
     section("accesses", t("section_accesses"), accessList(consent)),
+    consent.decided_at && consent.status !== "REJECTED"
+      ? section("receipts", t("section_receipts"), receiptsBox(consent))
+      : null,
+    pending || consent.data_deleted_at
+      ? null
+      : section("delete", t("section_delete"), deletionBox(consent)),
   );
 }
 
@@ -621,13 +734,22 @@ async function showConsent() {
 
 // ---- the list --------------------------------------------------------------------------
 
+function dataLink() {
+  return h(
+    "p",
+    { class: "back" },
+    h("a", { href: "/portal/data" + langQuery, id: "data-link" }, t("to_my_data")),
+  );
+}
+
 async function showList() {
   const listed = await authed("GET", "/v1/borrower/consents");
   if (!listed.consents.length) {
-    ui.view.replaceChildren(h("p", { class: "card muted" }, t("list_empty")));
+    ui.view.replaceChildren(h("p", { class: "card muted" }, t("list_empty")), dataLink());
     return;
   }
   ui.view.replaceChildren(
+    dataLink(),
     h(
       "ul",
       { class: "consent-list" },
@@ -661,6 +783,90 @@ async function showList() {
   );
 }
 
+// ---- my data: every access, and the complete copy -------------------------------------
+
+async function showData() {
+  const [log, listed] = await Promise.all([
+    authed("GET", "/v1/borrower/access-log?limit=200"),
+    authed("GET", "/v1/borrower/consents"),
+  ]);
+  const consents = new Map(listed.consents.map((consent) => [consent.consent_id, consent]));
+  const exportButton = h(
+    "button",
+    { type: "button", class: "button primary", dataset: { download: "export" } },
+    t("export_button"),
+  );
+  exportButton.addEventListener("click", () =>
+    run([exportButton], async () => {
+      download("lendgate-export.json", await authed("GET", "/v1/borrower/export"));
+      showNotice(t("export_done"));
+    }),
+  );
+  const rows = log.accesses.map((access) => {
+    const consent = consents.get(access.consent_id);
+    const notice = consent ? consent.notice : { features: [], source_titles: {} };
+    const labels = access.features.map(
+      (name) =>
+        localized((notice.features.find((feature) => feature.name === name) || {}).label) ||
+        t("feature_unnamed"),
+    );
+    const deletion = access.deletion_attested_at
+      ? t("access_deleted_at", { date: when(access.deletion_attested_at) })
+      : t("access_delete_by", { date: when(access.delete_by) });
+    return h(
+      "li",
+      { class: "access", dataset: { releaseId: access.release_id } },
+      h(
+        "p",
+        { class: "access-head" },
+        h("time", { datetime: access.released_at }, when(access.released_at)),
+        " · ",
+        h("strong", {}, access.lender.name),
+      ),
+      h("p", { class: "small" }, localized(access.purpose.title)),
+      h("p", { class: "small" }, labels.join(t("list_separator"))),
+      h(
+        "p",
+        { class: "muted small" },
+        t("feature_sources", {
+          sources: [...access.sources]
+            .sort(bySourceOrder)
+            .map((source) => sourceLabel(notice, source))
+            .join(t("list_separator")),
+        }),
+      ),
+      h("p", { class: "muted small" }, deletion),
+      h(
+        "p",
+        { class: "small" },
+        h(
+          "a",
+          { href: "/portal/consents/" + encodeURIComponent(access.consent_id) + langQuery },
+          t("to_consent"),
+        ),
+      ),
+    );
+  });
+  ui.view.replaceChildren(
+    h("p", { class: "back" }, h("a", { href: "/portal/" + langQuery }, t("back_to_list"))),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "section-export" },
+      h("h2", { id: "section-export" }, t("section_export")),
+      h("p", { class: "muted small" }, t("export_intro")),
+      exportButton,
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "section-all-accesses" },
+      h("h2", { id: "section-all-accesses" }, t("section_all_accesses")),
+      rows.length
+        ? h("ol", { class: "accesses", id: "all-accesses" }, rows)
+        : h("p", { class: "muted", id: "all-accesses" }, t("no_accesses_anywhere")),
+    ),
+  );
+}
+
 // ---- start -----------------------------------------------------------------------------
 
 function backLink() {
@@ -676,7 +882,8 @@ async function start() {
   showSignedIn(current);
   ui.view.replaceChildren(h("p", { class: "muted" }, t("loading")));
   try {
-    await (page === "consent" ? showConsent() : showList());
+    const show = { consent: showConsent, data: showData }[page] || showList;
+    await show();
   } catch (error) {
     // A page that cannot be shown still leaves the way back to the list.
     if (error instanceof ApiError) ui.view.replaceChildren(page === "consent" ? backLink() : "");
@@ -685,7 +892,7 @@ async function start() {
 }
 
 // Only the consent pages have a login form and a view; a "not found" page has nothing to do.
-if (page === "consent" || page === "consents") {
+if (page === "consent" || page === "consents" || page === "data") {
   wireLogin();
   run([], start);
 }
