@@ -104,6 +104,13 @@ ZH: Final[dict[str, str]] = {
     "export_done": "副本已开始下载。",
     "section_all_accesses": "全部访问记录",
     "no_accesses_anywhere": "还没有任何机构获取过您的结果。",
+    "section_letter": "授权书",
+    "letter_intro_pending": "同意之前请阅读授权书：它按上面的条款写明您授权的内容。"
+    "同意后，授权书会加上签名授权文件的摘要和您的同意时间。",
+    "letter_intro": "授权书写明您授权的内容，并带有签名授权文件的摘要和您的同意时间。",
+    "letter_read": "阅读授权书",
+    "letter_pdf": "下载 PDF",
+    "credit_query_note": "注意：对方查询您的征信，会在您的征信报告中留下一条查询记录。",
     "value_yes": "是",
     "value_no": "否",
     "value_null": "没有数据",
@@ -265,6 +272,16 @@ EN: Final[dict[str, str]] = {
     "export_done": "The copy is downloading.",
     "section_all_accesses": "All accesses",
     "no_accesses_anywhere": "No one has received any results about you yet.",
+    "section_letter": "Authorization letter",
+    "letter_intro_pending": "Read the authorization letter before agreeing: it states what "
+    "you authorize, on the terms above. Once you agree, it carries the digest of the signed "
+    "consent and the time you agreed.",
+    "letter_intro": "The authorization letter states what you authorized, with the digest "
+    "of the signed consent and the time you agreed.",
+    "letter_read": "Read the letter",
+    "letter_pdf": "Download PDF",
+    "credit_query_note": "Note: the lender's query of your credit report leaves a query "
+    "record on your credit report.",
     "value_yes": "Yes",
     "value_no": "No",
     "value_null": "No data",

@@ -96,6 +96,15 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             assert codes_shown(browser) == []
             taken.append(screenshot(browser, shots / "2-pending.png", desk=False))
 
+            # The letter is read before agreeing; a credit query's record is said plainly.
+            assert "留下一条查询记录" in visible(browser, "#credit-note").text
+            browser.get(str(visible(browser, "#letter-page").get_attribute("href")))
+            assert visible(browser, "#letter-title").text == "征信查询及个人信息授权书"
+            assert "同意后生成" in visible(browser, "#letter-closing").text
+            assert codes_shown(browser) == []
+            browser.back()
+            _status(browser, "PENDING")
+
             clickable(browser, '[data-action="approve"]').click()
             step_up = _newest_code(live, person.phone, login_code)
             visible(browser, "#approve-code").send_keys(step_up)

@@ -473,6 +473,38 @@ function receiptsBox(consent) {
   return box;
 }
 
+// The authorization letter, to read before agreeing and to keep after: a page and a PDF.
+// A credit-report query leaves a record on the borrower's credit report; they read it here.
+function letterBox(consent) {
+  const letter = consentPath(consent.consent_id, "authorization");
+  const query = (format) => "?" + new URLSearchParams({ format, lang }).toString();
+  const readsCredit = (consent.notice.sources || []).includes("credit_bureau");
+  return h(
+    "div",
+    { id: "letter" },
+    readsCredit ? h("p", { class: "credit-note", id: "credit-note" }, t("credit_query_note")) : null,
+    h(
+      "p",
+      { class: "muted small" },
+      t(consent.status === "PENDING" ? "letter_intro_pending" : "letter_intro"),
+    ),
+    h(
+      "p",
+      { class: "row" },
+      h(
+        "a",
+        { class: "button secondary", href: letter + query("html"), id: "letter-page" },
+        t("letter_read"),
+      ),
+      h(
+        "a",
+        { class: "button secondary", href: letter + query("pdf"), id: "letter-pdf", download: "" },
+        t("letter_pdf"),
+      ),
+    ),
+  );
+}
+
 // Deleting what Lendgate keeps for this consent: a consent in force ends first.
 function deletionBox(consent) {
   const box = h("div", { id: "delete-data" });
@@ -715,6 +747,9 @@ function renderConsent(consent) {
       termsList(consent),
       h("p", { class: "muted small" }, t("times_note")),
     ),
+    consent.status === "REJECTED"
+      ? null
+      : section("letter", t("section_letter"), letterBox(consent)),
     pending ? section("decide", t("section_decide"), actions) : null,
     ended ? section("holds", t("section_holds"), lenderHolds(consent)) : null,
     section("accesses", t("section_accesses"), accessList(consent)),
