@@ -54,6 +54,11 @@ class Output:
     type: OutputType
     nullable: StrictBool = False
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every label a band can take, lowest first (none for other types)."""
+        return ()
+
     def generalize(self, value: Any) -> Any:
         """The JSON-ready released form of a derivation's raw value."""
         if value is None:

@@ -27,7 +27,7 @@ def pdf_text(body: bytes) -> str:
 
 def embedded_fonts(body: bytes) -> list[str]:
     """The base names of the fonts embedded in the PDF's first page."""
-    page = PdfReader(io.BytesIO(body)).pages[0]
+    page: Any = PdfReader(io.BytesIO(body)).pages[0]
     fonts = page["/Resources"]["/Font"]
     found = []
     for font in fonts.values():
