@@ -143,6 +143,7 @@ ZH: Final[dict[str, str]] = {
     "approve_code_sent": "为确认是您本人同意，验证码已发送至 {phone}。",
     "approve_confirm": "确认同意",
     "resend_code": "重新获取验证码",
+    "resend_in": "{n} 秒后可重新获取",
     "cancel": "取消",
     "confirm_revoke": "撤回后，对方将无法再获取您的任何数据；撤回前已经提供的结果不受影响。"
     "确定撤回吗？",
@@ -315,6 +316,7 @@ EN: Final[dict[str, str]] = {
     "approve_code_sent": "To confirm it is you, we sent a code to {phone}.",
     "approve_confirm": "Confirm and agree",
     "resend_code": "Send a new code",
+    "resend_in": "New code in {n} s",
     "cancel": "Cancel",
     "confirm_revoke": "After revoking, the lender can receive nothing more from your data; "
     "results already shared stay as they were. Revoke now?",

@@ -52,6 +52,17 @@ def _newest_code(live: LiveGateway, phone: str, after: str | None) -> str:
         time.sleep(POLL_SECONDS)
 
 
+def _in_view(driver: WebDriver, selector: str) -> bool:
+    """Whether the element is wholly inside the window, without scrolling."""
+    return bool(
+        driver.execute_script(
+            "const box = document.querySelector(arguments[0]).getBoundingClientRect();"
+            "return box.top >= 0 && box.bottom <= window.innerHeight && box.height > 0;",
+            selector,
+        )
+    )
+
+
 def _assert_pictures(paths: list[Path]) -> None:
     """Each path holds a PNG with something drawn in it."""
     for path in paths:
@@ -82,10 +93,15 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             taken.append(screenshot(browser, shots / "1-login.png", desk=False))
             clickable(browser, "#phone-form button[type=submit]").click()
             login_code = _newest_code(live, person.phone, None)
+            resend = visible(browser, "#resend-login-code")
+            assert "秒后可重新获取" in resend.text and not resend.is_enabled()
             visible(browser, "#login-code").send_keys(login_code)
             clickable(browser, "#code-form button[type=submit]").click()
 
             _status(browser, "PENDING")
+            # On a phone, agree and reject stay in view from the first screen.
+            assert _in_view(browser, '[data-action="approve"]')
+            assert _in_view(browser, '[data-action="reject"]')
             masked = person.phone[:3] + "****" + person.phone[-4:]
             assert visible(browser, "#session-info").text.endswith(masked)
             assert person.phone not in visible(browser, "main").text
@@ -112,6 +128,8 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             clickable(browser, '[data-action="confirm-approve"]').click()
             assert _status(browser, "ACTIVE").text == "已生效"
             assert visible(browser, "#notice").text == "您已同意，授权已生效。"
+            # The answer is where the eyes are.
+            until(browser, lambda page: _in_view(page, "#notice"), "the answer in view")
 
         await in_thread(log_in_and_approve)
         assert (await lender.get_consent(consent_id))["status"] == "ACTIVE"

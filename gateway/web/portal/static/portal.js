@@ -34,6 +34,7 @@ const ui = {
   codeSent: byId("code-sent"),
   loginCode: byId("login-code"),
   changePhone: byId("change-phone"),
+  resendLogin: byId("resend-login-code"),
   sessionInfo: byId("session-info"),
   logout: byId("logout"),
   view: byId("view"),
@@ -181,10 +182,40 @@ async function run(controls, action) {
     else showProblem(errorText(error));
   } finally {
     disabled.forEach((control) => {
-      control.disabled = false;
+      if (!control.dataset.waitUntil) control.disabled = false;
     });
     ui.view.setAttribute("aria-busy", "false");
+    revealMessage();
   }
+}
+
+// After an action, its answer is where the eyes are: the page scrolls to the message.
+function revealMessage() {
+  const alert = byId("alert");
+  const notice = byId("notice");
+  const shown = !alert.hidden ? alert : notice.textContent ? notice : null;
+  if (shown) shown.scrollIntoView({ block: "start" });
+}
+
+const RESEND_SECONDS = 60;
+
+// A "send a new code" button that waits a minute after each code, counting down.
+function countdown(button) {
+  const until = Date.now() + RESEND_SECONDS * 1000;
+  button.dataset.waitUntil = String(until);
+  button.disabled = true;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0 || !button.isConnected) {
+      delete button.dataset.waitUntil;
+      button.disabled = false;
+      button.textContent = t("resend_code");
+      return;
+    }
+    button.textContent = t("resend_in", { n: left });
+    setTimeout(tick, 1000);
+  };
+  tick();
 }
 
 // ---- login -----------------------------------------------------------------------------
@@ -230,8 +261,18 @@ function wireLogin() {
       ui.codeForm.hidden = false;
       ui.loginCode.value = "";
       ui.loginCode.focus();
+      countdown(ui.resendLogin);
     });
   });
+
+  ui.resendLogin.addEventListener("click", () =>
+    run([ui.resendLogin], async () => {
+      await api("POST", "/v1/borrower/otp", { phone: pendingPhone });
+      ui.loginCode.value = "";
+      ui.loginCode.focus();
+      countdown(ui.resendLogin);
+    }),
+  );
 
   ui.codeForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -672,6 +713,7 @@ async function startApproval(consent, actions) {
       await sendApprovalCode(consent);
       input.value = "";
       input.focus();
+      countdown(resend);
     }),
   );
   cancel.addEventListener("click", () => {
@@ -679,6 +721,7 @@ async function startApproval(consent, actions) {
     restoreActions(consent, actions);
   });
   actions.replaceChildren(form);
+  countdown(resend);
   input.focus();
 }
 
@@ -750,7 +793,18 @@ function renderConsent(consent) {
     consent.status === "REJECTED"
       ? null
       : section("letter", t("section_letter"), letterBox(consent)),
-    pending ? section("decide", t("section_decide"), actions) : null,
+    pending
+      ? h(
+          "div",
+          {
+            class: "decide-bar",
+            id: "decide-bar",
+            role: "region",
+            "aria-label": t("section_decide"),
+          },
+          actions,
+        )
+      : null,
     ended ? section("holds", t("section_holds"), lenderHolds(consent)) : null,
     section("accesses", t("section_accesses"), accessList(consent)),
     consent.decided_at && consent.status !== "REJECTED"
