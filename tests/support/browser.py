@@ -291,6 +291,33 @@ def screenshot(driver: WebDriver, path: Path, *, desk: bool = True) -> Path:
     return path
 
 
+PICTURE_SIZES = ((390, 844, True), (1280, 800, False))
+"""The sizes `make screenshots` shows each main page at: a phone, and a desk."""
+
+
+def _emulate(driver: WebDriver, width: int, height: int, mobile: bool) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    # Two frames: the page lays out (and redraws what it draws for its width) first.
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done()));"
+    )
+
+
+def both_sizes(driver: WebDriver, folder: Path, name: str) -> list[Path]:
+    """The whole page at a phone's and at a desk's size (`NAME-390x844.png`,
+    `NAME-1280x800.png`), then the phone's size again for the steps that follow."""
+    taken = []
+    for width, height, mobile in PICTURE_SIZES:
+        _emulate(driver, width, height, mobile)
+        taken.append(screenshot(driver, folder / f"{name}-{width}x{height}.png", desk=False))
+    _emulate(driver, *PHONE_VIEWPORT, True)
+    return taken
+
+
 def screenshot_dir(tmp_path: Path, keep_in: str) -> Path:
     """Where screenshots go: the environment variable `keep_in` (e.g.
     `LENDGATE_PORTAL_SCREENSHOTS`) keeps them for a person to look at."""

@@ -13,12 +13,12 @@ from tests.support.browser import (
     POLL_SECONDS,
     WAIT_SECONDS,
     LiveGateway,
+    both_sizes,
     clickable,
     codes_shown,
     console_errors,
     horizontal_overflow,
     in_thread,
-    screenshot,
     screenshot_dir,
     until,
     visible,
@@ -90,7 +90,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
         def log_in_and_approve() -> None:
             browser.get(requested["approval_url"])
             visible(browser, "#phone").send_keys(person.phone)
-            taken.append(screenshot(browser, shots / "1-login.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "1-login"))
             clickable(browser, "#phone-form button[type=submit]").click()
             login_code = _newest_code(live, person.phone, None)
             resend = visible(browser, "#resend-login-code")
@@ -110,7 +110,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             assert "先消费后还款" in visible(browser, "#consent-title").text
             assert visible(browser, ".chips").text.split() == ["社保", "公积金", "征信"]
             assert codes_shown(browser) == []
-            taken.append(screenshot(browser, shots / "2-pending.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "2-pending"))
 
             # The letter is read before agreeing; a credit query's record is said plainly.
             assert "留下一条查询记录" in visible(browser, "#credit-note").text
@@ -124,7 +124,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             clickable(browser, '[data-action="approve"]').click()
             step_up = _newest_code(live, person.phone, login_code)
             visible(browser, "#approve-code").send_keys(step_up)
-            taken.append(screenshot(browser, shots / "3-step-up.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "3-step-up"))
             clickable(browser, '[data-action="confirm-approve"]').click()
             assert _status(browser, "ACTIVE").text == "已生效"
             assert visible(browser, "#notice").text == "您已同意，授权已生效。"
@@ -143,10 +143,10 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             shown = visible(browser, ".access .values").text
             # Every value in the catalog's words: yes/no and codes by label, bands with 元.
             assert "社保正常缴纳" in shown and codes_shown(browser) == []
-            taken.append(screenshot(browser, shots / "4-active.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "4-active"))
             clickable(browser, '[data-action="revoke"]').click()
             clickable(browser, '[data-action="confirm-revoke"]')
-            taken.append(screenshot(browser, shots / "5-confirm-revoke.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "5-confirm-revoke"))
             clickable(browser, '[data-action="confirm-revoke"]').click()
             assert _status(browser, "REVOKED").text == "已撤回"
             assert "已随数据密钥一并销毁" in visible(browser, ".access").text
@@ -155,7 +155,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             assert "Lendgate 为您保存的副本销毁时间" in visible(browser, ".terms").text
             assert codes_shown(browser) == []
             assert not browser.find_elements("css selector", "[data-action]")
-            taken.append(screenshot(browser, shots / "6-revoked.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "6-revoked"))
 
         await in_thread(see_the_access_then_revoke)
 
@@ -169,7 +169,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
     assert {"consent.revoked", "key.shredded"} <= set(types)
     assert await live.stack.release_count(consent_id) == 1
 
-    assert len(taken) == 6
+    assert len(taken) == 12
     _assert_pictures(taken)
     assert console_errors(browser) == []
     assert horizontal_overflow(browser) == 0
