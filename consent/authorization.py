@@ -22,11 +22,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from consent.models import Consent
 from consent.notice import beijing_time
+from consent.views import sources_read
 from gateway.runtime.context import GatewayContext
 
 Language = Literal["zh", "en"]
-
-CREDIT_BUREAU: Final = "credit_bureau"
 
 _TEMPLATES: Final = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -158,14 +157,6 @@ def artefact_digest(artefact: str) -> str:
     return "sha256:" + hashlib.sha256(artefact.encode("ascii")).hexdigest()
 
 
-def reads_credit_report(context: GatewayContext, consent: Consent) -> bool:
-    """Whether any of the consent's features reads the credit report (征信)."""
-    features = context.catalog.features
-    return any(
-        CREDIT_BUREAU in features[name].sources for name in consent.features if name in features
-    )
-
-
 def letter_of(
     context: GatewayContext, consent: Consent, lender_name: str, language: Language
 ) -> Letter:
@@ -174,12 +165,12 @@ def letter_of(
     catalog = context.catalog
     purpose = catalog.purposes.get(consent.purpose)
     features = [catalog.features[name] for name in consent.features if name in catalog.features]
-    source_names = sorted({source for feature in features for source in feature.sources})
+    source_names = sources_read(context, features)
 
     def titles(names: list[str] | tuple[str, ...]) -> str:
         return words["separator"].join(context.sources[name].title[language] for name in names)
 
-    credit = reads_credit_report(context, consent)
+    credit = context.catalog.reads_credit_report(consent.features)
     shown = consent.borrower_display
     lender = lender_name
     if consent.on_behalf_of:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,7 +100,7 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
     catalog = context.catalog
     purpose = catalog.purposes.get(consent.purpose)
     features = [catalog.features[name] for name in consent.features if name in catalog.features]
-    sources = sorted({source for feature in features for source in feature.sources})
+    sources = sources_read(context, features)
     title = purpose.title.as_dict() if purpose else {}
     return Notice(
         title=title,
@@ -120,6 +121,13 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
         ),
         withdrawal=withdrawal(consent.id),
     )
+
+
+def sources_read(context: GatewayContext, features: Sequence[Feature]) -> list[str]:
+    """Every source the features read, in the order the sources are declared (社保, 公积金,
+    征信, …), the order borrowers know them in."""
+    read = {source for feature in features for source in feature.sources}
+    return [source for source in context.sources if source in read]
 
 
 # What the borrower's pages need of an output to show its values in words.

@@ -9,7 +9,7 @@ it to the connector schemas, the sources' retention and the derivation registry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
@@ -19,7 +19,7 @@ from pydantic import dataclasses as pydantic_dataclasses
 
 from connectors.registry import load_sources
 from gateway.core.errors import PurposeViolation
-from policies.derivations.base import Derivation
+from policies.derivations.base import CREDIT_BUREAU, Derivation
 from policies.outputs import AnyOutput
 from policies.values import (
     ENTRY,
@@ -184,6 +184,15 @@ class Catalog:
             return self.features[name]
         except (KeyError, TypeError):
             raise PurposeViolation(f"Unknown feature {quoted(name)}.") from None
+
+    def reads_credit_report(self, features: Iterable[str]) -> bool:
+        """Whether any of `features` reads the credit report (征信), which needs the
+        borrower's written authorization and leaves a query record."""
+        return any(
+            CREDIT_BUREAU in self.features[name].sources
+            for name in features
+            if name in self.features
+        )
 
     def public_view(self) -> dict[str, Any]:
         """The JSON document `GET /v1/catalog` serves."""

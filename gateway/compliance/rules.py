@@ -94,6 +94,9 @@ class ConsentRecord:
     consent_id: str
     lender_id: str
     terms: ConsentTerms
+    has_letter: bool = True
+    """Whether the consent has its authorization letter: a signed artefact, issued at
+    approval, which the letter is bound to."""
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,16 @@ def check_release(
             "high",
             f"Read source fields the released features do not need: {', '.join(beyond_minimum)}.",
         )
+
+    # A credit-report query needs the borrower's written authorization (征信业管理条例 Art. 18).
+    if catalog.reads_credit_report(event.features):
+        checks["authorization_letter"] = consent.has_letter
+        if not consent.has_letter:
+            found(
+                "credit_query_without_letter",
+                "high",
+                "Read the credit report under a consent that has no signed authorization letter.",
+            )
     return verdict, findings
 
 

@@ -87,7 +87,10 @@ async def compliance_report(
         history[entry.consent_id or ""].append(_logged(entry))
     terms = {
         consent.id: rules.ConsentRecord(
-            consent_id=consent.id, lender_id=consent.lender_id, terms=stored_terms(consent)
+            consent_id=consent.id,
+            lender_id=consent.lender_id,
+            terms=stored_terms(consent),
+            has_letter=consent.artefact is not None,
         )
         for consent in (await repository.consents(session, consent_ids)).values()
     }
