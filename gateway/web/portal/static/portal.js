@@ -405,6 +405,26 @@ function lenderHolds(consent) {
   );
 }
 
+// One access: when and `head`, what the lender must do with what it received, then `details`.
+function accessItem(access, head, ...details) {
+  const deletion = access.deletion_attested_at
+    ? t("access_deleted_at", { date: when(access.deletion_attested_at) })
+    : t("access_delete_by", { date: when(access.delete_by) });
+  return h(
+    "li",
+    { class: "access", dataset: { releaseId: access.release_id } },
+    h(
+      "p",
+      { class: "access-head" },
+      h("time", { datetime: access.released_at }, when(access.released_at)),
+      " · ",
+      head,
+    ),
+    h("p", { class: "muted small" }, deletion),
+    ...details,
+  );
+}
+
 function accessList(consent) {
   if (!consent.accesses.length) return h("p", { class: "muted" }, t("no_accesses"));
   // Released values listed in the order the notice lists the features.
@@ -438,22 +458,7 @@ function accessList(consent) {
       } else {
         shared = h("p", { class: "muted small" }, t("access_values_gone"));
       }
-      const deletion = access.deletion_attested_at
-        ? t("access_deleted_at", { date: when(access.deletion_attested_at) })
-        : t("access_delete_by", { date: when(access.delete_by) });
-      return h(
-        "li",
-        { class: "access", dataset: { releaseId: access.release_id } },
-        h(
-          "p",
-          { class: "access-head" },
-          h("time", { datetime: access.released_at }, when(access.released_at)),
-          " · ",
-          t("access_summary", { n: access.features.length }),
-        ),
-        h("p", { class: "muted small" }, deletion),
-        shared,
-      );
+      return accessItem(access, t("access_summary", { n: access.features.length }), shared);
     }),
   );
 }
@@ -899,19 +904,9 @@ async function showData() {
         localized((notice.features.find((feature) => feature.name === name) || {}).label) ||
         t("feature_unnamed"),
     );
-    const deletion = access.deletion_attested_at
-      ? t("access_deleted_at", { date: when(access.deletion_attested_at) })
-      : t("access_delete_by", { date: when(access.delete_by) });
-    return h(
-      "li",
-      { class: "access", dataset: { releaseId: access.release_id } },
-      h(
-        "p",
-        { class: "access-head" },
-        h("time", { datetime: access.released_at }, when(access.released_at)),
-        " · ",
-        h("strong", {}, access.lender.name),
-      ),
+    return accessItem(
+      access,
+      h("strong", {}, access.lender.name),
       h("p", { class: "small" }, localized(access.purpose.title)),
       h("p", { class: "small" }, labels.join(t("list_separator"))),
       h(
@@ -924,7 +919,6 @@ async function showData() {
             .join(t("list_separator")),
         }),
       ),
-      h("p", { class: "muted small" }, deletion),
       h(
         "p",
         { class: "small" },
@@ -937,7 +931,7 @@ async function showData() {
     );
   });
   ui.view.replaceChildren(
-    h("p", { class: "back" }, h("a", { href: "/portal/" + langQuery }, t("back_to_list"))),
+    backLink(),
     h(
       "section",
       { class: "card", "aria-labelledby": "section-export" },
