@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from consent import artefacts, lookup, transitions, views
+from consent import artefacts, authorization, lookup, transitions, views
 from consent.expiry import settle_all
+from consent.models import Consent
 from consent.schemas import (
     Approval,
     ConsentReceipts,
@@ -21,13 +24,44 @@ from gateway.auth.dependencies import ConsentWriter, CurrentBorrower
 from gateway.core.db import SessionDep
 from gateway.core.inputs import ConsentId, IdempotencyKey
 from gateway.core.openapi import AUTH_ERRORS, CONSENT_STATE_ERRORS, error_responses
-from gateway.runtime.context import ContextDep
+from gateway.runtime.context import ContextDep, GatewayContext
 from gateway.security import idempotency
 
 lender_router = APIRouter(tags=["consents (lender)"])
 borrower_router = APIRouter(prefix="/v1/borrower", tags=["consents (borrower)"])
 
 STATE_ERRORS = (*CONSENT_STATE_ERRORS, "PolicyViolation")
+
+LetterFormat = Annotated[
+    Literal["html", "pdf"],
+    Query(alias="format", description="`html` (a page) or `pdf` (Chinese font embedded)."),
+]
+LetterLanguage = Annotated[Literal["zh", "en"], Query(description="`zh` (default) or `en`.")]
+LETTER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The authorization letter, bound to the signed artefact's digest.",
+        "content": {"text/html": {}, "application/pdf": {}},
+    }
+}
+
+
+async def _letter_response(
+    session: AsyncSession,
+    context: GatewayContext,
+    consent: Consent,
+    kind: Literal["html", "pdf"],
+    language: Literal["zh", "en"],
+) -> Response:
+    """The consent's authorization letter as a page or a PDF file."""
+    name = await views.lender_name(session, consent.lender_id)
+    letter = authorization.letter_of(context, consent, name, language)
+    headers = {"Cache-Control": "no-store"}
+    if kind == "pdf":
+        body = authorization.letter_pdf(letter, context.settings.authorization_font)
+        headers["Content-Disposition"] = f'inline; filename="authorization-{consent.id}.pdf"'
+        return Response(body, media_type="application/pdf", headers=headers)
+    headers["Content-Security-Policy"] = authorization.LETTER_CSP
+    return HTMLResponse(authorization.letter_html(letter), headers=headers)
 
 
 @lender_router.post(
@@ -79,6 +113,25 @@ async def get_consent(
     return views.lender_view(context, consent)
 
 
+@lender_router.get(
+    "/v1/consents/{consent_id}/authorization",
+    response_class=Response,
+    responses={**LETTER_RESPONSES, **error_responses(*AUTH_ERRORS, "ConsentNotFound")},
+)
+async def get_authorization(
+    consent_id: str,
+    lender: ConsentWriter,
+    session: SessionDep,
+    context: ContextDep,
+    kind: LetterFormat = "html",
+    lang: LetterLanguage = "zh",
+) -> Response:
+    """The authorization letter (个人信息授权书 / 征信查询授权书) of one of the lender's
+    consents, carrying the signed artefact's digest and the approval time."""
+    consent = await lookup.get_for_lender(session, lender.client_id, consent_id)
+    return await _letter_response(session, context, consent, kind, lang)
+
+
 @lender_router.post(
     "/v1/consents/{consent_id}/revoke",
     response_model=Decision,
@@ -103,6 +156,25 @@ async def get_my_receipts(
 ) -> ConsentReceipts:
     """The signed consent receipt, and the withdrawal receipt once the consent was revoked."""
     return await artefacts.receipts_of(session, context, borrower, consent_id)
+
+
+@borrower_router.get(
+    "/consents/{consent_id}/authorization",
+    response_class=Response,
+    responses={**LETTER_RESPONSES, **error_responses("InvalidToken", "ConsentNotFound")},
+)
+async def get_my_authorization(
+    consent_id: str,
+    borrower: CurrentBorrower,
+    session: SessionDep,
+    context: ContextDep,
+    kind: LetterFormat = "html",
+    lang: LetterLanguage = "zh",
+) -> Response:
+    """The authorization letter of the consent: before approval what the borrower is asked
+    to sign, after it with the signed artefact's digest and the approval time."""
+    consent = await lookup.get_for_borrower(session, borrower, consent_id)
+    return await _letter_response(session, context, consent, kind, lang)
 
 
 @borrower_router.post(

@@ -142,9 +142,19 @@ class Notice(BaseModel):
     """The plain-language notice of a consent, in Chinese and English."""
 
     title: dict[str, str]
-    text: dict[str, str]
-    features: list[dict[str, Any]]
+    text: dict[str, str] = Field(description="The purpose's notice, as the catalog writes it.")
+    why: dict[str, str] = Field(
+        default_factory=dict,
+        description="Why the lender asks, without numbers or data (those are the consent's).",
+    )
+    features: list[dict[str, Any]] = Field(
+        description="The consent's features: `label`, `explanation`, `sources`, and the "
+        "`output` (`type`, `unit`, `value_labels`) their values are shown with."
+    )
     sources: list[str]
+    source_titles: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Each source's title, zh and en."
+    )
     summary: dict[str, str] = Field(
         default_factory=dict,
         description="Who asks (for whom), what, from where, how often, how long, the way out.",

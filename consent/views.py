@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,7 @@ from consent.states import ConsentStatus, effective_status
 from gateway.clients import repository as clients_repository
 from gateway.runtime.context import GatewayContext
 from policies import evaluation
+from policies.catalog import Feature
 
 
 def status_now(consent: Consent, now: datetime) -> ConsentStatus:
@@ -105,11 +108,12 @@ async def lender_name(session: AsyncSession, lender_id: str) -> str:
 
 
 def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> Notice:
-    """The plain-language notice: the purpose's text, the features, and a summary of the terms."""
+    """The plain-language notice: why, the consent's own features and sources, and a summary
+    of its terms (the purpose's generic ceilings are never restated)."""
     catalog = context.catalog
     purpose = catalog.purposes.get(consent.purpose)
     features = [catalog.features[name] for name in consent.features if name in catalog.features]
-    sources = sorted({source for feature in features for source in feature.sources})
+    sources = sources_read(context, features)
     title = purpose.title.as_dict() if purpose else {}
     text = purpose.notice.as_dict() if purpose else {}
     product = consent.product_terms
@@ -119,15 +123,10 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
     return Notice(
         title=title,
         text=text,
-        features=[
-            {
-                "name": feature.name,
-                "description": feature.description.as_dict(),
-                "sources": list(feature.sources),
-            }
-            for feature in features
-        ],
+        why=purpose.why.as_dict() if purpose else {},
+        features=[_notice_feature(feature) for feature in features],
         sources=sources,
+        source_titles={source: dict(context.sources[source].title) for source in sources},
         summary=summary(
             NoticeTerms(
                 lender_name=lender_name,
@@ -141,3 +140,28 @@ def notice_of(context: GatewayContext, consent: Consent, lender_name: str) -> No
         ),
         withdrawal=withdrawal(consent.id),
     )
+
+
+def sources_read(context: GatewayContext, features: Sequence[Feature]) -> list[str]:
+    """Every source the features read, in the order the sources are declared (社保, 公积金,
+    征信, …), the order borrowers know them in."""
+    read = {source for feature in features for source in feature.sources}
+    return [source for source in context.sources if source in read]
+
+
+# What the borrower's pages need of an output to show its values in words.
+_SHOWN_OUTPUT = ("type", "nullable", "unit", "value_labels")
+
+
+def _notice_feature(feature: Feature) -> dict[str, Any]:
+    """A feature as the borrower reads it: its plain label and explanation, its sources,
+    and the words and unit its values are shown with."""
+    output = feature.output.public_view()
+    return {
+        "name": feature.name,
+        "label": feature.label.as_dict(),
+        "explanation": feature.explanation.as_dict(),
+        "description": feature.description.as_dict(),
+        "sources": list(feature.sources),
+        "output": {key: output[key] for key in _SHOWN_OUTPUT if key in output},
+    }

@@ -19,9 +19,19 @@ from pydantic import dataclasses as pydantic_dataclasses
 
 from connectors.registry import load_sources
 from gateway.core.errors import PurposeViolation
-from policies.derivations.base import Derivation
+from policies.derivations.base import CREDIT_BUREAU, Derivation
 from policies.outputs import AnyOutput
-from policies.values import ENTRY, Fields, Name, Names, PositiveInt, Text, distinct, quoted
+from policies.values import (
+    ENTRY,
+    Fields,
+    LocalizedText,
+    Name,
+    Names,
+    PositiveInt,
+    Text,
+    distinct,
+    quoted,
+)
 
 FetchType = Literal["ONETIME", "PERIODIC"]
 FrequencyUnit = Literal["DAY", "MONTH", "YEAR"]
@@ -38,18 +48,6 @@ _INTERVALS_WITHIN = {("DAY", "MONTH"): 31, ("DAY", "YEAR"): 366, ("MONTH", "YEAR
 
 def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
-
-
-@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
-class LocalizedText:
-    """Text a borrower or lender reads, in Chinese and English."""
-
-    zh: Text
-    en: Text
-
-    def as_dict(self) -> dict[str, str]:
-        """The JSON form, `{"zh": ..., "en": ...}`."""
-        return {"zh": self.zh, "en": self.en}
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=ENTRY)
@@ -84,6 +82,10 @@ class FeatureEntry:
 
     name: Name
     description: LocalizedText
+    label: LocalizedText
+    """A short plain name for the borrower's pages (the description is for lenders)."""
+    explanation: LocalizedText
+    """What the value says, in plain words for the borrower."""
     sources: Names
     source_fields: Annotated[dict[str, Fields], MinLen(1)]
     derivation: Text
@@ -104,6 +106,8 @@ class Feature(FeatureEntry):
         return {
             "name": self.name,
             "description": self.description.as_dict(),
+            "label": self.label.as_dict(),
+            "explanation": self.explanation.as_dict(),
             "sources": list(self.sources),
             "source_fields": {source: list(paths) for source, paths in self.source_fields.items()},
             "params": dict(self.params),
@@ -131,6 +135,9 @@ class PurposeEntry:
     code: Name
     title: LocalizedText
     notice: LocalizedText
+    why: LocalizedText
+    """Why the lender asks, for the borrower's pages: no numbers and no data, which the
+    page takes from the consent's own terms and features."""
     legal_basis: Text
     features: Names
     fetch_types: Annotated[tuple[FetchType, ...], MinLen(1), AfterValidator(distinct)]
@@ -153,6 +160,7 @@ class Purpose(PurposeEntry):
             "code": self.code,
             "title": self.title.as_dict(),
             "notice": self.notice.as_dict(),
+            "why": self.why.as_dict(),
             "legal_basis": self.legal_basis,
             "features": list(self.features),
             "sources": list(self.sources),
@@ -266,6 +274,15 @@ class Catalog:
             return self.features[name]
         except (KeyError, TypeError):
             raise PurposeViolation(f"Unknown feature {quoted(name)}.") from None
+
+    def reads_credit_report(self, features: Iterable[str]) -> bool:
+        """Whether any of `features` reads the credit report (征信), which needs the
+        borrower's written authorization and leaves a query record."""
+        return any(
+            CREDIT_BUREAU in self.features[name].sources
+            for name in features
+            if name in self.features
+        )
 
     def public_view(self, products: Iterable[Product] = ()) -> dict[str, Any]:
         """The JSON document `GET /v1/catalog` serves; `products` are the caller's own."""

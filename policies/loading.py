@@ -27,6 +27,7 @@ from policies.catalog import (
     catalog_version,
 )
 from policies.checks.derivation import check_derivation, check_output, check_params
+from policies.checks.plain import check_feature_words, check_purpose_words
 from policies.checks.products import check_products
 from policies.checks.retention import check_range, check_window
 from policies.checks.sources import check_sources, purpose_sources, unknown_sources
@@ -164,6 +165,7 @@ def _feature(
     if source_fields is not None:
         sound = check_window(file, node, what, source_fields, entry.params) and sound
     sound = check_output(file, node, what, entry, derivation) and sound
+    sound = check_feature_words(file, node, what, entry) and sound
     if not sound or source_fields is None:
         return None
     return Feature(
@@ -223,6 +225,7 @@ def _purposes(
         read = {name: feature.sources for name, feature in features.items()}
         sources = purpose_sources(entry.features, read)
         sound = check_range(file, node, what, entry.max_data_range_months, sources) and sound
+        sound = check_purpose_words(file, node, what, entry) and sound
         if sound and entry.code not in purposes:
             purposes[entry.code] = Purpose(**_fields(entry), sources=tuple(sources))
     return purposes, seen

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Annotated, Any, Literal, get_args
 
 from annotated_types import Gt, MinLen
-from pydantic import BeforeValidator, Discriminator, StrictBool
+from pydantic import BeforeValidator, Discriminator, StrictBool, StrictStr
 from pydantic import dataclasses as pydantic_dataclasses
 from pydantic_core import PydanticCustomError
 
-from policies.values import ENTRY, Names
+from policies.values import ENTRY, LocalizedText, Names
 
 OutputType = Literal["boolean", "integer", "band", "ratio", "enum"]
 OUTPUT_TYPES: tuple[str, ...] = get_args(OutputType)
@@ -80,11 +81,34 @@ class Output:
         return {"type": self.type, "nullable": self.nullable}
 
 
+ValueLabels = dict[StrictStr, LocalizedText]
+"""Plain words for released values, by the value as released (`"true"`, a code, a band)."""
+
+
+def _labels_view(labels: ValueLabels) -> dict[str, dict[str, str]]:
+    return {value: text.as_dict() for value, text in labels.items()}
+
+
+@pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
+class BooleanLabels:
+    """How the borrower's pages say yes and no for one feature."""
+
+    true: LocalizedText
+    false: LocalizedText
+
+
 @pydantic_dataclasses.dataclass(frozen=True, kw_only=True, config=ENTRY)
 class BooleanOutput(Output):
     """A yes/no answer, released as it is."""
 
     type: Literal["boolean"] = "boolean"
+    value_labels: BooleanLabels
+
+    def public_view(self) -> dict[str, Any]:
+        """The JSON form shown in the public catalog, with the words for yes and no."""
+        labels = self.value_labels
+        words = {"true": labels.true.as_dict(), "false": labels.false.as_dict()}
+        return {**super().public_view(), "value_labels": words}
 
     def _generalize(self, value: Any) -> Any:
         return value if isinstance(value, bool) else None
@@ -95,6 +119,12 @@ class IntegerOutput(Output):
     """A count, released as it is."""
 
     type: Literal["integer"] = "integer"
+    unit: LocalizedText
+    """What is counted (months, times, accounts), as the borrower's pages write it."""
+
+    def public_view(self) -> dict[str, Any]:
+        """The JSON form shown in the public catalog, with the unit."""
+        return {**super().public_view(), "unit": self.unit.as_dict()}
 
     def _generalize(self, value: Any) -> Any:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -110,6 +140,16 @@ class BandOutput(Output):
 
     type: Literal["band"] = "band"
     edges: Annotated[tuple[Number, ...], MinLen(2)]
+    unit: LocalizedText
+    """The unit of the edges (元), as the borrower's pages write it."""
+    value_labels: ValueLabels = field(default_factory=dict)
+    """Plain words for bands that mean something of their own ("0-1": nothing overdue)."""
+
+    def __post_init__(self) -> None:
+        if unknown := [band for band in self.value_labels if band not in self.labels]:
+            raise PydanticCustomError(
+                "unknown_band", "labels a band it cannot take: {bands}", {"bands": unknown}
+            )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -140,6 +180,8 @@ class BandOutput(Output):
         view = super().public_view()
         view["edges"] = [_json_number(edge) for edge in self.edges]
         view["labels"] = list(self.labels)
+        view["unit"] = self.unit.as_dict()
+        view["value_labels"] = _labels_view(self.value_labels)
         return view
 
 
@@ -167,13 +209,26 @@ class EnumOutput(Output):
 
     type: Literal["enum"] = "enum"
     values: Names
+    value_labels: ValueLabels
+    """Plain words for every code, for the borrower's pages."""
+
+    def __post_init__(self) -> None:
+        missing = [value for value in self.values if value not in self.value_labels]
+        unknown = [value for value in self.value_labels if value not in self.values]
+        if missing or unknown:
+            raise PydanticCustomError(
+                "value_labels",
+                "must label every value and only those (missing: {missing}; unknown: {unknown})",
+                {"missing": missing or "none", "unknown": unknown or "none"},
+            )
 
     def _generalize(self, value: Any) -> Any:
         return value if value in self.values else None
 
     def public_view(self) -> dict[str, Any]:
         """The JSON form shown in the public catalog, with every code."""
-        return {**super().public_view(), "values": list(self.values)}
+        view = {**super().public_view(), "values": list(self.values)}
+        return {**view, "value_labels": _labels_view(self.value_labels)}
 
 
 AnyOutput = Annotated[

@@ -38,6 +38,14 @@ class OutputView(BaseModel):
     labels: list[str] | None = Field(None, description="Every label a band can take.")
     step: float | None = Field(None, description="A ratio is rounded half-up to this step.")
     values: list[str] | None = Field(None, description="Every code an enum can take.")
+    unit: LocalizedTextView | None = Field(
+        None, description="What a count counts or a band measures (元), in plain words."
+    )
+    value_labels: dict[str, LocalizedTextView] | None = Field(
+        None,
+        description="Plain words for released values, by the value as released: `true` and "
+        "`false`, every enum code, and bands that mean something of their own.",
+    )
 
 
 class FeatureView(BaseModel):
@@ -45,6 +53,8 @@ class FeatureView(BaseModel):
 
     name: str
     description: LocalizedTextView
+    label: LocalizedTextView = Field(description="A short plain name, for the borrower.")
+    explanation: LocalizedTextView = Field(description="What the value says, for the borrower.")
     sources: list[str]
     source_fields: dict[str, list[str]] = Field(
         description="Per source, exactly the fields fetched for this feature (`a.b`: key b "
@@ -66,6 +76,10 @@ class PurposeView(BaseModel):
     code: str
     title: LocalizedTextView
     notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
+    why: LocalizedTextView = Field(
+        description="Why the lender asks, without numbers or data: the consent page adds the "
+        "consent's own terms and features."
+    )
     legal_basis: str
     features: list[str] = Field(description="The features a consent for this purpose may name.")
     sources: list[str] = Field(description="Every source those features read.")

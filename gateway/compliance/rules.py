@@ -98,6 +98,9 @@ class ConsentRecord:
     """The code of the lender's product the consent was asked under, if any."""
     product: Product | None = None
     """That product as the consent kept it when asked (None when unreadable)."""
+    has_letter: bool = True
+    """Whether the consent has its authorization letter: a signed artefact, issued at
+    approval, which the letter is bound to."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +295,16 @@ def check_release(
             "high",
             f"Read source fields the released features do not need: {', '.join(beyond_minimum)}.",
         )
+
+    # A credit-report query needs the borrower's written authorization (征信业管理条例 Art. 18).
+    if catalog.reads_credit_report(event.features):
+        checks["authorization_letter"] = consent.has_letter
+        if not consent.has_letter:
+            found(
+                "credit_query_without_letter",
+                "high",
+                "Read the credit report under a consent that has no signed authorization letter.",
+            )
     return verdict, findings
 
 

@@ -101,6 +101,7 @@ async def compliance_report(
             terms=stored_terms(consent),
             product_code=consent.product,
             product=_product(consent),
+            has_letter=consent.artefact is not None,
         )
         for consent in (await repository.consents(session, consent_ids)).values()
     }

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     source_breaker_reset_seconds: float = Field(
         30.0, ge=0, description="How long an open breaker fails fetches before one trial call."
     )
+    authorization_font: Path = Field(
+        Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        description="A font with Chinese glyphs (TrueType or a TrueType collection) embedded "
+        "in the authorization letters' PDFs; Debian's fonts-wqy-microhei by default.",
+    )
     sms_outbox: Path | None = Field(
         None,
         description="Development SMS sender: append every message to this file as a JSON line.",

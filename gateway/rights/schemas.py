@@ -36,6 +36,10 @@ class BorrowerConsentView(BaseModel):
     status: str
     lender: dict[str, str]
     on_behalf_of: str | None
+    borrower_display: dict[str, str] = Field(
+        description="The identity the lender gave, masked (张* / 110***********002X), so "
+        "that someone who is not this person can say so."
+    )
     notice: Notice
     terms: ConsentTerms
     created_at: datetime

@@ -106,6 +106,7 @@ async def consent_views(
                 status=status_now(consent, now),
                 lender={"id": consent.lender_id, "name": lender_name},
                 on_behalf_of=consent.on_behalf_of,
+                borrower_display=dict(consent.borrower_display),
                 notice=notice_of(context, consent, lender_name),
                 terms=terms_of(consent),
                 created_at=consent.created_at,

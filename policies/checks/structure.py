@@ -19,7 +19,7 @@ from policies.values import is_name
 
 Model = TypeVar("Model")
 
-TEXT_KEYS = frozenset({"description", "title", "notice"})
+TEXT_KEYS = frozenset({"description", "label", "explanation", "title", "notice", "why"})
 LIST_KEYS = frozenset({"sources", "features", "fetch_types"})
 TEXT_VALUE_KEYS = frozenset({"derivation", "legal_basis", "data_class"})
 POSITIVE_KEYS = frozenset({"max_validity_days", "max_data_range_months", "max_data_life_days"})

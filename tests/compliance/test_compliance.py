@@ -86,6 +86,31 @@ def test_a_release_inside_every_term_is_compliant() -> None:
     assert set(verdict.checks) >= {"state", "window", "budget", "features", "source_fields"}
 
 
+def test_a_credit_query_under_a_consent_without_a_letter_is_a_finding() -> None:
+    release = event(5, "release.granted")
+    assert CATALOG.reads_credit_report(release.features)
+    unwritten = ConsentRecord(
+        consent_id="cns_1", lender_id="lnd_1", terms=terms().terms, has_letter=False
+    )
+    verdict, findings = check_release(release, unwritten, [*HISTORY, release], CATALOG)
+    assert kinds(findings) == ["credit_query_without_letter"]
+    assert findings[0].leaf_indexes == [5] and findings[0].severity == "high"
+    assert verdict.checks["authorization_letter"] is False and not verdict.compliant
+    # With the letter, the same release is compliant; without 征信, no letter is asked for.
+    verdict, findings = check_release(release, terms(), [*HISTORY, release], CATALOG)
+    assert findings == [] and verdict.checks["authorization_letter"] is True
+    social = event(5, "release.granted", features=("si_active",), source_fields=())
+    scoped = terms(features=("si_active",))
+    plain = ConsentRecord(consent_id="cns_1", lender_id="lnd_1", terms=scoped.terms)
+    unwritten_social = ConsentRecord(
+        consent_id="cns_1", lender_id="lnd_1", terms=scoped.terms, has_letter=False
+    )
+    for consent in (plain, unwritten_social):
+        verdict, findings = check_release(social, consent, [*HISTORY, social], CATALOG)
+        assert "authorization_letter" not in verdict.checks
+        assert "credit_query_without_letter" not in kinds(findings)
+
+
 def test_the_state_is_the_one_at_that_moment_not_today() -> None:
     paused = event(3, "consent.paused", NOW - timedelta(minutes=30))
     during_pause = event(4, "release.granted", NOW - timedelta(minutes=20))

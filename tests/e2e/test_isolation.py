@@ -67,6 +67,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     # lenders
     ("POST", "/v1/consent-requests"): Endpoint("lender", body={}),
     ("GET", "/v1/consents/{consent_id}"): Endpoint("lender", "consent"),
+    ("GET", "/v1/consents/{consent_id}/authorization"): Endpoint("lender", "consent"),
     ("POST", "/v1/consents/{consent_id}/revoke"): Endpoint("lender", "consent"),
     ("POST", "/v1/consents/{consent_id}/releases"): Endpoint("lender", "consent", body={}),
     ("POST", "/v1/releases/{release_id}/deletion-attestation"): Endpoint(
@@ -80,6 +81,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/borrower/export"): Endpoint("borrower"),
     ("GET", "/v1/borrower/consents/{consent_id}"): Endpoint("borrower", "consent"),
     ("GET", "/v1/borrower/consents/{consent_id}/receipt"): Endpoint("borrower", "consent"),
+    ("GET", "/v1/borrower/consents/{consent_id}/authorization"): Endpoint("borrower", "consent"),
     ("POST", "/v1/borrower/consents/{consent_id}/approve"): Endpoint(
         "borrower", "consent", body={"code": "000000"}
     ),

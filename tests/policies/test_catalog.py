@@ -325,29 +325,35 @@ FEATURES = """\
 features:
   - name: si_active
     description: {zh: 社保正常, en: Insured}
+    label: {zh: 社保正常, en: Insured}
+    explanation: {zh: 社保正常。, en: Insured.}
     sources: [social_insurance]
     source_fields:
       social_insurance: [insured_status, contribution_records.paid]
     derivation: si_active
-    output: {type: boolean}
+    output: {type: boolean, value_labels: {'true': {zh: 是, en: Has}, 'false': {zh: 否, en: Lacks}}}
     data_class: C2
   - name: income_band
     description: {zh: 收入区间, en: Income band}
+    label: {zh: 收入区间, en: Income band}
+    explanation: {zh: 收入区间。, en: Income band.}
     sources: [social_insurance, housing_fund]
     source_fields:
       social_insurance: [contribution_records.base, contribution_records.paid]
       housing_fund: [account_status, deposit_base]
     derivation: income_proxy
-    output: {type: band, edges: [0, 5000, 10000], nullable: true}
+    output: {type: band, edges: [0, 5000, 10000], nullable: true, unit: {zh: 元, en: yuan}}
     data_class: C2
   - name: overdue_12m
     description: {zh: 逾期账户数, en: Overdue accounts}
+    label: {zh: 逾期账户数, en: Overdue accounts}
+    explanation: {zh: 逾期账户数。, en: Overdue accounts.}
     sources: [credit_bureau]
     source_fields:
       credit_bureau: [loan_accounts.repayment_history, card_accounts.repayment_history]
     derivation: cb_overdue_accounts
     params: {window_months: 12}
-    output: {type: integer}
+    output: {type: integer, unit: {zh: 个, en: items}}
     data_class: C2
 """
 
@@ -356,6 +362,7 @@ purposes:
   - code: small_loan
     title: {zh: 小额贷款, en: Small loan}
     notice: {zh: 说明, en: Notice}
+    why: {zh: 为审批您的申请。, en: To decide on your application.}
     legal_basis: PIPL Art. 13(1)(1)
     features: [si_active, income_band, overdue_12m]
     fetch_types: [ONETIME]
@@ -364,6 +371,12 @@ purposes:
     max_data_range_months: 24
     max_data_life_days: 30
 """
+
+
+BOOLEAN_OUTPUT = (
+    "output: {type: boolean, value_labels: "
+    "{'true': {zh: 是, en: Has}, 'false': {zh: 否, en: Lacks}}}"
+)
 
 
 def write(directory: Path, features: str = FEATURES, purposes: str = PURPOSES) -> Path:
@@ -388,7 +401,7 @@ FEATURE_PROBLEMS = [
     pytest.param(
         "sources: [social_insurance]\n",
         "sources: [social_insurance, tax_bureau]\n",
-        4,
+        6,
         "unknown source `tax_bureau`",
         id="unknown-source",
     ),
@@ -396,77 +409,77 @@ FEATURE_PROBLEMS = [
         "      social_insurance: [insured_status, contribution_records.paid]\n",
         "      social_insurance: [insured_status, contribution_records.paid]\n"
         "      tax_bureau: [income]\n",
-        7,
+        9,
         "unknown source `tax_bureau`",
         id="unknown-source-in-fields",
     ),
     pytest.param(
         "[insured_status, contribution_records.paid]",
         "[insured_state, contribution_records.paid]",
-        6,
+        8,
         "unknown field `social_insurance.insured_state`",
         id="unknown-field",
     ),
     pytest.param(
         "[insured_status, contribution_records.paid]",
         "[insured_status, contribution_records.paid, name]",
-        6,
+        8,
         "identifier `social_insurance.name`",
         id="identity-field",
     ),
     pytest.param(
         "derivation: si_active\n",
         "derivation: passthrough\n",
-        7,
+        9,
         "raw derivation `passthrough`",
         id="passthrough-derivation",
     ),
     pytest.param(
         "derivation: si_active\n",
         "derivation: identity\n",
-        7,
+        9,
         "must never output a raw identifier",
         id="identity-derivation",
     ),
     pytest.param(
         "derivation: si_active\n",
         "derivation: crystal_ball\n",
-        7,
+        9,
         "unknown derivation `crystal_ball`",
         id="unknown-derivation",
     ),
     pytest.param(
         "[insured_status, contribution_records.paid]",
         "[insured_status, contribution_records.paid, contribution_records.base]",
-        6,
+        8,
         "`social_insurance.contribution_records.base`, which derivation `si_active` does not read",
         id="over-collection",
     ),
     pytest.param(
         "[insured_status, contribution_records.paid]",
         "[insured_status]",
-        6,
+        8,
         "must declare `social_insurance.contribution_records.paid`",
         id="missing-field",
     ),
     pytest.param(
         "edges: [0, 5000, 10000]",
         "edges: [0, 10000, 5000]",
-        17,
+        21,
         "strictly increasing (5000 follows 10000)",
         id="band-edges-decreasing",
     ),
     pytest.param(
         "edges: [0, 5000, 10000]",
         "edges: [0, 5000, 5000]",
-        17,
+        21,
         "strictly increasing",
         id="band-edges-repeated",
     ),
     pytest.param(
         "edges: [0, 5000, 10000]",
         "edges: [5000]",
-        17,
+        21,
         "at least two numbers",
         id="band-one-edge",
     ),
@@ -485,72 +498,72 @@ FEATURE_PROBLEMS = [
         id="empty-zh",
     ),
     pytest.param(
-        "output: {type: boolean}",
-        "output: {type: integer}",
-        8,
+        BOOLEAN_OUTPUT,
+        "output: {type: integer, unit: {zh: 个, en: items}}",
+        10,
         "needs output type `boolean`",
         id="output-type-mismatch",
     ),
     pytest.param(
-        "output: {type: boolean}",
+        BOOLEAN_OUTPUT,
         "output: {type: text}",
-        8,
+        10,
         "output `type` must be one of",
         id="unknown-output-type",
     ),
     pytest.param(
         "params: {window_months: 12}",
         "params: {window_months: 0}",
-        25,
+        31,
         "must be a positive whole number",
         id="non-positive-param",
     ),
     pytest.param(
         "    params: {window_months: 12}\n",
         "",
-        19,
+        23,
         "needs `params.window_months`",
         id="missing-param",
     ),
     pytest.param(
         "    derivation: si_active\n",
         "    derivaton: si_active\n",
-        7,
+        9,
         "unknown key `derivaton`",
         id="typo-key",
     ),
     pytest.param(
         "    data_class: C2\n  - name: income_band",
         "    data_class: C9\n  - name: income_band",
-        9,
+        11,
         "`data_class` must be one of C1, C2, C3",
         id="data-class",
     ),
     pytest.param(
         "name: income_band",
         "name: si_active",
-        10,
+        12,
         "feature `si_active` is declared twice",
         id="duplicate-feature",
     ),
     pytest.param(
         "    data_class: C2\n  - name: income_band",
         "    data_class: C2\n    data_class: C3\n  - name: income_band",
-        10,
+        12,
         "`data_class` is given twice",
         id="duplicate-key",
     ),
     pytest.param(
-        "edges: [0, 5000, 10000], nullable: true}",
-        "edges: [0, 5000, 10000]}",
-        17,
+        "edges: [0, 5000, 10000], nullable: true, unit: {zh: 元, en: yuan}}",
+        "edges: [0, 5000, 10000], unit: {zh: 元, en: yuan}}",
+        21,
         "can answer null; its output needs `nullable: true`",
         id="null-without-nullable",
     ),
     pytest.param(
-        "output: {type: boolean}",
+        BOOLEAN_OUTPUT,
         "output: {type: boolean, step: 0.1}",
-        8,
+        10,
         "unknown key `step`",
         id="stray-output-key",
     ),
@@ -574,48 +587,52 @@ def test_an_identity_field_is_refused_in_the_credit_bureau(tmp_path: Path) -> No
         "[loan_accounts.repayment_history, card_accounts.repayment_history, phone]",
     )
     problems = check_catalog(write(tmp_path, features=features))
-    assert any(":23: " in p and "identifier `credit_bureau.phone`" in p for p in problems)
+    assert any(":29: " in p and "identifier `credit_bureau.phone`" in p for p in problems)
 
 
 def test_an_enum_must_list_exactly_the_derivation_codes(tmp_path: Path) -> None:
     features = FEATURES + (
         "  - name: hf_state\n"
         "    description: {zh: 公积金状态, en: Housing-fund status}\n"
+        "    label: {zh: 公积金状态, en: Housing-fund status}\n"
+        "    explanation: {zh: 公积金账户状态。, en: Housing-fund account status.}\n"
         "    sources: [housing_fund]\n"
         "    source_fields: {housing_fund: [account_status]}\n"
         "    derivation: hf_status\n"
         "    output:\n"
         "      type: enum\n"
         "      values: [NORMAL, SEALED]\n"
+        "      value_labels: {NORMAL: {zh: 正常, en: Active}, SEALED: {zh: 封存, en: Sealed}}\n"
         "    data_class: C2\n"
     )
     problems = check_catalog(write(tmp_path, features=features))
     assert any(
-        ":35: " in p and "must be exactly NORMAL, SEALED, CLOSED, NONE" in p for p in problems
+        ":43: " in p and "must be exactly NORMAL, SEALED, CLOSED, NONE" in p for p in problems
     )
 
 
 def test_block_style_edges_point_at_the_offending_edge(tmp_path: Path) -> None:
     features = edit(
         FEATURES,
-        "output: {type: band, edges: [0, 5000, 10000], nullable: true}",
+        "output: {type: band, edges: [0, 5000, 10000], nullable: true, unit: {zh: 元, en: yuan}}",
         "output:\n"
         "      type: band\n"
         "      nullable: true\n"
+        "      unit: {zh: 元, en: yuan}\n"
         "      edges:\n"
         "        - 0\n"
         "        - 5000\n"
         "        - 4000\n",
     )
     problems = check_catalog(write(tmp_path, features=features))
-    assert any(":23: " in p and "strictly increasing" in p for p in problems), problems
+    assert any(":28: " in p and "strictly increasing" in p for p in problems), problems
 
 
 PURPOSE_PROBLEMS = [
     pytest.param(
         "features: [si_active, income_band, overdue_12m]",
         "features: [si_active, income_band, overdue_12m, cb_magic]",
-        6,
+        7,
         "allows `cb_magic`, which features.yaml does not declare",
         id="undeclared-feature",
     ),
@@ -636,49 +653,49 @@ PURPOSE_PROBLEMS = [
     pytest.param(
         "fetch_types: [ONETIME]",
         "fetch_types: [ONETIME, SOMETIMES]",
-        7,
+        8,
         "unknown fetch type `SOMETIMES`",
         id="bad-fetch-type",
     ),
     pytest.param(
         "unit: MONTH",
         "unit: WEEK",
-        9,
+        10,
         "unknown unit `WEEK`",
         id="bad-frequency-unit",
     ),
     pytest.param(
         "value: 1}",
         "value: 0}",
-        9,
+        10,
         "`max_frequency` `value` must be a positive whole number",
         id="zero-frequency",
     ),
     pytest.param(
         "max_validity_days: 30",
         "max_validity_days: 0",
-        8,
+        9,
         "`max_validity_days` must be a positive whole number",
         id="zero-validity",
     ),
     pytest.param(
         "max_data_range_months: 24",
         "max_data_range_months: -6",
-        10,
+        11,
         "`max_data_range_months` must be a positive whole number",
         id="negative-range",
     ),
     pytest.param(
         "max_data_life_days: 30",
         "max_data_life_days: 7.5",
-        11,
+        12,
         "`max_data_life_days` must be a positive whole number",
         id="fractional-life",
     ),
     pytest.param(
         "max_data_range_months: 24",
         "max_data_range_months: 6",
-        6,
+        7,
         "looks back 12 months, beyond its max_data_range_months of 6",
         id="window-beyond-range",
     ),
@@ -692,7 +709,7 @@ PURPOSE_PROBLEMS = [
     pytest.param(
         "features: [si_active, income_band, overdue_12m]",
         "features: []",
-        6,
+        7,
         "`features` must be a non-empty list",
         id="no-features",
     ),
@@ -738,7 +755,7 @@ def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
     assert isinstance(raised.value, ValueError)
     assert raised.value.problems == check_catalog(tmp_path)
     assert len(raised.value.problems) == 2
-    assert "features.yaml:6:" in str(raised.value)
+    assert "features.yaml:8:" in str(raised.value)
 
 
 def test_every_derivation_is_reachable_by_name() -> None:
@@ -751,19 +768,23 @@ def test_every_derivation_is_reachable_by_name() -> None:
 NAME_MATCH = """\
   - name: name_match
     description: {zh: 姓名是否一致, en: Whether the name matches}
+    label: {zh: 姓名是否一致, en: Whether the name matches}
+    explanation: {zh: 姓名是否一致。, en: Whether the name matches.}
     sources: [credit_bureau]
     source_fields:
       credit_bureau: [name]
     derivation: identity_name_match
-    output: {type: boolean}
+    output: {type: boolean, value_labels: {'true': {zh: 是, en: Has}, 'false': {zh: 否, en: Lacks}}}
     data_class: C3
   - name: on_file
     description: {zh: 是否有征信档案, en: Whether a credit file exists}
+    label: {zh: 是否有征信档案, en: Whether a credit file exists}
+    explanation: {zh: 是否有征信档案。, en: Whether a credit file exists.}
     sources: [credit_bureau]
     source_fields:
       credit_bureau: []
     derivation: identity_on_file
-    output: {type: boolean}
+    output: {type: boolean, value_labels: {'true': {zh: 是, en: Has}, 'false': {zh: 否, en: Lacks}}}
     data_class: C3
 """
 
@@ -778,8 +799,8 @@ def test_an_identity_comparison_may_read_an_identifier(tmp_path: Path) -> None:
 def test_an_identity_comparison_may_not_read_another_identifier(tmp_path: Path) -> None:
     features = edit(FEATURES + NAME_MATCH, "credit_bureau: [name]", "credit_bureau: [phone]")
     problems = check_catalog(write(tmp_path, features=features))
-    assert any(":32: " in p and "`credit_bureau.phone`, which derivation" in p for p in problems)
-    assert any(":32: " in p and "must declare `credit_bureau.name`" in p for p in problems)
+    assert any(":40: " in p and "`credit_bureau.phone`, which derivation" in p for p in problems)
+    assert any(":40: " in p and "must declare `credit_bureau.name`" in p for p in problems)
 
 
 @pytest.mark.parametrize(
@@ -788,7 +809,7 @@ def test_an_identity_comparison_may_not_read_another_identifier(tmp_path: Path) 
         pytest.param(
             "      social_insurance: [insured_status, contribution_records.paid]\n",
             "      social_insurance: []\n",
-            6,
+            8,
             "must declare `social_insurance.contribution_records.paid`, "
             "`social_insurance.insured_status`",
             id="empty-list-for-a-reading-derivation",
@@ -799,14 +820,14 @@ def test_an_identity_comparison_may_not_read_another_identifier(tmp_path: Path) 
             "    sources: [social_insurance, housing_fund]\n    source_fields:\n"
             "      social_insurance: [insured_status, contribution_records.paid]\n"
             "      housing_fund: []\n",
-            7,
+            9,
             "reads `housing_fund`, which derivation `si_active` does not use",
             id="presence-check-of-an-unneeded-source",
         ),
         pytest.param(
             "    sources: [credit_bureau]\n    source_fields:\n      credit_bureau: []\n",
             "    sources: [social_insurance]\n    source_fields:\n      social_insurance: []\n",
-            41,
+            51,
             "must list source `credit_bureau` (with no fields)",
             id="presence-check-of-the-wrong-source",
         ),
@@ -832,7 +853,7 @@ def test_a_data_range_may_reach_back_exactly_as_far_as_the_sources_keep(
         assert problems == []
     else:
         assert len(problems) == 1
-        assert problems[0].startswith(f"{tmp_path / 'purposes.yaml'}:10: ")
+        assert problems[0].startswith(f"{tmp_path / 'purposes.yaml'}:11: ")
         assert "of 61 is above the 60 months `credit_bureau` keeps" in problems[0]
         assert "`overdue_12m`" in problems[0]
 
@@ -849,7 +870,7 @@ def test_a_free_text_field_is_never_read(tmp_path: Path) -> None:
     )
     problems = check_catalog(write(tmp_path, features=features))
     assert any(
-        p.startswith(f"{tmp_path / 'features.yaml'}:6: ")
+        p.startswith(f"{tmp_path / 'features.yaml'}:8: ")
         and "free-text field `social_insurance.remarks`" in p
         for p in problems
     ), problems

@@ -33,7 +33,17 @@ async def test_the_catalog_is_public_and_complete(stack: Stack) -> None:
     # Keys that do not apply to an output type are left out rather than sent as null.
     features = {feature["name"]: feature for feature in body["features"]}
     assert "edges" not in features["si_active"]["output"]
-    assert features["identity_phone_match"]["output"] == {"type": "boolean", "nullable": False}
+    assert features["identity_phone_match"]["output"] == {
+        "type": "boolean",
+        "nullable": False,
+        "value_labels": {
+            "true": {"zh": "一致", "en": "Matches"},
+            "false": {"zh": "不一致", "en": "Does not match"},
+        },
+    }
+    assert features["hf_status"]["output"]["value_labels"]["SEALED"]["zh"] == "封存"
+    assert features["income_proxy_band"]["output"]["unit"] == {"zh": "元", "en": "yuan"}
+    assert features["hf_status"]["label"]["zh"] == "公积金账户状态"
     assert features["identity_phone_match"]["compares_identity"] is True
 
 

@@ -19,6 +19,7 @@ from policies.derivations.registry import shipped_derivations
 from policies.loading import load_catalog
 from policies.outputs import BandOutput
 from policies.release import derive_features, project_record
+from policies.values import LocalizedText
 
 LAST = Month(2026, 10)
 RANGE_24 = MonthRange.ending(LAST, 24)  # 2024-11 .. 2026-10
@@ -633,7 +634,8 @@ def test_ratios_round_half_up_without_float_drift(value: float, expected: float)
 def test_a_band_below_its_first_edge_says_so() -> None:
     from decimal import Decimal
 
-    output = BandOutput(edges=(Decimal(1000), Decimal(5000)))
+    yuan = LocalizedText(zh="元", en="yuan")
+    output = BandOutput(edges=(Decimal(1000), Decimal(5000)), unit=yuan)
     assert output.generalize(999) == "<1000"
     assert output.labels == ("<1000", "1000-5000", "5000+")
     with pytest.raises(ValueError, match="nullable"):

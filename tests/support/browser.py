@@ -45,6 +45,7 @@ SERVER_STOP_SECONDS = 10.0
 PHONE_VIEWPORT = (390, 844)
 DESKTOP = (1280, 900)
 WAIT_SECONDS = 15.0
+DOWNLOADS = "downloads"
 POLL_SECONDS = 0.05
 
 
@@ -195,8 +196,18 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         "mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}}
     )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # Downloads land in the test's own folder, without asking.
+    downloads = tmp_path / DOWNLOADS
+    downloads.mkdir(exist_ok=True)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     # An explicit driver path keeps Selenium Manager from looking for one online.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(chromedriver)))
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
     driver.set_page_load_timeout(15)
     driver.set_script_timeout(10)
     try:
@@ -280,6 +291,33 @@ def screenshot(driver: WebDriver, path: Path, *, desk: bool = True) -> Path:
     return path
 
 
+PICTURE_SIZES = ((390, 844, True), (1280, 800, False))
+"""The sizes `make screenshots` shows each main page at: a phone, and a desk."""
+
+
+def _emulate(driver: WebDriver, width: int, height: int, mobile: bool) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    # Two frames: the page lays out (and redraws what it draws for its width) first.
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done()));"
+    )
+
+
+def both_sizes(driver: WebDriver, folder: Path, name: str) -> list[Path]:
+    """The whole page at a phone's and at a desk's size (`NAME-390x844.png`,
+    `NAME-1280x800.png`), then the phone's size again for the steps that follow."""
+    taken = []
+    for width, height, mobile in PICTURE_SIZES:
+        _emulate(driver, width, height, mobile)
+        taken.append(screenshot(driver, folder / f"{name}-{width}x{height}.png", desk=False))
+    _emulate(driver, *PHONE_VIEWPORT, True)
+    return taken
+
+
 def screenshot_dir(tmp_path: Path, keep_in: str) -> Path:
     """Where screenshots go: the environment variable `keep_in` (e.g.
     `LENDGATE_PORTAL_SCREENSHOTS`) keeps them for a person to look at."""
@@ -309,3 +347,41 @@ def horizontal_overflow(driver: WebDriver) -> int:
 async def in_thread(steps: Callable[[], Any]) -> Any:
     """Run blocking Selenium steps off the event loop, which serves the twin gateway."""
     return await asyncio.to_thread(steps)
+
+
+# The text a reader sees: every rendered text node, except inside `code` and `pre`, where a
+# page shows identifiers on purpose (a consent id, a hash, a raw audit leaf) for copying.
+_SEEN_TEXT = """
+const parts = [document.title];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest("code, pre, script, style, noscript, [hidden]")) continue;
+  if (!parent.getClientRects().length) continue;
+  parts.push(node.textContent);
+}
+for (const field of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+  if (field.getClientRects().length) parts.push(field.placeholder || "");
+}
+return parts.join("\\n");
+"""
+
+
+def codes_shown(driver: WebDriver) -> list[str]:
+    """Every identifier-shaped token (snake_case, ALL-CAPS code, true/false) a reader sees
+    on the page, outside the `code` and `pre` elements that show identifiers on purpose."""
+    from policies.values import identifier_tokens
+
+    return identifier_tokens(str(driver.execute_script(_SEEN_TEXT)))
+
+
+def downloaded(tmp_path: Path, name: str) -> bytes:
+    """The file `name` the browser downloaded, once it is complete."""
+    path = tmp_path / DOWNLOADS / name
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not path.is_file() or (path.parent / (name + ".crdownload")).exists():
+        if time.monotonic() > deadline:
+            found = sorted(item.name for item in path.parent.iterdir())
+            raise AssertionError(f"{name} was not downloaded (found {found})")
+        time.sleep(POLL_SECONDS)
+    return path.read_bytes()

@@ -50,7 +50,7 @@ ZH: Final[dict[str, str]] = {
     "用 WebCrypto 核验；完整的离线核验请导出日志后运行 lendgate audit verify。",
     # -- signing in --
     "signin_heading": "使用访问令牌登录",
-    "signin_intro": "监管机构以 OAuth2 客户端凭证（private_key_jwt）认证，"
+    "signin_intro": "监管机构以 OAuth2 客户端凭证认证（用您的私钥签名的客户端断言），"
     "私钥只保存在您自己的系统中：浏览器和网关都不会接触它。"
     "请在保存私钥的机器上获取一个访问令牌（有效期 5 分钟），粘贴到下面。",
     "token_label": "访问令牌",
@@ -199,6 +199,7 @@ ZH: Final[dict[str, str]] = {
     "kind_features_outside_consent": "特征超出授权",
     "kind_features_outside_purpose": "特征超出用途",
     "kind_source_fields_beyond_minimum": "读取了超出最少必要的字段",
+    "kind_credit_query_without_letter": "查询征信却没有授权书",
     "kind_release_not_in_log": "放行记录与日志不符",
     "kind_release_record_missing": "日志中的放行缺少记录",
     "kind_deletion_attestation_overdue": "删除证明逾期未交",
@@ -216,6 +217,7 @@ ZH: Final[dict[str, str]] = {
     "check_features": "特征在授权和用途内",
     "check_source_fields": "只读取最少必要字段",
     "check_product": "在机构产品的上限内",
+    "check_authorization_letter": "征信查询有授权书",
     "status_PENDING": "待确认",
     "status_ACTIVE": "已生效",
     "status_PAUSED": "已暂停",
@@ -273,7 +275,8 @@ EN: Final[dict[str, str]] = {
     "and consistency proofs are checked in your browser with WebCrypto; for a complete offline "
     "check, export the log and run lendgate audit verify.",
     "signin_heading": "Sign in with an access token",
-    "signin_intro": "Regulators authenticate with OAuth2 client credentials (private_key_jwt); "
+    "signin_intro": "Regulators authenticate with OAuth2 client credentials (a client "
+    "assertion signed with your private key); "
     "the private key stays on your own systems and neither this browser nor the gateway ever "
     "sees it. Obtain an access token (valid for 5 minutes) on the machine that holds the key "
     "and paste it below.",
@@ -426,6 +429,7 @@ EN: Final[dict[str, str]] = {
     "kind_features_outside_consent": "Features beyond the consent",
     "kind_features_outside_purpose": "Features beyond the purpose",
     "kind_source_fields_beyond_minimum": "Source fields beyond the minimum",
+    "kind_credit_query_without_letter": "Credit query without an authorization letter",
     "kind_release_not_in_log": "Release record differs from the log",
     "kind_release_record_missing": "Logged release has no record",
     "kind_deletion_attestation_overdue": "Deletion attestation overdue",
@@ -443,6 +447,7 @@ EN: Final[dict[str, str]] = {
     "check_features": "features allowed",
     "check_source_fields": "minimal source fields",
     "check_product": "within the product",
+    "check_authorization_letter": "credit query authorized in writing",
     "status_PENDING": "Pending",
     "status_ACTIVE": "Active",
     "status_PAUSED": "Paused",

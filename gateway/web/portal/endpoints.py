@@ -28,6 +28,12 @@ async def consents_page(lang: LangQuery = None) -> Response:
     return _page("consents", language_of(lang))
 
 
+@router.get("/data", response_class=HTMLResponse)
+async def data_page(lang: LangQuery = None) -> Response:
+    """Every access across the borrower's consents, and the complete copy to download."""
+    return _page("data", language_of(lang))
+
+
 @router.get("/consents/{consent_id}", response_class=HTMLResponse)
 async def consent_page(consent_id: str, lang: LangQuery = None) -> Response:
     """One consent in plain language, with the borrower's choices: where `approval_url` points."""

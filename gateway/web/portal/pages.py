@@ -13,7 +13,7 @@ from gateway.web.languages import Language
 from gateway.web.portal.messages import MESSAGES
 from gateway.web.rendering import Site
 
-Page = Literal["consent", "consents", "not_found"]
+Page = Literal["consent", "consents", "data", "not_found"]
 
 SITE: Final = Site(
     Path(__file__).resolve().parent,
@@ -22,10 +22,12 @@ SITE: Final = Site(
     stylesheet="portal.css",
 )
 
-# The consent and the list share one shell; the script shows the one the page names.
+# The consent, the list and the borrower's data share one shell; the script shows the one
+# the page names.
 _TEMPLATES: Final[dict[Page, str]] = {
     "consent": "consents.html",
     "consents": "consents.html",
+    "data": "consents.html",
     "not_found": "not_found.html",
 }
 

@@ -22,6 +22,7 @@ from lendgate_sdk import LendgateAPIError, LendgateClient, RegulatorClient
 from tests.support.browser import (
     LiveGateway,
     clickable,
+    codes_shown,
     console_errors,
     horizontal_overflow,
     in_thread,
@@ -102,6 +103,7 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
     live = live_gateway
     shots = screenshot_dir(tmp_path, SCREENSHOTS)
     taken: list[Path] = []
+    codes: dict[str, list[str]] = {}
     story = await fill_the_log(live)
     per_day = await releases_per_day(live)
     leaves = await live.stack.audit_leaves()
@@ -114,6 +116,7 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
         browser.get(f"{live.base_url}/regulator/")
         visible(browser, "#signin")
         assert not browser.find_elements("css selector", "#view:not([hidden])")
+        codes["sign-in"] = codes_shown(browser)
         taken.append(screenshot(browser, shots / "console-1-sign-in.png"))
         sign_in(browser, story.token)
         assert story.regulator_id in visible(browser, "#session-info").text
@@ -152,6 +155,7 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
         assert visible(browser, "#chart-total").text == (
             f"合计：放行 {totals['granted']}，拒绝 {totals['denied']}"
         )
+        codes["overview"] = codes_shown(browser)
         taken.append(screenshot(browser, shots / "console-2-overview.png"))
 
     await in_thread(overview)
@@ -164,6 +168,7 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
         until(browser, lambda page: "type=release.granted" in page.current_url, "filtered URL")
         rows = visible(browser, "#entries-table").find_elements("css selector", "tbody tr")
         assert [int(row.get_attribute("data-index") or -1) for row in rows] == granted
+        codes["entries"] = codes_shown(browser)
         taken.append(screenshot(browser, shots / "console-3-entries.png"))
 
         rows[0].find_element("css selector", "a[data-leaf]").click()
@@ -174,12 +179,14 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
         steps = browser.find_elements("css selector", "#inclusion-result .step")
         assert [step.get_attribute("data-state") for step in steps] == ["verified"] * 3
         assert visible(browser, "#leaf").text.count("release.granted") == 1
+        codes["entry"] = codes_shown(browser)
         taken.append(screenshot(browser, shots / "console-4-entry.png"))
 
         clickable(browser, ".lang-switch").click()
         until(browser, lambda page: page.find_element("css selector", "html[lang=en]"), "en")
         english = settled(browser, "#inclusion-verdict")
         assert f"Verified: entry {granted[0]} is in the signed tree head" in english.text
+        codes["entry-en"] = codes_shown(browser)
 
     await in_thread(browse_to_a_release)
 
@@ -206,6 +213,7 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
         assert [int(link.get_attribute("data-leaf") or -1) for link in links] == our_denials
         checks = browser.find_elements("css selector", "#release-checks tbody tr")
         assert [row.get_attribute("data-compliant") for row in checks] == ["true", "true"]
+        codes["compliance"] = codes_shown(browser)
         taken.append(screenshot(browser, shots / "console-5-compliance.png"))
 
         links[-1].click()
@@ -220,6 +228,8 @@ async def test_a_regulator_verifies_the_log_in_the_browser(
 
     await in_thread(follow_a_finding)
 
+    # No page shows a code outside the identifiers it shows on purpose (`code`, `pre`).
+    assert {page: shown for page, shown in codes.items() if shown} == {}
     assert console_errors(browser) == []
     assert horizontal_overflow(browser) == 0
     for path in taken:

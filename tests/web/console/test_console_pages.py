@@ -71,7 +71,7 @@ async def test_the_sign_in_explains_how_to_mint_a_token_without_the_gateway(stac
     page = (await stack.http.get("/regulator/")).text
 
     assert 'id="token-form"' in page and '<textarea id="token"' in page
-    assert "private_key_jwt" in page
+    assert "用您的私钥签名的客户端断言" in page
     assert "sessionStorage" in page
     # The SDK call a regulator runs where its private key is, against this gateway.
     assert "await regulator.access_token()" in page

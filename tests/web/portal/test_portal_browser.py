@@ -13,11 +13,12 @@ from tests.support.browser import (
     POLL_SECONDS,
     WAIT_SECONDS,
     LiveGateway,
+    both_sizes,
     clickable,
+    codes_shown,
     console_errors,
     horizontal_overflow,
     in_thread,
-    screenshot,
     screenshot_dir,
     until,
     visible,
@@ -51,6 +52,17 @@ def _newest_code(live: LiveGateway, phone: str, after: str | None) -> str:
         time.sleep(POLL_SECONDS)
 
 
+def _in_view(driver: WebDriver, selector: str) -> bool:
+    """Whether the element is wholly inside the window, without scrolling."""
+    return bool(
+        driver.execute_script(
+            "const box = document.querySelector(arguments[0]).getBoundingClientRect();"
+            "return box.top >= 0 && box.bottom <= window.innerHeight && box.height > 0;",
+            selector,
+        )
+    )
+
+
 def _assert_pictures(paths: list[Path]) -> None:
     """Each path holds a PNG with something drawn in it."""
     for path in paths:
@@ -80,13 +92,18 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
         def log_in_and_approve() -> None:
             browser.get(requested["approval_url"])
             visible(browser, "#phone").send_keys(person.phone)
-            taken.append(screenshot(browser, shots / "1-login.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "1-login"))
             clickable(browser, "#phone-form button[type=submit]").click()
             login_code = _newest_code(live, person.phone, None)
+            resend = visible(browser, "#resend-login-code")
+            assert "秒后可重新获取" in resend.text and not resend.is_enabled()
             visible(browser, "#login-code").send_keys(login_code)
             clickable(browser, "#code-form button[type=submit]").click()
 
             _status(browser, "PENDING")
+            # On a phone, agree and reject stay in view from the first screen.
+            assert _in_view(browser, '[data-action="approve"]')
+            assert _in_view(browser, '[data-action="reject"]')
             masked = person.phone[:3] + "****" + person.phone[-4:]
             assert visible(browser, "#session-info").text.endswith(masked)
             assert person.phone not in visible(browser, "main").text
@@ -94,15 +111,27 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             assert FUNDER in visible(browser, "#on-behalf-of").text
             assert "先消费后还款" in visible(browser, "#consent-title").text
             assert visible(browser, ".chips").text.split() == ["社保", "公积金", "征信"]
-            taken.append(screenshot(browser, shots / "2-pending.png", desk=False))
+            assert codes_shown(browser) == []
+            taken.extend(both_sizes(browser, shots, "2-pending"))
+
+            # The letter is read before agreeing; a credit query's record is said plainly.
+            assert "留下一条查询记录" in visible(browser, "#credit-note").text
+            browser.get(str(visible(browser, "#letter-page").get_attribute("href")))
+            assert visible(browser, "#letter-title").text == "征信查询及个人信息授权书"
+            assert "同意后生成" in visible(browser, "#letter-closing").text
+            assert codes_shown(browser) == []
+            browser.back()
+            _status(browser, "PENDING")
 
             clickable(browser, '[data-action="approve"]').click()
             step_up = _newest_code(live, person.phone, login_code)
             visible(browser, "#approve-code").send_keys(step_up)
-            taken.append(screenshot(browser, shots / "3-step-up.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "3-step-up"))
             clickable(browser, '[data-action="confirm-approve"]').click()
             assert _status(browser, "ACTIVE").text == "已生效"
             assert visible(browser, "#notice").text == "您已同意，授权已生效。"
+            # The answer is where the eyes are.
+            until(browser, lambda page: _in_view(page, "#notice"), "the answer in view")
 
         await in_thread(log_in_and_approve)
         assert (await lender.get_consent(consent_id))["status"] == "ACTIVE"
@@ -113,16 +142,22 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
             access = visible(browser, f'.access[data-release-id="{release.release_id}"]')
             assert f"获取了 {len(release.features)} 项结果" in access.text
             access.find_element("css selector", "summary").click()
-            visible(browser, ".access .values")
-            taken.append(screenshot(browser, shots / "4-active.png", desk=False))
+            shown = visible(browser, ".access .values").text
+            # Every value in the catalog's words: yes/no and codes by label, bands with 元.
+            assert "社保正常缴纳" in shown and codes_shown(browser) == []
+            taken.extend(both_sizes(browser, shots, "4-active"))
             clickable(browser, '[data-action="revoke"]').click()
             clickable(browser, '[data-action="confirm-revoke"]')
-            taken.append(screenshot(browser, shots / "5-confirm-revoke.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "5-confirm-revoke"))
             clickable(browser, '[data-action="confirm-revoke"]').click()
             assert _status(browser, "REVOKED").text == "已撤回"
             assert "已随数据密钥一并销毁" in visible(browser, ".access").text
+            holds = visible(browser, "#lender-holds").text
+            assert "对方仍可能保存 1 次获取的结果" in holds, holds
+            assert "Lendgate 为您保存的副本销毁时间" in visible(browser, ".terms").text
+            assert codes_shown(browser) == []
             assert not browser.find_elements("css selector", "[data-action]")
-            taken.append(screenshot(browser, shots / "6-revoked.png", desk=False))
+            taken.extend(both_sizes(browser, shots, "6-revoked"))
 
         await in_thread(see_the_access_then_revoke)
 
@@ -136,7 +171,7 @@ async def test_borrower_logs_in_approves_and_revokes_in_a_browser(
     assert {"consent.revoked", "key.shredded"} <= set(types)
     assert await live.stack.release_count(consent_id) == 1
 
-    assert len(taken) == 6
+    assert len(taken) == 12
     _assert_pictures(taken)
     assert console_errors(browser) == []
     assert horizontal_overflow(browser) == 0

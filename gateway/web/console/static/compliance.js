@@ -158,8 +158,7 @@ function findingsTable(findings) {
         h(
           "td",
           {},
-          has("kind_" + finding.kind) ? t("kind_" + finding.kind) : finding.kind,
-          h("span", { class: "muted small mono block" }, finding.kind),
+          has("kind_" + finding.kind) ? t("kind_" + finding.kind) : h("code", {}, finding.kind),
         ),
         h("td", { class: "small" }, finding.detail),
         h("td", {}, filterLink("lender_id", finding.lender_id)),

@@ -73,10 +73,10 @@ function endSession(message) {
 
 function showSignedIn(current) {
   ui.signin.hidden = true;
-  ui.sessionInfo.textContent = t("signed_in_as", {
-    client: current.client || "—",
-    time: when(current.expiresAt),
-  });
+  // The client id is an identifier shown for copying, set apart as code.
+  const [before, after] = t("signed_in_as", { client: "\u0000", time: when(current.expiresAt) })
+    .split("\u0000");
+  ui.sessionInfo.replaceChildren(before, h("code", {}, current.client || "—"), after || "");
   ui.sessionInfo.hidden = false;
   ui.signOut.hidden = false;
   ui.view.hidden = false;

@@ -35,7 +35,9 @@ const LEAF_ORDER = [
 
 function leafValue(name, value) {
   if (value === null || value === undefined) return "—";
-  if (Array.isArray(value)) return value.length ? value.join(t("list_separator")) : "—";
+  if (Array.isArray(value)) {
+    return value.length ? h("code", {}, value.join(t("list_separator"))) : "—";
+  }
   if (name === "ts")
     return h(
       "span",
@@ -44,8 +46,9 @@ function leafValue(name, value) {
       " ",
       h("span", { class: "muted small mono" }, String(value)),
     );
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+  // The leaf's own values, verbatim: identifiers a regulator copies, set apart as code.
+  if (typeof value === "object") return h("code", {}, JSON.stringify(value));
+  return h("code", {}, String(value));
 }
 
 async function fetchEntry(index) {

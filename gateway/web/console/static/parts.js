@@ -32,7 +32,7 @@ export function shiftDay(day, days) {
 }
 
 export function eventLabel(type) {
-  return has("event_" + type) ? t("event_" + type) : type;
+  return has("event_" + type) ? t("event_" + type) : h("code", {}, type);
 }
 
 export function reasonText(result) {
@@ -99,7 +99,7 @@ export function filterLink(name, value, text) {
   return h(
     "a",
     { href: consoleHref("/entries", { [name]: value }), class: "mono" },
-    text || value,
+    text || h("code", {}, value),
   );
 }
 

@@ -34,6 +34,7 @@ const ui = {
   codeSent: byId("code-sent"),
   loginCode: byId("login-code"),
   changePhone: byId("change-phone"),
+  resendLogin: byId("resend-login-code"),
   sessionInfo: byId("session-info"),
   logout: byId("logout"),
   view: byId("view"),
@@ -47,29 +48,66 @@ function maskPhone(phone) {
   return phone.slice(0, 3) + "****" + phone.slice(-4);
 }
 
-// Sources in the order borrowers know them: 社保, 公积金, 征信.
+// Sources in the order borrowers know them: 社保, 公积金, 征信, then any other.
 const SOURCE_ORDER = ["social_insurance", "housing_fund", "credit_bureau"];
 
 function bySourceOrder(a, b) {
   const rank = (source) => (SOURCE_ORDER.includes(source) ? SOURCE_ORDER.indexOf(source) : 99);
-  return rank(a) - rank(b);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-function sourceLabel(source) {
-  return t("source_" + source);
-}
-
-function valueText(value) {
-  if (value === true) return t("value_true");
-  if (value === false) return t("value_false");
-  if (value === null || value === undefined) return t("value_null");
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+// A source by the title the gateway gives it; never by its name.
+function sourceLabel(notice, source) {
+  return localized((notice.source_titles || {})[source]) || t("source_unnamed");
 }
 
 function localized(texts) {
   if (!texts) return "";
   return texts[lang] || texts.zh || texts.en || "";
+}
+
+// Offers `data` as a JSON file named `name`: what the borrower keeps, on their device.
+function download(name, data) {
+  const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+const BAND = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/;
+const BAND_ABOVE = /^(\d+(?:\.\d+)?)\+$/;
+const BAND_BELOW = /^<(\d+(?:\.\d+)?)$/;
+
+function amount(text) {
+  return Number(text).toLocaleString(lang === "en" ? "en-US" : "zh-CN");
+}
+
+// A released value in the words the catalog gives it: yes/no and codes by their labels,
+// counts and bands with their unit, ratios as a percentage.
+function valueText(feature, value) {
+  const output = (feature && feature.output) || {};
+  const labels = output.value_labels || {};
+  const unit = localized(output.unit);
+  if (value === null || value === undefined) return t("value_null");
+  const key = String(value);
+  if (labels[key]) return localized(labels[key]);
+  if (typeof value === "boolean") return t(value ? "value_yes" : "value_no");
+  if (output.type === "ratio" && typeof value === "number") {
+    return t("value_percent", { n: Math.round(value * 100) });
+  }
+  if (output.type === "band") {
+    let found = key.match(BAND);
+    if (found) return t("band_between", { lo: amount(found[1]), hi: amount(found[2]), unit });
+    found = key.match(BAND_ABOVE);
+    if (found) return t("band_above", { lo: amount(found[1]), unit });
+    found = key.match(BAND_BELOW);
+    if (found) return t("band_below", { hi: amount(found[1]), unit });
+  }
+  if (typeof value === "number") return t("value_count", { n: amount(value), unit });
+  return t("value_unreadable");
 }
 
 // ---- session ---------------------------------------------------------------------------
@@ -144,10 +182,40 @@ async function run(controls, action) {
     else showProblem(errorText(error));
   } finally {
     disabled.forEach((control) => {
-      control.disabled = false;
+      if (!control.dataset.waitUntil) control.disabled = false;
     });
     ui.view.setAttribute("aria-busy", "false");
+    revealMessage();
   }
+}
+
+// After an action, its answer is where the eyes are: the page scrolls to the message.
+function revealMessage() {
+  const alert = byId("alert");
+  const notice = byId("notice");
+  const shown = !alert.hidden ? alert : notice.textContent ? notice : null;
+  if (shown) shown.scrollIntoView({ block: "start" });
+}
+
+const RESEND_SECONDS = 60;
+
+// A "send a new code" button that waits a minute after each code, counting down.
+function countdown(button) {
+  const until = Date.now() + RESEND_SECONDS * 1000;
+  button.dataset.waitUntil = String(until);
+  button.disabled = true;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0 || !button.isConnected) {
+      delete button.dataset.waitUntil;
+      button.disabled = false;
+      button.textContent = t("resend_code");
+      return;
+    }
+    button.textContent = t("resend_in", { n: left });
+    setTimeout(tick, 1000);
+  };
+  tick();
 }
 
 // ---- login -----------------------------------------------------------------------------
@@ -193,8 +261,18 @@ function wireLogin() {
       ui.codeForm.hidden = false;
       ui.loginCode.value = "";
       ui.loginCode.focus();
+      countdown(ui.resendLogin);
     });
   });
+
+  ui.resendLogin.addEventListener("click", () =>
+    run([ui.resendLogin], async () => {
+      await api("POST", "/v1/borrower/otp", { phone: pendingPhone });
+      ui.loginCode.value = "";
+      ui.loginCode.focus();
+      countdown(ui.resendLogin);
+    }),
+  );
 
   ui.codeForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -293,14 +371,15 @@ function featureList(notice) {
       h(
         "li",
         { dataset: { feature: feature.name } },
-        h("p", {}, localized(feature.description)),
+        h("p", { class: "feature-label" }, h("strong", {}, localized(feature.label))),
+        h("p", {}, localized(feature.explanation)),
         h(
           "p",
           { class: "muted small" },
           t("feature_sources", {
             sources: [...(feature.sources || [])]
               .sort(bySourceOrder)
-              .map(sourceLabel)
+              .map((source) => sourceLabel(notice, source))
               .join(t("list_separator")),
           }),
         ),
@@ -309,15 +388,50 @@ function featureList(notice) {
   );
 }
 
+// What the lender may still hold of what it received: each access it has not yet said it
+// deleted, until the date it must delete it by.
+function lenderHolds(consent) {
+  const now = Date.now();
+  const held = consent.accesses.filter(
+    (access) => !access.deletion_attested_at && Date.parse(access.delete_by) > now,
+  );
+  if (!consent.accesses.length) return h("p", { id: "lender-holds" }, t("holds_nothing"));
+  if (!held.length) return h("p", { id: "lender-holds" }, t("holds_none_left"));
+  const last = held.map((access) => access.delete_by).sort().at(-1);
+  return h(
+    "p",
+    { id: "lender-holds" },
+    t("holds_results", { n: held.length, date: when(last) }),
+  );
+}
+
+// One access: when and `head`, what the lender must do with what it received, then `details`.
+function accessItem(access, head, ...details) {
+  const deletion = access.deletion_attested_at
+    ? t("access_deleted_at", { date: when(access.deletion_attested_at) })
+    : t("access_delete_by", { date: when(access.delete_by) });
+  return h(
+    "li",
+    { class: "access", dataset: { releaseId: access.release_id } },
+    h(
+      "p",
+      { class: "access-head" },
+      h("time", { datetime: access.released_at }, when(access.released_at)),
+      " · ",
+      head,
+    ),
+    h("p", { class: "muted small" }, deletion),
+    ...details,
+  );
+}
+
 function accessList(consent) {
   if (!consent.accesses.length) return h("p", { class: "muted" }, t("no_accesses"));
   // Released values listed in the order the notice lists the features.
+  const features = new Map(consent.notice.features.map((feature) => [feature.name, feature]));
   const order = consent.notice.features.map((feature) => feature.name);
   const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
   const inNoticeOrder = (values) => Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
-  const described = new Map(
-    consent.notice.features.map((feature) => [feature.name, localized(feature.description)]),
-  );
   return h(
     "ol",
     { class: "accesses" },
@@ -335,8 +449,8 @@ function accessList(consent) {
               h(
                 "div",
                 {},
-                h("dt", {}, described.get(name) || name),
-                h("dd", {}, valueText(value)),
+                h("dt", {}, localized((features.get(name) || {}).label) || t("feature_unnamed")),
+                h("dd", {}, valueText(features.get(name), value)),
               ),
             ),
           ),
@@ -344,21 +458,136 @@ function accessList(consent) {
       } else {
         shared = h("p", { class: "muted small" }, t("access_values_gone"));
       }
-      return h(
-        "li",
-        { class: "access", dataset: { releaseId: access.release_id } },
-        h(
-          "p",
-          { class: "access-head" },
-          h("time", { datetime: access.released_at }, when(access.released_at)),
-          " · ",
-          t("access_summary", { n: access.features.length }),
-        ),
-        h("p", { class: "muted small" }, t("access_delete_by", { date: when(access.delete_by) })),
-        shared,
-      );
+      return accessItem(access, t("access_summary", { n: access.features.length }), shared);
     }),
   );
+}
+
+// Who the lender says the borrower is, masked as the gateway keeps it for display, so
+// that someone who is not this person can say so.
+function identityLine(consent) {
+  const shown = consent.borrower_display || {};
+  if (!shown.name && !shown.id_number) return null;
+  return h(
+    "p",
+    { class: "identity small", id: "identity-given" },
+    t("identity_given", { name: shown.name || "—", id: shown.id_number || "—" }),
+    " ",
+    h("span", { class: "muted" }, t(consent.status === "PENDING" ? "not_me_pending" : "not_me")),
+  );
+}
+
+const RECEIPT_KINDS = { consent: "receipt_consent", withdrawal: "receipt_withdrawal" };
+
+// The signed receipts of a consent: when each was issued, and the file to keep.
+function receiptsBox(consent) {
+  const box = h("div", { id: "receipts" }, h("p", { class: "muted small" }, t("loading")));
+  authed("GET", consentPath(consent.consent_id, "receipt"))
+    .then((found) => {
+      const receipts = [found.consent_receipt, found.withdrawal_receipt].filter(Boolean);
+      box.replaceChildren(
+        h("p", { class: "muted small" }, t("receipts_intro")),
+        h(
+          "ul",
+          { class: "receipts" },
+          receipts.map((receipt) =>
+            h(
+              "li",
+              { class: "receipt", dataset: { kind: receipt.kind } },
+              h("p", {}, h("strong", {}, t(RECEIPT_KINDS[receipt.kind] || "receipt_other"))),
+              h("p", { class: "small" }, t("receipt_issued", { date: when(receipt.issued_at) })),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "button secondary",
+                  dataset: { download: "receipt-" + receipt.kind },
+                  onclick: () =>
+                    download(`lendgate-${receipt.kind}-receipt-${consent.consent_id}.json`, receipt),
+                },
+                t("receipt_download"),
+              ),
+            ),
+          ),
+        ),
+      );
+    })
+    .catch((error) => {
+      if (error instanceof SessionEnded) endSession(t("session_expired"));
+      else box.replaceChildren(h("p", { class: "alert" }, errorText(error)));
+    });
+  return box;
+}
+
+// The authorization letter, to read before agreeing and to keep after: a page and a PDF.
+// A credit-report query leaves a record on the borrower's credit report; they read it here.
+function letterBox(consent) {
+  const letter = consentPath(consent.consent_id, "authorization");
+  const query = (format) => "?" + new URLSearchParams({ format, lang }).toString();
+  const readsCredit = (consent.notice.sources || []).includes("credit_bureau");
+  return h(
+    "div",
+    { id: "letter" },
+    readsCredit ? h("p", { class: "credit-note", id: "credit-note" }, t("credit_query_note")) : null,
+    h(
+      "p",
+      { class: "muted small" },
+      t(consent.status === "PENDING" ? "letter_intro_pending" : "letter_intro"),
+    ),
+    h(
+      "p",
+      { class: "row" },
+      h(
+        "a",
+        { class: "button secondary", href: letter + query("html"), id: "letter-page" },
+        t("letter_read"),
+      ),
+      h(
+        "a",
+        { class: "button secondary", href: letter + query("pdf"), id: "letter-pdf", download: "" },
+        t("letter_pdf"),
+      ),
+    ),
+  );
+}
+
+// Deleting what Lendgate keeps for this consent: a consent in force ends first.
+function deletionBox(consent) {
+  const box = h("div", { id: "delete-data" });
+  const inForce = ["ACTIVE", "PAUSED"].includes(consent.status);
+  const ask = h(
+    "button",
+    { type: "button", class: "button danger", dataset: { action: "delete-data" } },
+    t("delete_button"),
+  );
+  ask.addEventListener("click", () => {
+    const confirm = h(
+      "button",
+      { type: "button", class: "button danger", dataset: { action: "confirm-delete-data" } },
+      t("delete_confirm_button"),
+    );
+    const cancel = h("button", { type: "button", class: "button secondary" }, t("cancel"));
+    confirm.addEventListener("click", () =>
+      run([confirm, cancel], async () => {
+        await authed("POST", consentPath(consent.consent_id, "delete-data"));
+        showNotice(t("done_delete"));
+        await showConsent();
+      }),
+    );
+    cancel.addEventListener("click", () => box.replaceChildren(intro, ask));
+    box.replaceChildren(
+      h(
+        "div",
+        { class: "confirm", role: "group", "aria-label": t("section_delete") },
+        h("p", {}, t(inForce ? "delete_confirm_in_force" : "delete_confirm")),
+        h("div", { class: "row" }, confirm, cancel),
+      ),
+    );
+    confirm.focus();
+  });
+  const intro = h("p", { class: "muted small" }, t("delete_intro"));
+  box.replaceChildren(intro, ask);
+  return box;
 }
 
 function actionButton(action, style, onClick) {
@@ -489,6 +718,7 @@ async function startApproval(consent, actions) {
       await sendApprovalCode(consent);
       input.value = "";
       input.focus();
+      countdown(resend);
     }),
   );
   cancel.addEventListener("click", () => {
@@ -496,6 +726,7 @@ async function startApproval(consent, actions) {
     restoreActions(consent, actions);
   });
   actions.replaceChildren(form);
+  countdown(resend);
   input.focus();
 }
 
@@ -518,9 +749,11 @@ function renderConsent(consent) {
           t("on_behalf_of", { name: consent.on_behalf_of }),
         )
       : null,
+    identityLine(consent),
   );
   // A request is decided after reading it; a consent given can be withdrawn from the top.
   const pending = consent.status === "PENDING";
+  const ended = ["REVOKED", "EXPIRED"].includes(consent.status);
   const actions = actionsFor(consent);
   return h(
     "article",
@@ -538,7 +771,12 @@ function renderConsent(consent) {
     who,
     h("p", { class: "status-hint", id: "status-hint" }, t("status_hint_" + consent.status)),
     pending ? null : actions,
-    section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.text))),
+    section(
+      "summary",
+      t("section_summary"),
+      h("p", { class: "notice-summary", id: "notice-summary" }, localized(notice.summary)),
+    ),
+    section("why", t("section_why"), h("p", { class: "notice-text" }, localized(notice.why))),
     section("features", t("section_features"), featureList(notice)),
     section(
       "sources",
@@ -548,7 +786,7 @@ function renderConsent(consent) {
         { class: "chips" },
         [...notice.sources]
           .sort(bySourceOrder)
-          .map((source) => h("li", { dataset: { source } }, sourceLabel(source))),
+          .map((source) => h("li", { dataset: { source } }, sourceLabel(notice, source))),
       ),
     ),
     section(
@@ -557,8 +795,29 @@ function renderConsent(consent) {
       termsList(consent),
       h("p", { class: "muted small" }, t("times_note")),
     ),
-    pending ? section("decide", t("section_decide"), actions) : null,
+    consent.status === "REJECTED"
+      ? null
+      : section("letter", t("section_letter"), letterBox(consent)),
+    pending
+      ? h(
+          "div",
+          {
+            class: "decide-bar",
+            id: "decide-bar",
+            role: "region",
+            "aria-label": t("section_decide"),
+          },
+          actions,
+        )
+      : null,
+    ended ? section("holds", t("section_holds"), lenderHolds(consent)) : null,
     section("accesses", t("section_accesses"), accessList(consent)),
+    consent.decided_at && consent.status !== "REJECTED"
+      ? section("receipts", t("section_receipts"), receiptsBox(consent))
+      : null,
+    pending || consent.data_deleted_at
+      ? null
+      : section("delete", t("section_delete"), deletionBox(consent)),
   );
 }
 
@@ -569,13 +828,22 @@ async function showConsent() {
 
 // ---- the list --------------------------------------------------------------------------
 
+function dataLink() {
+  return h(
+    "p",
+    { class: "back" },
+    h("a", { href: "/portal/data" + langQuery, id: "data-link" }, t("to_my_data")),
+  );
+}
+
 async function showList() {
   const listed = await authed("GET", "/v1/borrower/consents");
   if (!listed.consents.length) {
-    ui.view.replaceChildren(h("p", { class: "card muted" }, t("list_empty")));
+    ui.view.replaceChildren(h("p", { class: "card muted" }, t("list_empty")), dataLink());
     return;
   }
   ui.view.replaceChildren(
+    dataLink(),
     h(
       "ul",
       { class: "consent-list" },
@@ -609,6 +877,79 @@ async function showList() {
   );
 }
 
+// ---- my data: every access, and the complete copy -------------------------------------
+
+async function showData() {
+  const [log, listed] = await Promise.all([
+    authed("GET", "/v1/borrower/access-log?limit=200"),
+    authed("GET", "/v1/borrower/consents"),
+  ]);
+  const consents = new Map(listed.consents.map((consent) => [consent.consent_id, consent]));
+  const exportButton = h(
+    "button",
+    { type: "button", class: "button primary", dataset: { download: "export" } },
+    t("export_button"),
+  );
+  exportButton.addEventListener("click", () =>
+    run([exportButton], async () => {
+      download("lendgate-export.json", await authed("GET", "/v1/borrower/export"));
+      showNotice(t("export_done"));
+    }),
+  );
+  const rows = log.accesses.map((access) => {
+    const consent = consents.get(access.consent_id);
+    const notice = consent ? consent.notice : { features: [], source_titles: {} };
+    const labels = access.features.map(
+      (name) =>
+        localized((notice.features.find((feature) => feature.name === name) || {}).label) ||
+        t("feature_unnamed"),
+    );
+    return accessItem(
+      access,
+      h("strong", {}, access.lender.name),
+      h("p", { class: "small" }, localized(access.purpose.title)),
+      h("p", { class: "small" }, labels.join(t("list_separator"))),
+      h(
+        "p",
+        { class: "muted small" },
+        t("feature_sources", {
+          sources: [...access.sources]
+            .sort(bySourceOrder)
+            .map((source) => sourceLabel(notice, source))
+            .join(t("list_separator")),
+        }),
+      ),
+      h(
+        "p",
+        { class: "small" },
+        h(
+          "a",
+          { href: "/portal/consents/" + encodeURIComponent(access.consent_id) + langQuery },
+          t("to_consent"),
+        ),
+      ),
+    );
+  });
+  ui.view.replaceChildren(
+    backLink(),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "section-export" },
+      h("h2", { id: "section-export" }, t("section_export")),
+      h("p", { class: "muted small" }, t("export_intro")),
+      exportButton,
+    ),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "section-all-accesses" },
+      h("h2", { id: "section-all-accesses" }, t("section_all_accesses")),
+      rows.length
+        ? h("ol", { class: "accesses", id: "all-accesses" }, rows)
+        : h("p", { class: "muted", id: "all-accesses" }, t("no_accesses_anywhere")),
+    ),
+  );
+}
+
 // ---- start -----------------------------------------------------------------------------
 
 function backLink() {
@@ -624,7 +965,8 @@ async function start() {
   showSignedIn(current);
   ui.view.replaceChildren(h("p", { class: "muted" }, t("loading")));
   try {
-    await (page === "consent" ? showConsent() : showList());
+    const show = { consent: showConsent, data: showData }[page] || showList;
+    await show();
   } catch (error) {
     // A page that cannot be shown still leaves the way back to the list.
     if (error instanceof ApiError) ui.view.replaceChildren(page === "consent" ? backLink() : "");
@@ -633,7 +975,7 @@ async function start() {
 }
 
 // Only the consent pages have a login form and a view; a "not found" page has nothing to do.
-if (page === "consent" || page === "consents") {
+if (page === "consent" || page === "consents" || page === "data") {
   wireLogin();
   run([], start);
 }
