@@ -111,7 +111,7 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 20,
     pool_timeout: float = 30.0,
-    connect_timeout: float = 5.0,
+    connect_timeout: float = 10.0,
 ) -> AsyncEngine:
     """An async engine for `url`, tuned for the embedded or the server database.
 

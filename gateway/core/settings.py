@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         24.0, ge=24, description="How long an `Idempotency-Key` and its first answer are kept."
     )
     database_connect_timeout_seconds: float = Field(
-        5.0,
+        10.0,
         gt=0,
         description="How long opening a PostgreSQL connection may take before the "
         "request is answered `AuditUnavailable` (503, `Retry-After`).",

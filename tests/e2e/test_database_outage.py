@@ -9,8 +9,10 @@ would; the gateway is served by uvicorn on a loopback socket, as in production.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +30,14 @@ from tests.support.postgres_instance import (
 from tests.support.stack import LogCapture, Stack, gateway_settings, gateway_stack, on_socket
 
 RECOVERY_SECONDS = 60.0
+# Each rate-limited log of an outage, by event: the database's, and the shared store's.
+OUTAGE_EVENTS = {
+    "db.unavailable": ("db.unavailable", "db.rollback_hook_failed"),
+    "ratelimit.store_unavailable": (
+        "ratelimit.store_unavailable",
+        "borrower.lockout_unavailable",
+    ),
+}
 ROUNDS = 5
 
 
@@ -104,8 +114,14 @@ async def test_an_outage_is_answered_503_and_recovered_without_restart(
         assert answer.headers["x-content-type-options"] == "nosniff"
 
     outage_lines = captured_logs.lines()[lines_before:]
-    # One line a second at most for the outage (plus the second it started in), none an error.
-    assert 1 <= len(outage_lines) <= outage_seconds + 2, outage_lines
+    # The database's and the shared store's outage are each logged once a second at most
+    # (plus the second it started in), never as an error, whatever the number of requests.
+    events = Counter(json.loads(line)["event"] for line in outage_lines)
+    assert events["db.unavailable"] >= 1, outage_lines
+    assert set(events) <= {event for family in OUTAGE_EVENTS.values() for event in family}
+    for family in OUTAGE_EVENTS.values():
+        logged = sum(events[event] for event in family)
+        assert logged <= outage_seconds + 2, outage_lines
     assert all("Traceback" not in line for line in outage_lines), outage_lines
     assert all('"level": "warning"' in line for line in outage_lines), outage_lines
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

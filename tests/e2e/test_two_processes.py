@@ -76,9 +76,10 @@ def gateways(replica_database: str, tmp_path: Path) -> Iterator[list[str]]:
             )
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         deadline = time.monotonic() + START_SECONDS
-        for url, process in zip(urls, processes, strict=True):
+        for number, (url, process) in enumerate(zip(urls, processes, strict=True)):
             while True:
-                assert process.poll() is None, (tmp_path / "gateway-0.log").read_text()
+                # The log of the process that exited, not always the first one's.
+                assert process.poll() is None, (tmp_path / f"gateway-{number}.log").read_text()
                 try:
                     if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                         break
