@@ -119,7 +119,7 @@ async def get_consent(
     responses={**LETTER_RESPONSES, **error_responses(*AUTH_ERRORS, "ConsentNotFound")},
 )
 async def get_authorization(
-    consent_id: str,
+    consent_id: ConsentId,
     lender: ConsentWriter,
     session: SessionDep,
     context: ContextDep,
@@ -164,7 +164,7 @@ async def get_my_receipts(
     responses={**LETTER_RESPONSES, **error_responses("InvalidToken", "ConsentNotFound")},
 )
 async def get_my_authorization(
-    consent_id: str,
+    consent_id: ConsentId,
     borrower: CurrentBorrower,
     session: SessionDep,
     context: ContextDep,

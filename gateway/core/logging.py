@@ -26,9 +26,10 @@ def processors(redact: Processor) -> list[Processor]:
 
 LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 """Loggers that install handlers of their own; they are sent through the JSON chain instead."""
-QUIET_LOGGERS = ("presidio-analyzer",)
-"""Libraries whose INFO lines say only how they loaded: warnings and above are kept. (Presidio
-logs while it is first imported, which may be by the redaction of that very line.)"""
+QUIET_LOGGERS = ("presidio-analyzer", "httpx", "httpcore")
+"""Libraries whose INFO lines say only how they loaded or repeat a request: warnings and above
+are kept. (Presidio logs while it is first imported, which may be by the redaction of that
+very line; httpx would log every call to a source or a lender's callback, with its URL.)"""
 
 
 def configure_logging(

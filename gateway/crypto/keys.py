@@ -98,6 +98,11 @@ class KeyStore:
         self._refresh()
         return sorted(self._signing_keys.values(), key=lambda key: (key.created_at, key.kid))
 
+    def holds(self, kid: str) -> bool:
+        """Whether `kid` is one of the signing keys still held (not retired)."""
+        self._refresh()
+        return kid in self._signing_keys
+
     def jwks(self) -> dict[str, Any]:
         """Every public signing key still published (`/.well-known/jwks.json`)."""
         return {"keys": [key.public_jwk() for key in self.signing_keys()]}

@@ -21,29 +21,29 @@ class VerifiedTokens:
     """Tokens this process has verified, kept until they expire (a client reuses its token for
     every request of its lifetime, so the signature is checked once, not per request).
 
-    Bounded: the least recently used token goes first. A retired signing key's tokens stay
-    accepted here until they expire, which is no longer than a token lives anyway.
+    Bounded: the least recently used token goes first. A token is served from here only
+    while the key that signed it is still held: retiring a key refuses its tokens at once.
     """
 
     def __init__(self, capacity: int = 4096):
         self._capacity = capacity
-        self._claims: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
+        self._claims: OrderedDict[str, tuple[dict[str, Any], float, str]] = OrderedDict()
 
-    def get(self, token: str) -> dict[str, Any] | None:
-        """The claims of a token verified before and not yet expired."""
+    def get(self, token: str, keys: KeyStore) -> dict[str, Any] | None:
+        """The claims of a token verified before, not yet expired, its key still held."""
         found = self._claims.get(token)
         if found is None:
             return None
-        claims, usable_until = found
-        if time.time() >= usable_until:
+        claims, usable_until, kid = found
+        if time.time() >= usable_until or not keys.holds(kid):
             del self._claims[token]
             return None
         self._claims.move_to_end(token)
         return claims
 
-    def put(self, token: str, claims: dict[str, Any], usable_until: float) -> None:
-        """Remember a verified token until `usable_until` (Unix seconds)."""
-        self._claims[token] = (claims, usable_until)
+    def put(self, token: str, claims: dict[str, Any], usable_until: float, kid: str) -> None:
+        """Remember a token verified with key `kid` until `usable_until` (Unix seconds)."""
+        self._claims[token] = (claims, usable_until, kid)
         self._claims.move_to_end(token)
         while len(self._claims) > self._capacity:
             self._claims.popitem(last=False)
@@ -57,11 +57,13 @@ def verify_gateway_token(
     verified: VerifiedTokens | None = None,
 ) -> dict[str, Any]:
     """Claims of a token the gateway itself issued for `use`, or `InvalidToken`."""
-    claims = verified.get(token) if verified is not None else None
+    claims = verified.get(token, keys) if verified is not None else None
     if claims is None:
         claims = _verify(keys, settings, token)
-        if verified is not None:
-            verified.put(token, claims, float(claims["exp"]) + settings.clock_skew_seconds)
+        kid = jose.unverified_kid(token)
+        if verified is not None and kid is not None:
+            usable_until = float(claims["exp"]) + settings.clock_skew_seconds
+            verified.put(token, claims, usable_until, kid)
     if claims.get("token_use") != use:
         raise InvalidToken("This token is not valid here.")
     return claims

@@ -113,7 +113,12 @@ async def test_an_outage_is_answered_503_and_recovered_without_restart(
         assert int(answer.headers["retry-after"]) > 0
         assert answer.headers["x-content-type-options"] == "nosniff"
 
-    outage_lines = captured_logs.lines()[lines_before:]
+    logged_lines = captured_logs.lines()[lines_before:]
+    # Each request has its one access line, answered 503; nothing more per request.
+    access = [json.loads(line) for line in logged_lines if '"http.request"' in line]
+    assert len(access) == len(answers)
+    assert {line["status"] for line in access} == {503}
+    outage_lines = [line for line in logged_lines if '"http.request"' not in line]
     # The database's and the shared store's outage are each logged once a second at most
     # (plus the second it started in), never as an error, whatever the number of requests.
     events = Counter(json.loads(line)["event"] for line in outage_lines)

@@ -11,7 +11,7 @@ import pytest
 from gateway.core.errors import InvalidToken
 from gateway.core.settings import Settings
 from gateway.crypto import jose
-from gateway.crypto.keys import KeyStore
+from gateway.crypto.keys import KeyStore, add_signing_key, retire_signing_key
 from gateway.security import tokens
 from gateway.security.tokens import (
     BORROWER_TOKEN_USE,
@@ -82,20 +82,33 @@ def test_a_remembered_token_is_still_refused_for_another_use(
 def test_an_expired_token_is_forgotten_and_refused(keys: KeyStore, tmp_path: Path) -> None:
     verified = VerifiedTokens()
     token = gateway_token(keys)
-    verified.put(token, {"token_use": CLIENT_TOKEN_USE}, usable_until=time.time() - 1)
-    assert verified.get(token) is None
+    verified.put(token, {"token_use": CLIENT_TOKEN_USE}, time.time() - 1, keys.signing_key.kid)
+    assert verified.get(token, keys) is None
     expired = gateway_token(keys, exp=int(time.time()) - 600, iat=int(time.time()) - 900)
     with pytest.raises(InvalidToken):
         verify_gateway_token(keys, settings(tmp_path), expired, CLIENT_TOKEN_USE, verified)
-    assert verified.get(expired) is None
+    assert verified.get(expired, keys) is None
 
 
-def test_the_least_recently_used_token_goes_first() -> None:
+def test_a_token_of_a_retired_key_is_no_longer_served(keys: KeyStore, tmp_path: Path) -> None:
+    verified = VerifiedTokens()
+    token = gateway_token(keys)
+    verify_gateway_token(keys, settings(tmp_path), token, CLIENT_TOKEN_USE, verified)
+    assert verified.get(token, keys) is not None
+    old = keys.signing_key.kid
+    add_signing_key(keys.directory)
+    retire_signing_key(keys.directory, old)
+    assert verified.get(token, keys) is None
+    with pytest.raises(InvalidToken):
+        verify_gateway_token(keys, settings(tmp_path), token, CLIENT_TOKEN_USE, verified)
+
+
+def test_the_least_recently_used_token_goes_first(keys: KeyStore) -> None:
     verified = VerifiedTokens(capacity=2)
-    later = time.time() + 60
-    verified.put("a", {"n": 1}, later)
-    verified.put("b", {"n": 2}, later)
-    assert verified.get("a") == {"n": 1}
-    verified.put("c", {"n": 3}, later)
-    assert verified.get("b") is None
-    assert verified.get("a") == {"n": 1} and verified.get("c") == {"n": 3}
+    later, kid = time.time() + 60, keys.signing_key.kid
+    verified.put("a", {"n": 1}, later, kid)
+    verified.put("b", {"n": 2}, later, kid)
+    assert verified.get("a", keys) == {"n": 1}
+    verified.put("c", {"n": 3}, later, kid)
+    assert verified.get("b", keys) is None
+    assert verified.get("a", keys) == {"n": 1} and verified.get("c", keys) == {"n": 3}

@@ -68,9 +68,10 @@ async def test_the_portal_names_the_product_and_the_county_bank_in_zh_and_en(
         visible(browser, '#consent-status[data-status="PENDING"]')
         assert visible(browser, "#consent-title").text == "金燕e贷·随享贷"
         assert visible(browser, "#lender-name").text == BANK
-        assert visible(browser, ".notice-text").text.startswith(
-            f"{BANK}为审批您的“金燕e贷·随享贷”申请"
-        )
+        # The summary of the consent's own terms names the bank and its product; the
+        # product's free text, like a purpose's, is not restated over the terms.
+        summary = visible(browser, "#notice-summary").text
+        assert BANK in summary and "金燕e贷·随享贷" in summary
         clickable(browser, ".lang-switch").click()
         until(browser, lambda page: page.find_element("css selector", "html[lang=en]"), "en")
         until(
@@ -82,7 +83,14 @@ async def test_the_portal_names_the_product_and_the_county_bank_in_zh_and_en(
             "the product's English title",
         )
         assert visible(browser, "#lender-name").text == BANK
-        assert "Qingshan Rural Commercial Bank" in visible(browser, ".notice-text").text
+        until(
+            browser,
+            lambda page: (
+                "Jinyan e-loan (spend-as-you-go)"
+                in page.find_element("css selector", "#notice-summary").text
+            ),
+            "the product's English title in the summary",
+        )
 
     await in_thread(read_the_request)
     assert console_errors(browser, "javascript") == []
