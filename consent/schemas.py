@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 from gateway.borrowers.schemas import MOBILE_PATTERN
 from gateway.privacy.recognizers import is_valid_resident_id
@@ -41,6 +49,10 @@ class Frequency(Strict):
     value: int = Field(ge=1, le=366)
 
 
+ONETIME_FREQUENCY = Frequency(unit="YEAR", value=1)
+"""What a `ONETIME` request that names no frequency keeps (it never limits one release)."""
+
+
 class ConsentRequestCreate(Strict):
     """A lender's request for a borrower's consent (DESIGN: consent request body)."""
 
@@ -48,13 +60,34 @@ class ConsentRequestCreate(Strict):
     purpose: str = Field(max_length=64)
     features: list[str] = Field(min_length=1, max_length=64)
     fetch_type: Literal["ONETIME", "PERIODIC"]
-    frequency: Frequency
+    frequency: Frequency | None = Field(
+        None,
+        description="How often a `PERIODIC` consent may release (required for it). A `ONETIME` "
+        "consent releases once ever and may leave it out.",
+    )
     valid_from: AwareDatetime
     valid_until: AwareDatetime
     data_range_months: int = Field(ge=1, le=120)
     data_life_days: int = Field(ge=1, le=3650)
     on_behalf_of: str | None = Field(None, min_length=1, max_length=200)
     callback_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _periodic_needs_frequency(self) -> ConsentRequestCreate:
+        if self.fetch_type == "PERIODIC" and self.frequency is None:
+            raise ValueError(
+                'a PERIODIC consent needs `frequency`, e.g. {"unit": "MONTH", "value": 1}'
+            )
+        return self
+
+    @property
+    def release_frequency(self) -> Frequency:
+        """The frequency the consent keeps: the one asked for, or for `ONETIME` once a year.
+
+        A one-time consent releases once ever, so its frequency never limits it; once a
+        year is the slowest there is and so fits within every purpose's maximum.
+        """
+        return self.frequency or ONETIME_FREQUENCY
 
 
 class ConsentTerms(BaseModel):

@@ -146,7 +146,7 @@ def _term_violations(purpose: Purpose, terms: ConsentTerms) -> list[str]:
         )
     if not terms.frequency.within(purpose.max_frequency):
         violations.append(
-            f"`frequency` {terms.frequency} exceeds purpose {code}'s maximum of "
+            f"`frequency` {terms.frequency} exceeds the maximum of purpose {code}, "
             f"{purpose.max_frequency} (calendar intervals)."
         )
     validity = terms.valid_until - terms.valid_from
@@ -154,18 +154,18 @@ def _term_violations(purpose: Purpose, terms: ConsentTerms) -> list[str]:
         violations.append("`valid_until` must be later than `valid_from`.")
     elif validity > timedelta(days=purpose.max_validity_days):
         violations.append(
-            f"The validity period ({_duration(validity)}) exceeds purpose {code}'s maximum "
-            f"of {purpose.max_validity_days} days."
+            f"The validity period ({_duration(validity)}) exceeds the maximum of purpose "
+            f"{code}, {purpose.max_validity_days} days."
         )
     if terms.data_range_months > purpose.max_data_range_months:
         violations.append(
-            f"`data_range_months` {terms.data_range_months} exceeds purpose {code}'s maximum "
-            f"of {purpose.max_data_range_months}."
+            f"`data_range_months` {terms.data_range_months} exceeds the maximum of purpose "
+            f"{code}, {purpose.max_data_range_months}."
         )
     if terms.data_life_days > purpose.max_data_life_days:
         violations.append(
-            f"`data_life_days` {terms.data_life_days} exceeds purpose {code}'s maximum "
-            f"of {purpose.max_data_life_days}."
+            f"`data_life_days` {terms.data_life_days} exceeds the maximum of purpose "
+            f"{code}, {purpose.max_data_life_days}."
         )
     return violations
 
