@@ -28,28 +28,33 @@ def serve() -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.cli.listening import PortUnavailable, database_shown, listening_socket, url_of
     from gateway.crypto.keys import KeysMissing, KeyStore
+    from gateway.sms.senders import SmsNotConfigured, configured_sms_sender
     from policies.loading import CatalogError, load_catalog
 
     settings = get_settings()
-    # Refuse early and plainly: a broken catalog or missing keys is the operator's to fix.
+    # Refuse early and plainly: a broken catalog, missing keys, no SMS sender or a busy
+    # port is the operator's to fix.
     try:
         load_catalog(settings.policy_dir)
+        sms = configured_sms_sender(settings)
         KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+        sock = listening_socket(settings.host, settings.port, "LENDGATE_PORT")
     except CatalogError as error:
         for problem in error.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(1) from error
-    except KeysMissing as error:
+    except (KeysMissing, SmsNotConfigured, PortUnavailable) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    uvicorn.run(
-        create_app(settings=settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        server_header=False,
+    sms_shown = f"outbox {settings.resolved_sms_outbox}" if sms.kind == "outbox" else sms.kind
+    typer.echo(
+        f"gateway {url_of(sock)} (database {database_shown(settings.resolved_database_url)}, "
+        f"SMS {sms_shown})"
     )
+    config = uvicorn.Config(create_app(settings=settings), log_level="warning", server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()
@@ -60,8 +65,13 @@ def demo(
 ) -> None:
     """Start the simulators and the gateway on loopback and run the whole story."""
     from gateway.cli.demo import run_demo
+    from gateway.cli.listening import PortUnavailable
 
-    raise typer.Exit(asyncio.run(run_demo(get_settings(), keep_running=keep_running)))
+    try:
+        raise typer.Exit(asyncio.run(run_demo(get_settings(), keep_running=keep_running)))
+    except PortUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
 
 
 for name, group in (

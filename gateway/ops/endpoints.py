@@ -40,7 +40,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(context: ContextDep) -> JSONResponse:
-    """Readiness: the database and every source answer; each source's breaker state too."""
+    """Readiness: the database, every source and the SMS sender answer; breaker states too."""
     checks: dict[str, Any] = {}
     try:
         async with context.engine.connect() as connection:
@@ -49,8 +49,10 @@ async def readyz(context: ContextDep) -> JSONResponse:
     except Exception:
         checks["database"] = "unavailable"
     names = list(context.connectors)
-    results = await asyncio.gather(
-        *(context.connectors[name].health() for name in names), return_exceptions=True
+    *results, sms_health = await asyncio.gather(
+        *(context.connectors[name].health() for name in names),
+        context.sms.health(),
+        return_exceptions=True,
     )
     # Each source: does it answer its health check now, and is its circuit breaker
     # letting fetches through (`closed`), failing them fast (`open`) or trying one?
@@ -61,8 +63,15 @@ async def readyz(context: ContextDep) -> JSONResponse:
         }
         for name, result in zip(names, results, strict=True)
     }
-    ready = checks["database"] == "ok" and all(
-        source["status"] == "ok" for source in checks["sources"].values()
+    # Without a working SMS sender no borrower can log in or approve.
+    checks["sms"] = {
+        "sender": context.sms.kind,
+        "status": "ok" if sms_health is True else "unavailable",
+    }
+    ready = (
+        checks["database"] == "ok"
+        and checks["sms"]["status"] == "ok"
+        and all(source["status"] == "ok" for source in checks["sources"].values())
     )
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 

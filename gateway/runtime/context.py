@@ -22,7 +22,7 @@ from gateway.crypto.keys import KeyStore
 from gateway.crypto.kms import configured_kms
 from gateway.privacy.egress import EgressGuard
 from gateway.security.store import SharedStore, open_store
-from gateway.sms.senders import SmsSender, sms_sender_for
+from gateway.sms.senders import SmsSender, configured_sms_sender
 from policies.catalog import Catalog
 from policies.derivations.registry import shipped_derivations
 from policies.loading import load_catalog
@@ -52,6 +52,9 @@ class GatewayContext:
         """Close connections to the sources and the database."""
         await close_all(self.connectors)
         await self.shared_store.aclose()
+        close_sms = getattr(self.sms, "aclose", None)
+        if close_sms is not None:
+            await close_sms()
         await self.engine.dispose()
 
 
@@ -68,6 +71,8 @@ def build_context(
     settings = sources.configure(settings)
     # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
     catalog = load_catalog(settings.policy_dir, shipped_derivations())
+    # No way to text codes, no start: borrowers could never log in (`SmsNotConfigured`).
+    sms = sms or configured_sms_sender(settings)
     keys = open_keys(settings)
     egress_guard = EgressGuard(egress_allowances(settings, catalog))
     engine = create_engine(
@@ -87,7 +92,7 @@ def build_context(
         sessionmaker=sessionmaker,
         shared_store=open_store(settings),
         egress_guard=egress_guard,
-        sms=sms or sms_sender_for(settings),
+        sms=sms,
         notification_transport=notification_transport,
         clock=clock or SystemClock(),
     )

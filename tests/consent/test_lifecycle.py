@@ -365,7 +365,6 @@ async def test_a_request_whose_window_has_passed_is_refused(stack: Stack) -> Non
         assert await session.scalar(query) == 0
 
 
-
 async def test_a_one_time_request_needs_no_frequency(stack: Stack) -> None:
     body = stack.consent_body(stack.person())
     del body["frequency"]
