@@ -14,6 +14,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.logging import configure_logging
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings
+from gateway.crypto.key_files import write_private
 from gateway.privacy.pii import redact_pii
 
 # 张三, one of the fictional sandbox identities every simulator holds (DESIGN.md).
@@ -135,7 +137,36 @@ async def register_parties(
             )
     finally:
         await engine.dispose()
+    for client_id, private in ((lender.id, lender_private), (regulator.id, regulator_private)):
+        write_private(client_keys_file(settings, client_id), json.dumps(private).encode())
     return (lender.id, lender_private), (regulator.id, regulator_private)
+
+
+def client_keys_file(settings: Settings, client_id: str) -> Path:
+    """Where the demo keeps a party's private JWKS, so a developer can go on as that party."""
+    return settings.data_dir / "clients" / f"{client_id}.jwks.json"
+
+
+def how_to_continue(
+    settings: Settings, gateway_url: str, lender_id: str, regulator_id: str
+) -> list[str]:
+    """What to do next as the lender, the regulator and a borrower, against the same data."""
+    lender_keys = client_keys_file(settings, lender_id)
+    regulator_keys = client_keys_file(settings, regulator_id)
+    return [
+        f"the lender is {lender_id}, its private keys {lender_keys} (mode 0600):",
+        f"  LendgateClient({gateway_url!r}, {lender_id!r}, "
+        f"json.loads(Path({str(lender_keys)!r}).read_text()))",
+        f"the regulator is {regulator_id}, its private keys {regulator_keys}:",
+        f"  RegulatorClient({gateway_url!r}, {regulator_id!r}, "
+        f"json.loads(Path({str(regulator_keys)!r}).read_text()))",
+        f"regulator console {gateway_url}/regulator/ (paste a token from "
+        "`await RegulatorClient(...).access_token()`)",
+        f"borrower portal {gateway_url}/portal/ (a sandbox identity of the README; codes in "
+        f"{settings.resolved_sms_outbox})",
+        "they work against `lendgate demo --keep-running`, or `lendgate serve` with "
+        "`lendgate simulators serve`, run with the same LENDGATE_DATA_DIR",
+    ]
 
 
 def last_code(settings: Settings, phone: str) -> str:
@@ -144,8 +175,11 @@ def last_code(settings: Settings, phone: str) -> str:
     return [json.loads(line) for line in lines if json.loads(line)["phone"] == phone][-1]["code"]
 
 
-async def tell_the_story(settings: Settings, gateway_url: str) -> None:
-    """Request → approve → release → decrypt → revoke → refused → regulator checks the log."""
+async def tell_the_story(settings: Settings, gateway_url: str) -> tuple[str, str]:
+    """Request → approve → release → decrypt → revoke → refused → regulator checks the log.
+
+    Returns the ids of the lender and the regulator it registered.
+    """
     (lender_id, lender_keys), (regulator_id, regulator_keys) = await register_parties(settings)
     say("operator", f"registered lender {lender_id} and regulator {regulator_id}")
 
@@ -232,6 +266,7 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
 
     async with RegulatorClient(gateway_url, regulator_id, regulator_keys) as regulator:
         await regulator_checks(regulator, consent_id, release.audit)
+    return lender_id, regulator_id
 
 
 async def regulator_checks(
@@ -296,7 +331,10 @@ async def run_demo(settings: Settings, *, keep_running: bool = False) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.resolved_database_url)
     async with running_stack(settings) as urls:
-        await tell_the_story(settings, urls["gateway"])
+        say("operator", " · ".join(f"{service} {url}" for service, url in urls.items()))
+        lender_id, regulator_id = await tell_the_story(settings, urls["gateway"])
+        for line in how_to_continue(settings, urls["gateway"], lender_id, regulator_id):
+            say("operator", line)
         if not keep_running:
             return 0
         for service, url in urls.items():
