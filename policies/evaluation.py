@@ -180,4 +180,6 @@ def _public_name(term: str) -> str:
 
 def _duration(period: timedelta) -> str:
     days = period / timedelta(days=1)
-    return f"{days:g} days"
+    # Exact: "30 days" must never describe 30 days and a second.
+    shown = f"{days:g}"
+    return f"{shown} days" if float(shown) == days else str(period)
