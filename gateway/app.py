@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
 from gateway.audit.endpoints import router as audit_router
+from gateway.auth.schemes import document_dpop
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
@@ -32,7 +35,7 @@ from gateway.privacy.pii import redact_pii
 from gateway.releases.endpoints import router as releases_router
 from gateway.rights.endpoints import router as rights_router
 from gateway.runtime.context import GatewayContext, build_context
-from gateway.security.headers import SecurityHeadersMiddleware, security_headers
+from gateway.security.headers import DOCS_ASSETS, SecurityHeadersMiddleware, security_headers
 from gateway.security.limits import BodySizeLimitMiddleware
 from gateway.web.console.endpoints import router as console_router
 from gateway.web.portal.endpoints import router as portal_router
@@ -61,11 +64,14 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         finally:
             await app.state.context.aclose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the gateway itself (the bundles that
+    # fastapi-offline ships), never from a CDN: they work offline and behind a firewall.
+    app = FastAPIOffline(
         title="Lendgate",
         version="0.1.0",
         summary="Consent-bound, minimal, encrypted and audited data sharing for lending.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
     if context is not None:
         app.state.context = context
@@ -85,11 +91,24 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    _document_dpop(app)
     # Last added runs first: headers go on every answer, even a refused oversized body.
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _document_dpop(app: FastAPI) -> None:
+    """The OpenAPI document with the DPoP scheme next to the ones the dependencies declare."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_dpop(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,73 @@
+"""`/docs` and `/redoc`: served with their bundles from the gateway itself, no other host."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.stack import Stack
+
+REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_docs_reference_no_other_host(stack: Stack, page: str) -> None:
+    answer = await stack.http.get(page)
+    assert answer.status_code == 200
+    html = answer.text
+    references = REFERENCE.findall(html)
+    assert references, html
+    assert all(
+        reference.startswith("/") and not reference.startswith("//") for reference in references
+    )
+    assert "http://" not in html and "https://" not in html
+    policy = answer.headers["content-security-policy"]
+    assert "http" not in policy and "*" not in policy
+    for reference in references:
+        asset = await stack.http.get(reference)
+        assert asset.status_code == 200, reference
+        assert len(asset.content) > 1000, reference
+
+
+async def test_the_docs_bundles_are_the_gateways_own(stack: Stack) -> None:
+    docs = (await stack.http.get("/docs")).text
+    redoc = (await stack.http.get("/redoc")).text
+    assert "/docs/assets/swagger-ui-bundle.js" in docs
+    assert "/docs/assets/swagger-ui.css" in docs
+    assert "/docs/assets/redoc.standalone.js" in redoc
+    script = await stack.http.get("/docs/assets/swagger-ui-bundle.js")
+    assert "javascript" in script.headers["content-type"]
+
+
+async def test_every_authenticated_operation_names_how_to_authenticate(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["clientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    assert "private_key_jwt" in schemes["clientCredentials"]["description"]
+    assert (schemes["dpop"]["in"], schemes["dpop"]["name"]) == ("header", "DPoP")
+    assert schemes["borrowerCookie"]["in"] == "cookie"
+    operations = {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    release = operations[("POST", "/v1/consents/{consent_id}/releases")]["security"]
+    assert {"clientCredentials": ["features:read"]} in release
+    assert {"clientCredentials": ["features:read"], "dpop": []} in release
+    assert operations[("GET", "/v1/audit/entries")]["security"][0] == {
+        "clientCredentials": ["audit:read"]
+    }
+    assert operations[("POST", "/v1/borrower/consents/{consent_id}/approve")]["security"] == [
+        {"borrowerBearer": []},
+        {"borrowerCookie": []},
+    ]
+    # Every /v1/ operation but the open ones says how to call it.
+    open_operations = {
+        ("GET", "/v1/catalog"),
+        ("POST", "/v1/borrower/otp"),
+        ("POST", "/v1/borrower/session"),
+    }
+    for key, operation in operations.items():
+        if key[1].startswith("/v1/") and key not in open_operations:
+            assert operation.get("security"), key
