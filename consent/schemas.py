@@ -49,12 +49,32 @@ class Frequency(Strict):
     value: int = Field(ge=1, le=366)
 
 
+CONSENT_REQUEST_EXAMPLE: dict[str, Any] = {
+    # 张三, a fictional sandbox identity every source simulator holds.
+    "borrower": {"id_number": "11010519491231002X", "phone": "13800138000", "name": "张三"},
+    "purpose": "consumer_installment_underwriting",
+    "features": ["si_active", "hf_status", "income_proxy_band", "cb_overdue_accounts_24m"],
+    "fetch_type": "ONETIME",
+    # A window that starts later is allowed; releases before it are `ConsentNotYetValid`.
+    "valid_from": "2030-01-01T00:00:00+08:00",
+    "valid_until": "2030-01-31T00:00:00+08:00",
+    "data_range_months": 24,
+    "data_life_days": 30,
+    "on_behalf_of": "示例消费金融有限公司",
+    "callback_url": "https://lender.example/hooks/lendgate",
+}
+"""The request `/docs` shows: valid as written, for the sandbox and the shipped catalog."""
+
 ONETIME_FREQUENCY = Frequency(unit="YEAR", value=1)
 """What a `ONETIME` request that names no frequency keeps (it never limits one release)."""
 
 
 class ConsentRequestCreate(Strict):
     """A lender's request for a borrower's consent (DESIGN: consent request body)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [CONSENT_REQUEST_EXAMPLE]}
+    )
 
     borrower: BorrowerIdentity
     purpose: str = Field(max_length=64)

@@ -30,6 +30,7 @@ from gateway.core.metrics import REQUEST_SECONDS
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
+from gateway.ops.documents import document_payloads
 from gateway.ops.endpoints import router as ops_router
 from gateway.privacy.pii import redact_pii
 from gateway.releases.endpoints import router as releases_router
@@ -100,12 +101,12 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
 
 
 def _document_dpop(app: FastAPI) -> None:
-    """The OpenAPI document with the DPoP scheme next to the ones the dependencies declare."""
+    """The OpenAPI document, plus the DPoP scheme, the signed payloads and the callback."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_dpop(generate())
+            app.openapi_schema = document_payloads(document_dpop(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -71,3 +71,42 @@ async def test_every_authenticated_operation_names_how_to_authenticate(stack: St
     for key, operation in operations.items():
         if key[1].startswith("/v1/") and key not in open_operations:
             assert operation.get("security"), key
+
+
+async def test_the_documented_consent_request_is_accepted_as_written(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    (example,) = document["components"]["schemas"]["ConsentRequestCreate"]["examples"]
+    async with stack.lender_client(await stack.register()) as lender:
+        consent = await lender.request_consent(example)
+    assert consent["status"] == "PENDING"
+    assert consent["terms"]["purpose"] == example["purpose"]
+    assert consent["terms"]["features"] == example["features"]
+
+
+async def test_the_documented_release_payload_is_what_a_release_decrypts_to(
+    stack: Stack,
+) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    schema = document["components"]["schemas"]["ReleasePayload"]
+    async with stack.lender_client(await stack.register()) as lender:
+        consent_id, _, _ = await stack.active_consent(lender)
+        release = await lender.release(consent_id)
+    payload = dict(release.payload)
+    assert set(payload) == set(schema["properties"]) == set(schema["required"])
+    python_types = {"string": str, "integer": int, "object": dict, "boolean": bool}
+    for name, member in schema["properties"].items():
+        assert isinstance(payload[name], python_types[member["type"]]), name
+        assert member["description"], name
+    assert set(schema["examples"][0]) == set(payload)
+
+
+async def test_the_consent_event_callback_is_documented(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    notification = document["components"]["schemas"]["NotificationClaims"]
+    assert {"jti", "seq", "event", "status", "previous_status", "actor"} <= set(
+        notification["properties"]
+    )
+    request = document["paths"]["/v1/consent-requests"]["post"]
+    (callback,) = request["callbacks"]["consentEvent"].values()
+    assert "application/jwt" in callback["post"]["requestBody"]["content"]
+    assert document["webhooks"]["consentEvent"] == callback
