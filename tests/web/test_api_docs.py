@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from gateway.ops.documents import SUMMARIES
 from tests.support.stack import Stack
 
 REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
@@ -110,3 +111,14 @@ async def test_the_consent_event_callback_is_documented(stack: Stack) -> None:
     (callback,) = request["callbacks"]["consentEvent"].values()
     assert "application/jwt" in callback["post"]["requestBody"]["content"]
     assert document["webhooks"]["consentEvent"] == callback
+
+
+async def test_every_operation_has_a_written_summary(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    operations = {
+        (method.upper(), path): operation["summary"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(operations) == set(SUMMARIES)
+    assert operations == SUMMARIES
