@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
 from lendgate_sdk import jose
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -21,16 +19,6 @@ from gateway.core.settings import get_settings
 
 runner = CliRunner()
 Row = TypeVar("Row")
-
-
-@pytest.fixture
-def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data directory, as `LENDGATE_DATA_DIR`, for every command of the test."""
-    monkeypatch.setenv("LENDGATE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("LENDGATE_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def rows(model: type[Row], url: str) -> list[Row]:

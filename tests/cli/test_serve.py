@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,21 +16,9 @@ from typer.testing import CliRunner
 
 from connectors.registry import load_sources
 from gateway.cli.main import app
-from gateway.core.settings import get_settings
 
 runner = CliRunner()
 SANDBOX_PHONE = "13800138000"
-
-
-@pytest.fixture
-def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data directory, as `LENDGATE_DATA_DIR`, for every command of the test."""
-    monkeypatch.setenv("LENDGATE_DATA_DIR", str(tmp_path))
-    for name in ("LENDGATE_DATABASE_URL", "LENDGATE_SMS_SENDER", "LENDGATE_SMS_OUTBOX"):
-        monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_a_busy_port_is_one_line_naming_the_setting(
