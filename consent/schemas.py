@@ -30,7 +30,12 @@ class BorrowerIdentity(Strict):
 
     id_number: str = Field(description="Resident ID number (GB 11643).")
     phone: str = Field(pattern=MOBILE_PATTERN, description="Mobile the borrower will confirm.")
-    name: str = Field(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·]+$")
+    name: str = Field(
+        min_length=2,
+        max_length=30,
+        pattern=r"^[\u4e00-\u9fff·]+$",
+        description="Name in Chinese characters, as on the resident ID.",
+    )
 
     @field_validator("id_number")
     @classmethod
@@ -45,8 +50,10 @@ class BorrowerIdentity(Strict):
 class Frequency(Strict):
     """At most `value` releases per calendar `unit`."""
 
-    unit: Literal["DAY", "MONTH", "YEAR"]
-    value: int = Field(ge=1, le=366)
+    unit: Literal["DAY", "MONTH", "YEAR"] = Field(
+        description="The calendar interval, in Beijing time."
+    )
+    value: int = Field(ge=1, le=366, description="Releases allowed in one interval.")
 
 
 CONSENT_REQUEST_EXAMPLE: dict[str, Any] = {
@@ -76,21 +83,47 @@ class ConsentRequestCreate(Strict):
         extra="forbid", json_schema_extra={"examples": [CONSENT_REQUEST_EXAMPLE]}
     )
 
-    borrower: BorrowerIdentity
-    purpose: str = Field(max_length=64)
-    features: list[str] = Field(min_length=1, max_length=64)
-    fetch_type: Literal["ONETIME", "PERIODIC"]
+    borrower: BorrowerIdentity = Field(
+        description="Who the lender says the borrower is; the borrower confirms on their phone."
+    )
+    purpose: str = Field(max_length=64, description="A purpose code of `GET /v1/catalog`.")
+    features: list[str] = Field(
+        min_length=1,
+        max_length=64,
+        description="The features asked for, each allowed by the purpose (`GET /v1/catalog`).",
+    )
+    fetch_type: Literal["ONETIME", "PERIODIC"] = Field(
+        description="`ONETIME`: one release ever. `PERIODIC`: up to `frequency`, within the window."
+    )
     frequency: Frequency | None = Field(
         None,
         description="How often a `PERIODIC` consent may release (required for it). A `ONETIME` "
         "consent releases once ever and may leave it out.",
     )
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime
-    data_range_months: int = Field(ge=1, le=120)
-    data_life_days: int = Field(ge=1, le=3650)
-    on_behalf_of: str | None = Field(None, min_length=1, max_length=200)
-    callback_url: HttpUrl | None = None
+    valid_from: AwareDatetime = Field(
+        description="When releases may start (RFC 3339 with offset; may lie in the future)."
+    )
+    valid_until: AwareDatetime = Field(
+        description="When the consent ends; the window at most the purpose's maximum validity."
+    )
+    data_range_months: int = Field(
+        ge=1, le=120, description="How many months of records back a release may read."
+    )
+    data_life_days: int = Field(
+        ge=1, le=3650, description="How long the lender may keep a release before deleting it."
+    )
+    on_behalf_of: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The funding institution, when a lending platform (助贷) asks for it; "
+        "shown to the borrower, receives nothing.",
+    )
+    callback_url: HttpUrl | None = Field(
+        None,
+        description="Where the consent's events are POSTed (https; see the `consentEvent` "
+        "callback); left out, no events are sent.",
+    )
 
     @model_validator(mode="after")
     def _periodic_needs_frequency(self) -> ConsentRequestCreate:
@@ -113,32 +146,46 @@ class ConsentRequestCreate(Strict):
 class ConsentTerms(BaseModel):
     """The immutable terms a consent was given on."""
 
-    purpose: str
-    features: list[str]
-    fetch_type: str
-    frequency: Frequency
-    valid_from: datetime
-    valid_until: datetime
-    data_range_months: int
-    data_life_days: int
-    on_behalf_of: str | None
-    callback_url: str | None
+    purpose: str = Field(description="The purpose code.")
+    features: list[str] = Field(description="The features consented to.")
+    fetch_type: str = Field(description="`ONETIME` or `PERIODIC`.")
+    frequency: Frequency = Field(
+        description="Releases per calendar interval (a `ONETIME` request that named none: "
+        "once a `YEAR`, never more than its one release)."
+    )
+    valid_from: datetime = Field(description="When releases may start.")
+    valid_until: datetime = Field(description="When the consent ends.")
+    data_range_months: int = Field(description="Months of records a release may read.")
+    data_life_days: int = Field(description="Days the lender may keep a release.")
+    on_behalf_of: str | None = Field(description="The funding institution named, if any.")
+    callback_url: str | None = Field(description="Where the consent's events go, if anywhere.")
 
 
 class LenderConsentView(BaseModel):
     """What the requesting lender sees of a consent."""
 
-    consent_id: str
-    status: str
-    terms: ConsentTerms
-    borrower_ref: str
-    borrower_display: dict[str, str]
-    approval_url: str
-    artefact: str | None
-    use_count: int
-    policy_version: str
-    created_at: datetime
-    request_expires_at: datetime
+    consent_id: str = Field(description="The consent's id.")
+    status: str = Field(
+        description="`PENDING`, `ACTIVE`, `PAUSED`, `REJECTED`, `REVOKED` or `EXPIRED` "
+        "(expiry computed from the clock)."
+    )
+    terms: ConsentTerms = Field(description="The terms asked for, immutable once approved.")
+    borrower_ref: str = Field(
+        description="The borrower's pairwise pseudonym for this lender (as in releases)."
+    )
+    borrower_display: dict[str, str] = Field(
+        description="The borrower's identity masked for display: `name`, `id_number`, `phone`."
+    )
+    approval_url: str = Field(description="Where to send the borrower to read and decide.")
+    artefact: str | None = Field(
+        description="The signed consent artefact (JWS, `typ` `consent+jwt`) once approved."
+    )
+    use_count: int = Field(description="Releases made under the consent so far.")
+    policy_version: str = Field(description="The catalogs' digest the request was judged by.")
+    created_at: datetime = Field(description="When the request was made.")
+    request_expires_at: datetime = Field(
+        description="Until when a `PENDING` request waits for the borrower."
+    )
 
 
 class Notice(BaseModel):

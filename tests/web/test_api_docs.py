@@ -122,3 +122,29 @@ async def test_every_operation_has_a_written_summary(stack: Stack) -> None:
     }
     assert set(operations) == set(SUMMARIES)
     assert operations == SUMMARIES
+
+
+LENDER_SCHEMAS = (
+    "ConsentRequestCreate",
+    "BorrowerIdentity",
+    "Frequency",
+    "LenderConsentView",
+    "ConsentTerms",
+    "ReleaseRequest",
+    "ReleaseResponse",
+    "AuditReceipt",
+    "DeletionAttestation",
+    "ReleasePayload",
+    "NotificationClaims",
+)
+
+
+async def test_every_field_a_lender_sends_or_reads_is_described(stack: Stack) -> None:
+    schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
+    undescribed = [
+        f"{name}.{field}"
+        for name in LENDER_SCHEMAS
+        for field, member in schemas[name]["properties"].items()
+        if not member.get("description")
+    ]
+    assert undescribed == []
