@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,8 +28,24 @@ class AuditReceipt(BaseModel):
     leaf_hash: str = Field(description="Its RFC 6962 leaf hash (hex), to check a proof against.")
 
 
+RELEASE_EXAMPLE: dict[str, Any] = {
+    "release_id": "rel_4f1c2a9d0b7e4c18a2d35e6f",
+    "consent_id": "cns_9a8b7c6d5e4f40312a1b2c3d",
+    "jwe": "eyJhbGciOiJFQ0RILUVTK0EyNTZLVyIsImVuYyI6IkEyNTZHQ00ifQ"
+    ".ZW5jcnlwdGVkLWtleQ.aXY.Y2lwaGVydGV4dA.dGFn",
+    "audit": {
+        "leaf_index": 7,
+        "leaf_hash": "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c0b2d4f6e8a1c3e5b7d9f0a2c4e6b8d0f",
+    },
+    "delete_by": "2026-12-30T10:20:00+08:00",
+}
+"""What a release answer looks like (the JWE shortened)."""
+
+
 class ReleaseResponse(BaseModel):
     """The encrypted release: a JWE (to the lender's X25519 key) around the gateway's JWS."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RELEASE_EXAMPLE]})
 
     release_id: str = Field(description="This release's id.")
     consent_id: str = Field(description="The consent it was released under.")

@@ -148,3 +148,16 @@ async def test_every_field_a_lender_sends_or_reads_is_described(stack: Stack) ->
         if not member.get("description")
     ]
     assert undescribed == []
+
+
+async def test_the_answer_examples_have_the_shape_of_real_answers(stack: Stack) -> None:
+    schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
+    async with stack.lender_client(await stack.register()) as lender:
+        consent_id, _, _ = await stack.active_consent(lender)
+        release = await lender.release(consent_id)
+    (token_example,) = schemas["TokenResponse"]["examples"]
+    (release_example,) = schemas["ReleaseResponse"]["examples"]
+    assert set(release_example) == set(release.raw)
+    assert set(release_example["audit"]) == set(release.raw["audit"])
+    assert set(token_example) == set(schemas["TokenResponse"]["properties"])
+    assert token_example["scope"] == "consents:write features:read"
