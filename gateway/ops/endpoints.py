@@ -38,7 +38,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "Ready: the database, the SMS sender and every source answer."},
+        503: {"description": "Not ready: the same body, naming what does not answer."},
+    },
+)
 async def readyz(context: ContextDep) -> JSONResponse:
     """Readiness: the database, every source and the SMS sender answer; breaker states too."""
     checks: dict[str, Any] = {}
