@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 
 from gateway.audit import proofs, repository, service, tree_heads
 from gateway.audit.schemas import (
+    MAX_LOG_POSITION,
     AuditEntryView,
     AuditPage,
     ConsistencyProof,
@@ -74,7 +75,11 @@ async def get_tree_head(
     context: ContextDep,
     tree_size: Annotated[
         int | None,
-        Query(ge=0, description="A tree head issued earlier; default: the current one."),
+        Query(
+            ge=0,
+            le=MAX_LOG_POSITION,
+            description="A tree head issued earlier; default: the current one.",
+        ),
     ] = None,
 ) -> TreeHeadView:
     """The signed tree head (issued now if the log grew since the last one), with co-signatures."""
@@ -89,9 +94,13 @@ async def get_tree_head(
 async def get_inclusion_proof(
     regulator: RegulatorDep,
     session: SessionDep,
-    index: Annotated[int, Query(ge=0, description="The leaf index (`audit.leaf_index`).")],
+    index: Annotated[
+        int,
+        Query(ge=0, le=MAX_LOG_POSITION, description="The leaf index (`audit.leaf_index`)."),
+    ],
     tree_size: Annotated[
-        int | None, Query(ge=1, description="Default: the log's current size.")
+        int | None,
+        Query(ge=1, le=MAX_LOG_POSITION, description="Default: the log's current size."),
     ] = None,
 ) -> InclusionProof:
     """RFC 9162 inclusion proof of a leaf in the tree of `tree_size` leaves (hex hashes)."""
@@ -110,8 +119,8 @@ async def get_inclusion_proof(
 async def get_consistency_proof(
     regulator: RegulatorDep,
     session: SessionDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_LOG_POSITION)],
+    second: Annotated[int, Query(ge=1, le=MAX_LOG_POSITION)],
 ) -> ConsistencyProof:
     """RFC 9162 consistency proof that the tree of `first` leaves is a prefix of `second`'s."""
     proof = await proofs.consistency_proof(session, first, second)

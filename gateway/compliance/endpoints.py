@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from gateway.audit import export as audit_export
 from gateway.audit import repository as audit_repository
 from gateway.audit import service as audit_service
-from gateway.audit.schemas import CosignRequest, TreeHeadView
+from gateway.audit.schemas import MAX_LOG_POSITION, CosignRequest, TreeHeadView
 from gateway.auth.dependencies import RegulatorCosigner, RegulatorDep
 from gateway.compliance import service
 from gateway.compliance.schemas import ComplianceReport, OverdueAttestations
@@ -35,7 +35,7 @@ _READ_ERRORS = (*AUTH_ERRORS, "InvalidRequest", "AuditUnavailable")
 async def cosign_tree_head(
     witness: RegulatorCosigner,
     session: SessionDep,
-    tree_size: Annotated[int, Path(ge=0)],
+    tree_size: Annotated[int, Path(ge=0, le=MAX_LOG_POSITION)],
     body: CosignRequest,
 ) -> TreeHeadView:
     """Add the regulator's signature over a tree head it verified; shows every co-signature."""
