@@ -241,9 +241,11 @@ async def test_a_position_beyond_64_bits_is_refused_as_invalid(stack: Stack, pat
     witness = await stack.register("regulator", name="监管机构")
     leaves_before = len(await stack.audit_leaves())
     async with stack.regulator_client(witness) as client:
-        method = "POST" if path.endswith("/cosign") else "GET"
-        body = {"json": {"signature": "a.b.c"}} if method == "POST" else {}
-        error = await refused(client._call(method, path, **body))
+        if path.endswith("/cosign"):
+            call = client._call("POST", path, json={"signature": "a.b.c"})
+        else:
+            call = client._call("GET", path)
+        error = await refused(call)
     assert (error.status, error.code) == (422, "InvalidRequest")
     assert len(await stack.audit_leaves()) == leaves_before
 
