@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	LENDGATE_DATA_DIR=$${LENDGATE_DATA_DIR:-var/demo} $(BIN)/lendgate demo
+	$(BIN)/lendgate demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +20,7 @@ from consent.endpoints import borrower_router, lender_router
 from consent.notifications.endpoints import router as notifications_router
 from gateway.audit import tree_heads
 from gateway.audit.endpoints import router as audit_router
+from gateway.auth.schemes import document_dpop
 from gateway.borrowers.endpoints import router as borrower_login_router
 from gateway.clients.endpoints import router as oauth_router
 from gateway.compliance.endpoints import router as compliance_router
@@ -33,12 +36,13 @@ from gateway.core.metrics import (
 )
 from gateway.core.settings import Settings, get_settings
 from gateway.jobs.scheduler import scheduler
+from gateway.ops.documents import document_payloads
 from gateway.ops.endpoints import router as ops_router
 from gateway.privacy.pii import redact_pii
 from gateway.releases.endpoints import router as releases_router
 from gateway.rights.endpoints import router as rights_router
 from gateway.runtime.context import GatewayContext, build_context
-from gateway.security.headers import SecurityHeadersMiddleware
+from gateway.security.headers import DOCS_ASSETS, SecurityHeadersMiddleware
 from gateway.security.limits import RequestGuardMiddleware
 from gateway.web.console.endpoints import router as console_router
 from gateway.web.portal.endpoints import router as portal_router
@@ -66,11 +70,14 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
         finally:
             await app.state.context.aclose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the gateway itself (the bundles that
+    # fastapi-offline ships), never from a CDN: they work offline and behind a firewall.
+    app = FastAPIOffline(
         title="Lendgate",
         version="0.1.0",
         summary="Consent-bound, minimal, encrypted and audited data sharing for lending.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
     if context is not None:
         app.state.context = context
@@ -90,6 +97,7 @@ def create_app(context: GatewayContext | None = None, settings: Settings | None 
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    _document_dpop(app)
     # Last added runs first: headers go on every answer, even a refused oversized body.
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
@@ -105,6 +113,18 @@ async def _check_keys_match_log(context: GatewayContext) -> None:
         except tree_heads.KeysDoNotMatchLog as mismatch:
             log.error("startup.keys_do_not_match_log", problem=str(mismatch))
             raise
+
+
+def _document_dpop(app: FastAPI) -> None:
+    """The OpenAPI document, plus the DPoP scheme, the signed payloads and the callback."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_payloads(document_dpop(generate()))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

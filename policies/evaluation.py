@@ -166,7 +166,7 @@ def _term_violations(purpose: Purpose | Product, owner: str, terms: ConsentTerms
         )
     if not terms.frequency.within(purpose.max_frequency):
         violations.append(
-            f"`frequency` {terms.frequency} exceeds {owner}'s maximum of "
+            f"`frequency` {terms.frequency} exceeds the maximum of {owner}, "
             f"{purpose.max_frequency} (calendar intervals)."
         )
     validity = terms.valid_until - terms.valid_from
@@ -174,18 +174,18 @@ def _term_violations(purpose: Purpose | Product, owner: str, terms: ConsentTerms
         violations.append("`valid_until` must be later than `valid_from`.")
     elif validity > timedelta(days=purpose.max_validity_days):
         violations.append(
-            f"The validity period ({_duration(validity)}) exceeds {owner}'s maximum "
-            f"of {purpose.max_validity_days} days."
+            f"The validity period ({_duration(validity)}) exceeds the maximum of "
+            f"{owner}, {purpose.max_validity_days} days."
         )
     if terms.data_range_months > purpose.max_data_range_months:
         violations.append(
-            f"`data_range_months` {terms.data_range_months} exceeds {owner}'s maximum "
-            f"of {purpose.max_data_range_months}."
+            f"`data_range_months` {terms.data_range_months} exceeds the maximum of "
+            f"{owner}, {purpose.max_data_range_months}."
         )
     if terms.data_life_days > purpose.max_data_life_days:
         violations.append(
-            f"`data_life_days` {terms.data_life_days} exceeds {owner}'s maximum "
-            f"of {purpose.max_data_life_days}."
+            f"`data_life_days` {terms.data_life_days} exceeds the maximum of "
+            f"{owner}, {purpose.max_data_life_days}."
         )
     return violations
 
@@ -200,4 +200,6 @@ def _public_name(term: str) -> str:
 
 def _duration(period: timedelta) -> str:
     days = period / timedelta(days=1)
-    return f"{days:g} days"
+    # Exact: "30 days" must never describe 30 days and a second.
+    shown = f"{days:g}"
+    return f"{shown} days" if float(shown) == days else str(period)

@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_LOG_POSITION = 2**63 - 1
+"""The largest leaf index or tree size a request may name: positions are 64-bit integers."""
+
 
 class AuditEntryView(BaseModel):
     """One leaf with its position and RFC 6962 leaf hash."""

@@ -17,9 +17,10 @@ import hmac
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth import schemes
 from gateway.borrowers import repository as borrowers_repository
 from gateway.clients import repository as clients_repository
 from gateway.clients.service import encryption_key
@@ -147,6 +148,9 @@ def _requiring(kind: ClientKind, scope: str) -> Any:
     # async: a plain function would be run in a worker thread on every request.
     async def dependency(
         principal: Annotated[ClientPrincipal, Depends(_client)],
+        # A default, not `Annotated`: the scope is this closure's, unknown to a string annotation.
+        _described: Any = Security(schemes.CLIENT_CREDENTIALS, scopes=[scope]),
+        _pasted: Annotated[Any, Security(schemes.CLIENT_ACCESS_TOKEN)] = None,
     ) -> ClientPrincipal:
         if principal.kind != kind or scope not in principal.scopes:
             raise InsufficientScope(
@@ -242,7 +246,11 @@ async def current_borrower(
 
 
 async def _borrower(
-    request: Request, context: ContextDep, session: SessionDep
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
+    _app: Annotated[Any, Security(schemes.BORROWER_BEARER)],
+    _browser: Annotated[Any, Security(schemes.BORROWER_COOKIE)],
 ) -> BorrowerPrincipal:
     return await current_borrower(request, context, session)
 

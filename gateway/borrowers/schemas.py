@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MOBILE_PATTERN = r"^1[3-9]\d{9}$"
 
@@ -15,8 +15,32 @@ class CodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phone: str = Field(pattern=MOBILE_PATTERN, description="Mainland mobile number.")
-    purpose: Literal["login", "approve"] = "login"
-    consent_id: str | None = Field(None, max_length=64, description="Required for `approve`.")
+    purpose: Literal["login", "approve"] = Field(
+        "login",
+        description="`login` opens a session; `approve` (while logged in) texts the step-up "
+        "code for the consent named by `consent_id`. Left out, it is `approve` when a "
+        "`consent_id` is given and `login` otherwise.",
+    )
+    consent_id: str | None = Field(
+        None, max_length=64, description="The consent an `approve` code is for; only with it."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _implied_purpose(cls, data: Any) -> Any:
+        # A code for one consent can only be an approval code.
+        if isinstance(data, dict) and "purpose" not in data and data.get("consent_id"):
+            return {**data, "purpose": "approve"}
+        return data
+
+    @model_validator(mode="after")
+    def _consent_only_for_approval(self) -> CodeRequest:
+        if self.purpose == "login" and self.consent_id is not None:
+            raise ValueError(
+                'a login code is for no consent: send {"purpose": "approve", "consent_id": ...} '
+                "(logged in) for the code that approves one, or leave `consent_id` out to log in"
+            )
+        return self
 
 
 class CodeSent(BaseModel):

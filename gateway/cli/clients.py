@@ -43,6 +43,54 @@ def clients_add(
     typer.echo(client_id)
 
 
+@clients_app.command("keygen")
+def clients_keygen(
+    kind: Annotated[str, typer.Option(help="lender or regulator")],
+    out: Annotated[
+        Path, typer.Option(help="Where to write the private JWKS (created owner-only, mode 0600).")
+    ],
+    alg: Annotated[str, typer.Option(help="Signing algorithm: EdDSA or ES256.")] = "EdDSA",
+) -> None:
+    """Make a client's keys: write the private JWKS to --out, print the public JWKS to register.
+
+    A lender gets a signing key and an X25519 encryption key (releases are encrypted to it);
+    a regulator a signing key. The private file never leaves the client's systems; the
+    printed public JWKS is what `clients add --jwks` takes.
+    """
+    from lendgate_sdk import generate_client_jwks
+
+    from gateway.crypto.key_files import write_private
+
+    if kind not in ("lender", "regulator") or alg not in ("EdDSA", "ES256"):
+        typer.echo("--kind must be lender or regulator, --alg EdDSA or ES256", err=True)
+        raise typer.Exit(2)
+    private, public = generate_client_jwks(kind, alg)  # type: ignore[arg-type]
+    try:
+        write_private(out, (json.dumps(private, indent=2) + "\n").encode())
+    except FileExistsError as error:
+        typer.echo(f"{out} exists; keys are never overwritten", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps(public, indent=2))
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """Every registered client: id, kind, status, name, key ids (and the database read)."""
+    from gateway.cli.listening import database_shown
+    from gateway.clients import service as clients_service
+
+    async def read() -> list[Any]:
+        async with operator_session(get_settings()) as session:
+            return await clients_service.list_clients(session)
+
+    settings = get_settings()
+    typer.echo(f"database {database_shown(settings.resolved_database_url)}", err=True)
+    for client in asyncio.run(read()):
+        kids = ",".join(str(key.get("kid")) for key in client.jwks.get("keys", []))
+        dpop = " dpop" if client.dpop_required else ""
+        typer.echo(f"{client.id}\t{client.kind}\t{client.status}{dpop}\t{client.name}\tkeys {kids}")
+
+
 @clients_app.command("suspend")
 def clients_suspend(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
     """Suspend a client: no new tokens, and its existing tokens stop working at once."""
@@ -97,8 +145,9 @@ def _read_jwks(path: Path) -> dict[str, Any]:
 
 def _client_command(action: Callable[[AsyncSession, Any], Awaitable[Any]]) -> Any:
     """Run one operator action on clients in one audited transaction; exit 2 if refused."""
+    from gateway.cli.listening import database_shown
     from gateway.clients import service as clients_service
-    from gateway.clients.service import ClientRegistrationError
+    from gateway.clients.service import ClientRegistrationError, UnknownClient
 
     async def run() -> Any:
         async with operator_session(get_settings()) as session:
@@ -108,4 +157,8 @@ def _client_command(action: Callable[[AsyncSession, Any], Awaitable[Any]]) -> An
         return asyncio.run(run())
     except ClientRegistrationError as error:
         typer.echo(f"refused: {error}", err=True)
+        if isinstance(error, UnknownClient):
+            # The usual cause: another data directory or database than the one meant.
+            database = database_shown(get_settings().resolved_database_url)
+            typer.echo(f"(database {database}; see `lendgate clients list`)", err=True)
         raise typer.Exit(2) from error

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,11 +30,13 @@ from connectors.simulators.server import SimulatorServer, build_simulator_server
 from gateway.app import create_app
 from gateway.audit.merkle import canonical_json, leaf_hash, verify_inclusion
 from gateway.audit.verify import tree_head_claims, verify_bundle
+from gateway.cli.listening import PortUnavailable, listening_socket, url_of
 from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.logging import configure_logging
 from gateway.core.migrate import upgrade
 from gateway.core.settings import Settings
+from gateway.crypto.key_files import write_private
 from gateway.privacy.pii import redact_pii
 
 # 张三, one of the fictional sandbox identities every simulator holds (DESIGN.md).
@@ -46,10 +50,8 @@ def say(party: str, message: str) -> None:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The settings the demo runs with: an SMS outbox and an issuer matching its own address."""
+    """The settings the demo runs with: an issuer matching its own address, quiet logs."""
     updates: dict[str, Any] = {}
-    if settings.sms_outbox is None:
-        updates["sms_outbox"] = settings.data_dir / "sms-outbox.jsonl"
     if "LENDGATE_ISSUER" not in os.environ:
         updates["issuer"] = f"http://{settings.host}:{settings.port}"
     if "LENDGATE_LOG_LEVEL" not in os.environ:
@@ -59,28 +61,55 @@ def demo_settings(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_stack(settings: Settings) -> AsyncIterator[dict[str, str]]:
-    """Start the source simulators and the gateway; yield `{service: url}` until done."""
-    servers = [(source, url, server) for source, url, server in build_simulator_servers(settings)]
+    """Start the source simulators and the gateway; yield `{service: url}` until done.
+
+    Every address is bound before anything serves, so a busy port is one line naming the
+    setting to change (`PortUnavailable`) and nothing is left half started.
+    """
+    simulators = build_simulator_servers(settings)
     gateway_config = uvicorn.Config(
-        create_app(settings=settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
+        create_app(settings=settings), log_level="warning", access_log=False
     )
-    gateway_url = f"http://{settings.host}:{settings.port}"
-    servers.append(("gateway", gateway_url, SimulatorServer(gateway_config)))
-    tasks = [asyncio.create_task(server.serve()) for _, _, server in servers]
+    planned: list[tuple[str, uvicorn.Server, str, int, str]] = [
+        (source, server, settings.simulator_host, _port_of(url), "LENDGATE_SIMULATOR_PORTS")
+        for source, url, server in simulators
+    ]
+    planned.insert(
+        0,
+        ("gateway", SimulatorServer(gateway_config), settings.host, settings.port, "LENDGATE_PORT"),
+    )
+    sockets: list[socket.socket] = []
     try:
-        while not all(server.started for _, _, server in servers):
-            if any(task.done() for task in tasks):
-                raise RuntimeError("a service failed to start (is its port already in use?)")
+        for _, _, host, port, setting in planned:
+            sockets.append(listening_socket(host, port, setting))
+    except PortUnavailable:
+        for bound in sockets:
+            bound.close()
+        raise
+    servers = [server for _, server, _, _, _ in planned]
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[sock]))
+        for server, sock in zip(servers, sockets, strict=True)
+    ]
+    try:
+        while not all(server.started for server in servers):
+            failed = [task for task in tasks if task.done()]
+            if failed:
+                raise RuntimeError("a service failed to start") from failed[0].exception()
             await asyncio.sleep(0.05)
-        yield {"gateway": gateway_url, **{source: url for source, url, _ in servers[:-1]}}
+        yield {name: url_of(sock) for (name, *_), sock in zip(planned, sockets, strict=True)}
     finally:
-        for _, _, server in servers:
+        for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        for sock in sockets:
+            sock.close()
+
+
+def _port_of(url: str) -> int:
+    port = httpx.URL(url).port
+    assert port is not None, url
+    return port
 
 
 async def register_parties(
@@ -108,18 +137,49 @@ async def register_parties(
             )
     finally:
         await engine.dispose()
+    for client_id, private in ((lender.id, lender_private), (regulator.id, regulator_private)):
+        write_private(client_keys_file(settings, client_id), json.dumps(private).encode())
     return (lender.id, lender_private), (regulator.id, regulator_private)
+
+
+def client_keys_file(settings: Settings, client_id: str) -> Path:
+    """Where the demo keeps a party's private JWKS, so a developer can go on as that party."""
+    return settings.data_dir / "clients" / f"{client_id}.jwks.json"
+
+
+def how_to_continue(
+    settings: Settings, gateway_url: str, lender_id: str, regulator_id: str
+) -> list[str]:
+    """What to do next as the lender, the regulator and a borrower, against the same data."""
+    lender_keys = client_keys_file(settings, lender_id)
+    regulator_keys = client_keys_file(settings, regulator_id)
+    return [
+        f"the lender is {lender_id}, its private keys {lender_keys} (mode 0600):",
+        f"  LendgateClient({gateway_url!r}, {lender_id!r}, "
+        f"json.loads(Path({str(lender_keys)!r}).read_text()))",
+        f"the regulator is {regulator_id}, its private keys {regulator_keys}:",
+        f"  RegulatorClient({gateway_url!r}, {regulator_id!r}, "
+        f"json.loads(Path({str(regulator_keys)!r}).read_text()))",
+        f"regulator console {gateway_url}/regulator/ (paste a token from "
+        "`await RegulatorClient(...).access_token()`)",
+        f"borrower portal {gateway_url}/portal/ (a sandbox identity of the README; codes in "
+        f"{settings.resolved_sms_outbox})",
+        "they work against `lendgate demo --keep-running`, or `lendgate serve` with "
+        "`lendgate simulators serve`, run with the same LENDGATE_DATA_DIR",
+    ]
 
 
 def last_code(settings: Settings, phone: str) -> str:
     """What the borrower reads on their phone: the newest code in the SMS outbox."""
-    assert settings.sms_outbox is not None
-    lines = settings.sms_outbox.read_text(encoding="utf-8").splitlines()
+    lines = settings.resolved_sms_outbox.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if json.loads(line)["phone"] == phone][-1]["code"]
 
 
-async def tell_the_story(settings: Settings, gateway_url: str) -> None:
-    """Request → approve → release → decrypt → revoke → refused → regulator checks the log."""
+async def tell_the_story(settings: Settings, gateway_url: str) -> tuple[str, str]:
+    """Request → approve → release → decrypt → revoke → refused → regulator checks the log.
+
+    Returns the ids of the lender and the regulator it registered.
+    """
     (lender_id, lender_keys), (regulator_id, regulator_keys) = await register_parties(settings)
     say("operator", f"registered lender {lender_id} and regulator {regulator_id}")
 
@@ -206,6 +266,7 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> None:
 
     async with RegulatorClient(gateway_url, regulator_id, regulator_keys) as regulator:
         await regulator_checks(regulator, consent_id, release.audit)
+    return lender_id, regulator_id
 
 
 async def regulator_checks(
@@ -270,7 +331,10 @@ async def run_demo(settings: Settings, *, keep_running: bool = False) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(settings.resolved_database_url)
     async with running_stack(settings) as urls:
-        await tell_the_story(settings, urls["gateway"])
+        say("operator", " · ".join(f"{service} {url}" for service, url in urls.items()))
+        lender_id, regulator_id = await tell_the_story(settings, urls["gateway"])
+        for line in how_to_continue(settings, urls["gateway"], lender_id, regulator_id):
+            say("operator", line)
         if not keep_running:
             return 0
         for service, url in urls.items():

@@ -37,40 +37,52 @@ def serve(
 ) -> None:
     """Run the gateway (host and port from LENDGATE_HOST / LENDGATE_PORT)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from gateway.cli.listening import PortUnavailable, database_shown, listening_socket, url_of
     from gateway.core.migrate import upgrade
     from gateway.crypto.keys import KeysMissing, KeyStore
+    from gateway.sms.senders import SmsNotConfigured, configured_sms_sender
     from policies.loading import CatalogError, load_catalog
 
     settings = get_settings()
-    # Refuse early and plainly: a broken catalog or missing keys is the operator's to fix.
-    # Keys and, in development, the schema are made here, once, before any worker starts,
-    # so that workers never race to create them.
+    # Refuse early and plainly: a broken catalog, missing keys, no SMS sender or a busy
+    # port is the operator's to fix. Keys and, in development, the schema are made here,
+    # once, before any worker starts, so that workers never race to create them.
     try:
         load_catalog(settings.policy_dir)
+        sms = configured_sms_sender(settings)
         KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+        sock = listening_socket(settings.host, settings.port, "LENDGATE_PORT")
     except CatalogError as error:
         for problem in error.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(1) from error
-    except KeysMissing as error:
+    except (KeysMissing, SmsNotConfigured, PortUnavailable) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
     if settings.is_development:
         asyncio.run(upgrade(settings.resolved_database_url))
-    # Each worker builds its app from the same environment (`create_app` reads the settings).
-    uvicorn.run(
+    sms_shown = f"outbox {settings.resolved_sms_outbox}" if sms.kind == "outbox" else sms.kind
+    typer.echo(
+        f"gateway {url_of(sock)} (database {database_shown(settings.resolved_database_url)}, "
+        f"SMS {sms_shown})"
+    )
+    # Each worker builds its app from the same environment (`create_app` reads the settings)
+    # and serves the socket bound above; uvloop and httptools (dependencies) when they load.
+    config = uvicorn.Config(
         "gateway.app:create_app",
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=workers or settings.resolved_workers,
-        # uvloop and httptools, both dependencies (auto falls back where they do not build).
         loop="auto",
         http="auto",
         log_level="warning",
         server_header=False,
     )
+    if config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()
@@ -81,8 +93,13 @@ def demo(
 ) -> None:
     """Start the simulators and the gateway on loopback and run the whole story."""
     from gateway.cli.demo import run_demo
+    from gateway.cli.listening import PortUnavailable
 
-    raise typer.Exit(asyncio.run(run_demo(get_settings(), keep_running=keep_running)))
+    try:
+        raise typer.Exit(asyncio.run(run_demo(get_settings(), keep_running=keep_running)))
+    except PortUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
 
 
 for name, group in (

@@ -48,6 +48,10 @@ class ClientRegistrationError(ValueError):
     """A JWKS or client description that cannot be registered."""
 
 
+class UnknownClient(ClientRegistrationError):
+    """An operator's change names a client this database does not hold."""
+
+
 def signing_keys(jwks: Mapping[str, Any]) -> dict[str, Any]:
     """The JWKS restricted to the client's signature keys."""
     return {
@@ -218,10 +222,15 @@ async def _set_status(
     return client
 
 
+async def list_clients(session: AsyncSession) -> list[Client]:
+    """Every registered client, oldest first (the operator's list)."""
+    return await repository.list_all(session)
+
+
 async def _client_for_operator(session: AsyncSession, client_id: str) -> Client:
     client = await repository.get(session, client_id, for_update=True)
     if client is None:
-        raise ClientRegistrationError(f"no client {client_id}")
+        raise UnknownClient(f"no client {client_id}")
     return client
 
 

@@ -115,9 +115,30 @@ class Settings(BaseSettings):
         description="A font with Chinese glyphs (TrueType or a TrueType collection) embedded "
         "in the authorization letters' PDFs; Debian's fonts-wqy-microhei by default.",
     )
+    sms_sender: str | None = Field(
+        None,
+        description="Who texts one-time codes: `outbox` (development: append each message to "
+        "`sms_outbox`) or `package.module:factory` naming a function that takes the settings "
+        "and returns a `gateway.sms.senders.SmsSender` (`gateway.sms.http:http_sender` posts to "
+        "an HTTP provider). Unset: the outbox in development; elsewhere the gateway refuses "
+        "to start.",
+    )
     sms_outbox: Path | None = Field(
         None,
-        description="Development SMS sender: append every message to this file as a JSON line.",
+        description="The development SMS outbox: every message appended to this file as a "
+        "JSON line; default `<data_dir>/sms-outbox.jsonl`.",
+    )
+    sms_http_url: str | None = Field(
+        None, description="The HTTP SMS provider's send endpoint (`gateway.sms.http`)."
+    )
+    sms_http_api_key: str | None = Field(
+        None, description="The bearer key the HTTP SMS provider gave this gateway."
+    )
+    sms_http_template: str = Field(
+        "lendgate-otp", description="The provider's template id of the one-time-code message."
+    )
+    sms_http_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long the HTTP SMS provider may take to take a message."
     )
     otp_ttl_seconds: int = Field(300, description="How long a one-time code stays valid.")
     otp_max_attempts: int = Field(5, description="Wrong tries before a one-time code is void.")
@@ -235,6 +256,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'lendgate.db').resolve()}"
+
+    @property
+    def resolved_sms_outbox(self) -> Path:
+        """The development SMS outbox file: the configured one or `<data_dir>/sms-outbox.jsonl`."""
+        return self.sms_outbox or self.data_dir / "sms-outbox.jsonl"
 
     @property
     def resolved_key_dir(self) -> Path:

@@ -52,9 +52,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "Ready: the database, the SMS sender and every source answer."},
+        503: {"description": "Not ready: the same body, naming what does not answer."},
+    },
+)
 async def readyz(context: ContextDep) -> JSONResponse:
-    """Readiness: the database and every source answer; each source's breaker state too."""
+    """Readiness: the database, every source and the SMS sender answer; breaker states too."""
     checks: dict[str, Any] = {}
     try:
         async with context.engine.connect() as connection:
@@ -63,8 +69,10 @@ async def readyz(context: ContextDep) -> JSONResponse:
     except Exception:
         checks["database"] = "unavailable"
     names = list(context.connectors)
-    results = await asyncio.gather(
-        *(context.connectors[name].health() for name in names), return_exceptions=True
+    *results, sms_health = await asyncio.gather(
+        *(context.connectors[name].health() for name in names),
+        context.sms.health(),
+        return_exceptions=True,
     )
     # Each source: does it answer its health check now, and is its circuit breaker
     # letting fetches through (`closed`), failing them fast (`open`) or trying one?
@@ -75,8 +83,15 @@ async def readyz(context: ContextDep) -> JSONResponse:
         }
         for name, result in zip(names, results, strict=True)
     }
-    ready = checks["database"] == "ok" and all(
-        source["status"] == "ok" for source in checks["sources"].values()
+    # Without a working SMS sender no borrower can log in or approve.
+    checks["sms"] = {
+        "sender": context.sms.kind,
+        "status": "ok" if sms_health is True else "unavailable",
+    }
+    ready = (
+        checks["database"] == "ok"
+        and checks["sms"]["status"] == "ok"
+        and all(source["status"] == "ok" for source in checks["sources"].values())
     )
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 

@@ -23,7 +23,7 @@ from gateway.crypto.kms import configured_kms
 from gateway.privacy.egress import EgressGuard
 from gateway.security.store import SharedStore, open_store
 from gateway.security.tokens import VerifiedTokens
-from gateway.sms.senders import SmsSender, sms_sender_for
+from gateway.sms.senders import SmsSender, configured_sms_sender
 from policies.catalog import Catalog
 from policies.derivations.registry import shipped_derivations
 from policies.loading import load_catalog
@@ -57,6 +57,9 @@ class GatewayContext:
         """Close connections to the sources and the database."""
         await close_all(self.connectors)
         await self.shared_store.aclose()
+        close_sms = getattr(self.sms, "aclose", None)
+        if close_sms is not None:
+            await close_sms()
         await self.engine.dispose()
 
 
@@ -73,6 +76,8 @@ def build_context(
     settings = sources.configure(settings)
     # The policy first: an invalid LENDGATE_POLICY_DIR stops start-up before any key is made.
     catalog = load_catalog(settings.policy_dir, shipped_derivations())
+    # No way to text codes, no start: borrowers could never log in (`SmsNotConfigured`).
+    sms = sms or configured_sms_sender(settings)
     keys = open_keys(settings)
     egress_guard = EgressGuard(egress_allowances(settings, catalog))
     engine = create_engine(
@@ -93,7 +98,7 @@ def build_context(
         sessionmaker=sessionmaker,
         shared_store=open_store(settings),
         egress_guard=egress_guard,
-        sms=sms or sms_sender_for(settings),
+        sms=sms,
         notification_transport=notification_transport,
         clock=clock or SystemClock(),
         admission=Admission(settings.database_pool_size, settings.database_queue_seconds),

@@ -232,6 +232,28 @@ async def test_a_cosignature_that_does_not_sign_this_head_is_refused(stack: Stac
     assert stored == 0
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/audit/sth/{2**63}/cosign",
+        f"/v1/audit/sth?tree_size={2**63}",
+        f"/v1/audit/proofs/inclusion?index={2**63}",
+        f"/v1/audit/proofs/consistency?first=1&second={2**63}",
+    ],
+)
+async def test_a_position_beyond_64_bits_is_refused_as_invalid(stack: Stack, path: str) -> None:
+    witness = await stack.register("regulator", name="监管机构")
+    leaves_before = len(await stack.audit_leaves())
+    async with stack.regulator_client(witness) as client:
+        if path.endswith("/cosign"):
+            call = client._call("POST", path, json={"signature": "a.b.c"})
+        else:
+            call = client._call("GET", path)
+        error = await refused(call)
+    assert (error.status, error.code) == (422, "InvalidRequest")
+    assert len(await stack.audit_leaves()) == leaves_before
+
+
 async def test_cosigning_needs_the_cosign_scope_and_nothing_more(stack: Stack) -> None:
     witness = await stack.register("regulator", name="监管机构")
     async with stack.regulator_client(witness) as reader:

@@ -242,6 +242,37 @@ def outbox_lines(stack: Stack) -> int:
     return outbox.read_text().count("\n")
 
 
+async def test_a_code_asked_for_a_consent_is_the_approval_code(stack: Stack) -> None:
+    """Naming a consent without `purpose` asks for the code that approves it, which does."""
+    async with stack.lender_client(await stack.register()) as lender:
+        person = stack.person()
+        consent = await lender.request_consent(stack.consent_body(person))
+    auth = await stack.borrower_login(person.phone)
+    body = {"phone": person.phone, "consent_id": consent["consent_id"]}
+    sent = await stack.http.post("/v1/borrower/otp", json=body, headers=auth)
+    assert sent.status_code == 200, sent.text
+    approved = await stack.http.post(
+        f"/v1/borrower/consents/{consent['consent_id']}/approve",
+        json={"code": stack.last_code(person.phone)},
+        headers=auth,
+    )
+    assert (approved.status_code, approved.json()["status"]) == (200, "ACTIVE")
+
+
+async def test_a_login_code_naming_a_consent_is_refused_saying_what_to_send(
+    stack: Stack,
+) -> None:
+    consent_id, phone = await a_consent(stack)
+    sent = outbox_lines(stack)
+    refused = await stack.http.post(
+        "/v1/borrower/otp", json={"phone": phone, "purpose": "login", "consent_id": consent_id}
+    )
+    assert (refused.status_code, refused.json()["error"]) == (422, "InvalidRequest")
+    assert '"purpose": "approve"' in refused.json()["detail"]
+    assert phone not in refused.text
+    assert outbox_lines(stack) == sent
+
+
 @pytest.fixture
 def default_otp_limits(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The stack's settings with the shipped OTP send limits (the stack lifts them)."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
 from lendgate_sdk import jose
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -21,16 +19,6 @@ from gateway.core.settings import get_settings
 
 runner = CliRunner()
 Row = TypeVar("Row")
-
-
-@pytest.fixture
-def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data directory, as `LENDGATE_DATA_DIR`, for every command of the test."""
-    monkeypatch.setenv("LENDGATE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("LENDGATE_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def rows(model: type[Row], url: str) -> list[Row]:
@@ -109,3 +97,80 @@ def test_pii_scan_prints_masked_findings_only() -> None:
     assert lines[0]["findings"][0]["masked"] == "110***********002X"
     assert lines[1]["findings"] == []
     assert "11010519491231002X" not in result.output
+
+
+def test_clients_keygen_writes_the_private_jwks_owner_only_and_prints_the_public_one(
+    operator_env: Path,
+) -> None:
+    private_file = operator_env / "lender.private.jwks.json"
+    result = runner.invoke(
+        app, ["clients", "keygen", "--kind", "lender", "--out", str(private_file)]
+    )
+    assert result.exit_code == 0, result.output
+    public = json.loads(result.output)
+    private = json.loads(private_file.read_text())
+    assert private_file.stat().st_mode & 0o777 == 0o600
+    assert [key["use"] for key in public["keys"]] == ["sig", "enc"]
+    assert [key["kid"] for key in public["keys"]] == [key["kid"] for key in private["keys"]]
+    assert all("d" not in key for key in public["keys"])
+    assert all("d" in key for key in private["keys"])
+    # What it prints is what `clients add` takes.
+    public_file = operator_env / "lender.public.jwks.json"
+    public_file.write_text(result.output)
+    added = runner.invoke(
+        app,
+        ["clients", "add", "--name", "示例银行", "--kind", "lender", "--jwks", str(public_file)],
+    )
+    assert added.exit_code == 0, added.output
+    # Keys are never overwritten.
+    again = runner.invoke(
+        app, ["clients", "keygen", "--kind", "lender", "--out", str(private_file)]
+    )
+    assert again.exit_code == 2 and "never overwritten" in again.output
+    assert json.loads(private_file.read_text()) == private
+
+
+def test_clients_keygen_for_a_regulator_makes_a_signing_key_only(operator_env: Path) -> None:
+    out = operator_env / "regulator.jwks.json"
+    result = runner.invoke(
+        app, ["clients", "keygen", "--kind", "regulator", "--alg", "ES256", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [(key["use"], key["alg"]) for key in json.loads(result.output)["keys"]] == [
+        ("sig", "ES256")
+    ]
+    refused = runner.invoke(app, ["clients", "keygen", "--kind", "bank", "--out", str(out) + "x"])
+    assert refused.exit_code == 2 and not Path(str(out) + "x").exists()
+
+
+def test_clients_list_shows_every_client_and_the_database_read(operator_env: Path) -> None:
+    ids = []
+    for kind in ("lender", "regulator"):
+        _, public = jose.generate_client_jwks(kind)
+        jwks_file = operator_env / f"{kind}.jwks.json"
+        jwks_file.write_text(json.dumps(public))
+        added = runner.invoke(
+            app,
+            ["clients", "add", "--name", f"示例{kind}", "--kind", kind, "--jwks", str(jwks_file)],
+        )
+        ids.append(added.output.strip())
+    runner.invoke(app, ["clients", "suspend", ids[1]])
+    result = runner.invoke(app, ["clients", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split("\t")[:4] for line in lines] == [
+        [ids[0], "lender", "active", "示例lender"],
+        [ids[1], "regulator", "suspended", "示例regulator"],
+    ]
+    database = get_settings().resolved_database_url
+    assert result.stderr.strip() == f"database {database}"
+
+
+def test_an_unknown_client_names_the_database_it_was_looked_for_in(operator_env: Path) -> None:
+    result = runner.invoke(app, ["clients", "suspend", "lnd_0000000000000000"])
+    assert result.exit_code == 2
+    database = get_settings().resolved_database_url
+    assert result.stderr.strip().splitlines() == [
+        "refused: no client lnd_0000000000000000",
+        f"(database {database}; see `lendgate clients list`)",
+    ]

@@ -17,7 +17,6 @@ from gateway.core.db import create_engine, create_sessionmaker
 from gateway.core.settings import get_settings
 from policies.catalog import document_version
 from policies.loading import DEFAULT_DIRECTORY
-from tests.cli.test_cli import operator_env  # noqa: F401  (the fixture)
 
 runner = CliRunner()
 EXAMPLE = DEFAULT_DIRECTORY / "examples" / "products" / "qingshan_rcb.yaml"

@@ -1,126 +1,92 @@
-"""`lendgate serve --workers N`: several processes share the port, and every one of them serves."""
+"""`lendgate serve` as an operator starts it: one line saying where it listens, a busy port or
+a missing SMS sender refused in one line, and a first login that works out of the box."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
-import time
-from collections.abc import Iterator
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from tests.support.processes import child_processes, demo_env, lendgate, stop
+from connectors.registry import load_sources
+from gateway.cli.main import app
 
-START_SECONDS = 90.0
-MAX_CONNECTIONS = 200
+runner = CliRunner()
+SANDBOX_PHONE = "13800138000"
 
 
-def _workers(pid: int) -> list[int]:
-    # multiprocessing's resource tracker is a child too, and serves nothing.
-    return [
-        child
-        for child, command in child_processes(pid).items()
-        if "resource_tracker" not in command
+def test_a_busy_port_is_one_line_naming_the_setting(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("LENDGATE_PORT", str(port))
+        result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"127.0.0.1:{port} is already in use: set LENDGATE_PORT to a free port "
+        "(or stop what listens there)"
     ]
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    """The inodes of the sockets process `pid` holds open."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = fd.readlink().name
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    return inodes
-
-
-def _server_side_inode(server_port: int, client_port: int) -> str | None:
-    """The inode of the server's end of the loopback connection from `client_port`."""
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, inode = fields[1], fields[2], fields[9]
-        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
-            client_port
-        ):
-            return inode
-    return None
-
-
-def _get(connection: socket.socket, path: str) -> tuple[bytes, bytes]:
-    """One HTTP/1.1 request on a kept-open connection: (status line, body)."""
-    connection.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += connection.recv(65536)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return head.split(b"\r\n", 1)[0], body
-
-
-@pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`lendgate serve --workers 2` in development on an empty data directory: (process, port)."""
-    env = demo_env(tmp_path)
-    env["LENDGATE_ENVIRONMENT"] = "development"
-    port = int(env["LENDGATE_PORT"])
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        lendgate("serve", "--workers", "2"), env=env, cwd=tmp_path, stdout=log, stderr=log
-    )
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "lendgate serve did not start"
-            time.sleep(0.2)
-        yield process, port
-    finally:
-        stop([process])
-        log.close()
-
-
-def test_serve_with_two_workers_answers_from_both(
-    two_workers: tuple[subprocess.Popen[bytes], int],
+def test_production_without_an_sms_sender_does_not_start(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    process, port = two_workers
-    workers = _workers(process.pid)
-    assert len(workers) == 2
-    served_by: dict[int, int] = {}
-    connections: list[socket.socket] = []
+    monkeypatch.setenv("LENDGATE_ENVIRONMENT", "production")
+    credentials = {source: f"{source}-credential" for source in load_sources()}
+    monkeypatch.setenv("LENDGATE_SOURCE_CREDENTIALS", json.dumps(credentials))
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("no SMS sender: set LENDGATE_SMS_SENDER")
+    assert not (operator_env / "lendgate.db").exists()
+
+
+def test_serve_says_where_it_listens_and_a_first_login_texts_a_code(tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("LENDGATE_") and key != "PYTHONWARNINGS"
+    }
+    env.update(
+        LENDGATE_DATA_DIR=str(tmp_path),
+        LENDGATE_PORT="0",
+        LENDGATE_NOTIFICATION_DISPATCH_INTERVAL_SECONDS="0",
+        LENDGATE_AUDIT_TREE_HEAD_INTERVAL_SECONDS="0",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        # Keep every connection open, so that the worker holding its server side can be
-        # read from /proc, until both workers have answered one.
-        while len(set(served_by.values())) < 2 and len(connections) < MAX_CONNECTIONS:
-            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
-            connections.append(connection)
-            status, body = _get(connection, "/healthz")
-            assert status == b"HTTP/1.1 200 OK"
-            assert body == b'{"status":"ok"}'
-            inode = _server_side_inode(port, connection.getsockname()[1])
-            owner = [pid for pid in workers if inode in _socket_inodes(pid)]
-            assert len(owner) == 1
-            served_by[connection.getsockname()[1]] = owner[0]
-        assert set(served_by.values()) == set(workers)
-        # Errors render exactly as before, whichever worker answers.
-        status, body = _get(connections[0], "/v1/no-such-route")
-        assert status == b"HTTP/1.1 404 Not Found"
-        assert body == b'{"error":"NotFound","detail":"Not Found"}'
+        assert server.stdout is not None
+        line = server.stdout.readline().strip()
+        assert line.startswith("gateway http://127.0.0.1:"), line + server.communicate()[1]
+        url = line.split()[1]
+        outbox = tmp_path / "sms-outbox.jsonl"
+        database = (tmp_path / "lendgate.db").resolve()
+        shown = f"(database sqlite+aiosqlite:///{database}, SMS outbox {outbox})"
+        assert line == f"gateway {url} {shown}"
+        # The socket listens already: the request waits for the gateway to finish starting.
+        sent = httpx.post(f"{url}/v1/borrower/otp", json={"phone": SANDBOX_PHONE}, timeout=120)
+        ready = httpx.get(f"{url}/readyz", timeout=30).json()
     finally:
-        for connection in connections:
-            connection.close()
+        server.terminate()
+        server.wait(timeout=60)
+    assert sent.status_code == 200, sent.text
+    assert [json.loads(line)["phone"] for line in outbox.read_text().splitlines()] == [
+        SANDBOX_PHONE
+    ]
+    assert ready["sms"] == {"sender": "outbox", "status": "ok"}

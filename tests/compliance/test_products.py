@@ -75,7 +75,7 @@ async def test_a_release_beyond_its_products_ceiling_is_flagged_with_its_leaf(
     assert finding["leaf_indexes"] == [qingshan_release.audit["leaf_index"]]
     assert finding["consent_id"] == qingshan_consent
     assert (
-        "`data_life_days` 20 exceeds product 'jinyan_easy_loan''s maximum of 15"
+        "`data_life_days` 20 exceeds the maximum of product 'jinyan_easy_loan', 15"
         in (finding["detail"])
     )
 

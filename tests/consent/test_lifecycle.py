@@ -404,6 +404,45 @@ async def test_a_request_whose_window_has_passed_is_refused(stack: Stack) -> Non
         assert await session.scalar(query) == 0
 
 
+async def test_a_one_time_request_needs_no_frequency(stack: Stack) -> None:
+    body = stack.consent_body(stack.person())
+    del body["frequency"]
+    async with stack.lender_client(await stack.register()) as lender:
+        requested = await lender.request_consent(body)
+        auth = await stack.borrower_login(body["borrower"]["phone"])
+        approved = await stack.approve(requested["consent_id"], body["borrower"]["phone"], auth)
+        assert approved.status_code == 200, approved.text
+        release = await lender.release(requested["consent_id"])
+        with pytest.raises(LendgateAPIError) as again:
+            await lender.release(requested["consent_id"])
+    assert requested["terms"]["fetch_type"] == "ONETIME"
+    assert requested["terms"]["frequency"] == {"unit": "YEAR", "value": 1}
+    assert set(release.features) == set(body["features"])
+    assert again.value.code == "FrequencyExceeded"
+
+
+async def test_a_periodic_request_without_frequency_is_refused_saying_what_to_send(
+    stack: Stack,
+) -> None:
+    registered = await stack.register()
+    body = stack.consent_body(
+        stack.person(),
+        purpose="post_loan_monitoring",
+        features=["si_active", "hf_status"],
+        fetch_type="PERIODIC",
+    )
+    del body["frequency"]
+    async with stack.lender_client(registered) as lender:
+        with pytest.raises(LendgateAPIError) as refused:
+            await lender.request_consent(body)
+    assert (refused.value.status, refused.value.code) == (422, "InvalidRequest")
+    assert "a PERIODIC consent needs `frequency`" in refused.value.detail
+    assert '{"unit": "MONTH", "value": 1}' in refused.value.detail
+    async with stack.context.sessionmaker() as session:
+        query = select(func.count()).where(Consent.lender_id == registered.client_id)
+        assert await session.scalar(query) == 0
+
+
 # -- every release refusal ----------------------------------------------------------------------
 
 Setup = Callable[[Stack, LendgateClient, pytest.MonkeyPatch], Awaitable[tuple[str, Any]]]

@@ -74,6 +74,8 @@ def test_outside_development_the_gateway_will_not_start_without_keys(tmp_path: P
         environment="production",
         data_dir=tmp_path,
         source_credentials={"social_insurance": "a", "housing_fund": "b", "credit_bureau": "c"},
+        # A real SMS sender, so that the keys are what is missing.
+        sms_sender="tests.sms.test_senders:recording_sender",
     )
     with pytest.raises(KeysMissing):
         build_context(settings)

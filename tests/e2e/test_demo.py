@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+from lendgate_sdk import LendgateClient, RegulatorClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.snapshots import SNAPSHOTS, normalized_demo
@@ -29,6 +34,16 @@ def test_demo_tells_the_whole_story_and_exits_zero(tmp_path: Path) -> None:
     assert normalized_demo(out) == (SNAPSHOTS / "demo.txt").read_text(encoding="utf-8")
 
 
+async def tokens_of(gateway_url: str, parties: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """An access token for each (kind, client id, private JWKS) the demo printed."""
+    tokens = []
+    for kind, client_id, keys in parties:
+        client_type = LendgateClient if kind == "lender" else RegulatorClient
+        async with client_type(gateway_url, client_id, keys) as party:
+            tokens.append(await party.access_token())
+    return tokens
+
+
 def test_keep_running_prints_service_urls_then_ready_and_serves(tmp_path: Path) -> None:
     process = subprocess.Popen(
         lendgate("demo", "--keep-running"),
@@ -39,11 +54,13 @@ def test_keep_running_prints_service_urls_then_ready_and_serves(tmp_path: Path) 
     )
     try:
         services: dict[str, str] = {}
+        story: list[str] = []
         deadline = time.monotonic() + 120
         assert process.stdout is not None
         for line in process.stdout:
             if line.strip() == "ready":
                 break
+            story.append(line)
             name, _, url = line.strip().partition(" ")
             if url.startswith("http://") and " " not in url:
                 services[name] = url
@@ -81,6 +98,18 @@ def test_keep_running_prints_service_urls_then_ready_and_serves(tmp_path: Path) 
         assert total("lendgate_audit_signed_tree_size") > 0
         assert total("lendgate_otp_sent_total", purpose="approve") > 0
         assert ("lendgate_db_pool_connections", (("state", "limit"),)) in samples
+        # The demo kept its parties' keys and said how to go on as them.
+        told = "".join(story)
+        parties = re.findall(r"the (lender|regulator) is (\S+), its private keys (\S+?)[:\s]", told)
+        assert [party for party, _, _ in parties] == ["lender", "regulator"]
+        keys = [(kind, id_, json.loads(Path(file).read_text())) for kind, id_, file in parties]
+        tokens = asyncio.run(tokens_of(services["gateway"], keys))
+        assert all(len(token) > 100 for token in tokens)
+        for _, _, keys_file in parties:
+            assert Path(keys_file).stat().st_mode & 0o777 == 0o600
+        assert f"regulator console {services['gateway']}/regulator/" in told
+        assert f"borrower portal {services['gateway']}/portal/" in told
+        assert httpx.get(services["gateway"] + "/portal/", timeout=5).status_code == 200
     finally:
         process.terminate()
         process.wait(timeout=30)

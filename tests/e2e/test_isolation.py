@@ -59,6 +59,10 @@ PUBLIC = {
     ("POST", "/oauth/token"),
     ("POST", "/v1/borrower/otp"),
     ("POST", "/v1/borrower/session"),
+    # The API documentation's pages (their bundles are static files under /docs/assets).
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
 }
 # The portal's and the console's page shells: they read nothing; their scripts call the API.
 PUBLIC_PREFIXES = ("/portal/", "/regulator/")

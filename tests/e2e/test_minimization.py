@@ -409,7 +409,7 @@ async def consents_of(stack: Stack, lender_id: str) -> int:
             "'cb_open_loan_count'",
         ),
         ("identity_match", {"data_range_months": 2}, "`data_range_months` 2"),
-        ("identity_match", {"validity_days": 8}, "maximum of 7 days"),
+        ("identity_match", {"validity_days": 8}, "maximum of purpose 'identity_match', 7 days"),
         ("post_loan_monitoring", {"data_range_months": 37}, "`data_range_months` 37"),
     ],
 )

@@ -141,6 +141,25 @@ def test_data_life_above_the_maximum(catalog: Catalog) -> None:
     assert "`data_life_days` 31 exceeds" in refused(catalog, terms(data_life_days=31)).detail
 
 
+def test_a_validity_just_over_the_maximum_is_shown_exactly(catalog: Catalog) -> None:
+    error = refused(catalog, terms(valid_until=START + timedelta(days=30, seconds=1)))
+    assert "The validity period (30 days, 0:00:01) exceeds the maximum" in error.detail
+
+
+def test_a_ceiling_is_named_in_plain_words(catalog: Catalog) -> None:
+    """The purpose is quoted once, never followed by a possessive glued to the quote."""
+    error = refused(catalog, terms(data_range_months=25, data_life_days=31))
+    assert (
+        "`data_range_months` 25 exceeds the maximum of purpose "
+        "'consumer_installment_underwriting', 24." in error.detail
+    )
+    assert (
+        "`data_life_days` 31 exceeds the maximum of purpose "
+        "'consumer_installment_underwriting', 30." in error.detail
+    )
+    assert "''s" not in error.detail and "'s maximum" not in error.detail
+
+
 def test_every_violation_is_named_at_once(catalog: Catalog) -> None:
     error = refused(catalog, terms(fetch_type="PERIODIC", data_range_months=36, data_life_days=90))
     for term in ("fetch_type", "data_range_months", "data_life_days"):

@@ -108,7 +108,7 @@ def test_terms_within_the_product_pass(catalog: Catalog) -> None:
     [
         (
             {"valid_until": START + timedelta(days=20)},
-            "exceeds product 'jinyan_easy_loan''s maximum of 15 days",
+            "exceeds the maximum of product 'jinyan_easy_loan', 15 days",
         ),
         ({"data_life_days": 20}, "`data_life_days` 20 exceeds product 'jinyan_easy_loan'"),
         (

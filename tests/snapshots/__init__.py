@@ -54,6 +54,7 @@ def normalized_demo(output: str) -> str:
     output = re.sub(r"\b\d{4}-\d{2}\b", "<month>", output)
     output = re.sub(r"root [0-9a-f]{16}…", "root <hash>…", output)
     output = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", output)
+    output = re.sub(r"[^\s'(]*/(clients/[\w.<>]+|sms-outbox\.jsonl)", r"<data_dir>/\1", output)
     output = re.sub(r"(lender:lnd_<id>|borrower|gateway)\s+", r"\1 ", output)
     return re.sub(r"(#\d+ [a-z.]+)\s+", r"\1 ", output)
 

@@ -1,0 +1,163 @@
+"""`/docs` and `/redoc`: served with their bundles from the gateway itself, no other host."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gateway.ops.documents import SUMMARIES
+from tests.support.stack import Stack
+
+REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_docs_reference_no_other_host(stack: Stack, page: str) -> None:
+    answer = await stack.http.get(page)
+    assert answer.status_code == 200
+    html = answer.text
+    references = REFERENCE.findall(html)
+    assert references, html
+    assert all(
+        reference.startswith("/") and not reference.startswith("//") for reference in references
+    )
+    assert "http://" not in html and "https://" not in html
+    policy = answer.headers["content-security-policy"]
+    assert "http" not in policy and "*" not in policy
+    for reference in references:
+        asset = await stack.http.get(reference)
+        assert asset.status_code == 200, reference
+        assert len(asset.content) > 1000, reference
+
+
+async def test_the_docs_bundles_are_the_gateways_own(stack: Stack) -> None:
+    docs = (await stack.http.get("/docs")).text
+    redoc = (await stack.http.get("/redoc")).text
+    assert "/docs/assets/swagger-ui-bundle.js" in docs
+    assert "/docs/assets/swagger-ui.css" in docs
+    assert "/docs/assets/redoc.standalone.js" in redoc
+    script = await stack.http.get("/docs/assets/swagger-ui-bundle.js")
+    assert "javascript" in script.headers["content-type"]
+
+
+async def test_every_authenticated_operation_names_how_to_authenticate(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["clientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    assert "private_key_jwt" in schemes["clientCredentials"]["description"]
+    assert (schemes["dpop"]["in"], schemes["dpop"]["name"]) == ("header", "DPoP")
+    assert schemes["borrowerCookie"]["in"] == "cookie"
+    operations = {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    release = operations[("POST", "/v1/consents/{consent_id}/releases")]["security"]
+    assert {"clientCredentials": ["features:read"]} in release
+    assert {"clientCredentials": ["features:read"], "dpop": []} in release
+    assert operations[("GET", "/v1/audit/entries")]["security"][0] == {
+        "clientCredentials": ["audit:read"]
+    }
+    assert operations[("POST", "/v1/borrower/consents/{consent_id}/approve")]["security"] == [
+        {"borrowerBearer": []},
+        {"borrowerCookie": []},
+    ]
+    # Every /v1/ operation but the open ones says how to call it.
+    open_operations = {
+        ("GET", "/v1/catalog"),
+        ("POST", "/v1/borrower/otp"),
+        ("POST", "/v1/borrower/session"),
+    }
+    for key, operation in operations.items():
+        if key[1].startswith("/v1/") and key not in open_operations:
+            assert operation.get("security"), key
+
+
+async def test_the_documented_consent_request_is_accepted_as_written(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    (example,) = document["components"]["schemas"]["ConsentRequestCreate"]["examples"]
+    async with stack.lender_client(await stack.register()) as lender:
+        consent = await lender.request_consent(example)
+    assert consent["status"] == "PENDING"
+    assert consent["terms"]["purpose"] == example["purpose"]
+    assert consent["terms"]["features"] == example["features"]
+
+
+async def test_the_documented_release_payload_is_what_a_release_decrypts_to(
+    stack: Stack,
+) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    schema = document["components"]["schemas"]["ReleasePayload"]
+    async with stack.lender_client(await stack.register()) as lender:
+        consent_id, _, _ = await stack.active_consent(lender)
+        release = await lender.release(consent_id)
+    payload = dict(release.payload)
+    assert set(payload) == set(schema["properties"]) == set(schema["required"])
+    python_types = {"string": str, "integer": int, "object": dict, "boolean": bool}
+    for name, member in schema["properties"].items():
+        assert isinstance(payload[name], python_types[member["type"]]), name
+        assert member["description"], name
+    assert set(schema["examples"][0]) == set(payload)
+
+
+async def test_the_consent_event_callback_is_documented(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    notification = document["components"]["schemas"]["NotificationClaims"]
+    assert {"jti", "seq", "event", "status", "previous_status", "actor"} <= set(
+        notification["properties"]
+    )
+    request = document["paths"]["/v1/consent-requests"]["post"]
+    (callback,) = request["callbacks"]["consentEvent"].values()
+    assert "application/jwt" in callback["post"]["requestBody"]["content"]
+    assert document["webhooks"]["consentEvent"] == callback
+
+
+async def test_every_operation_has_a_written_summary(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    operations = {
+        (method.upper(), path): operation["summary"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(operations) == set(SUMMARIES)
+    assert operations == SUMMARIES
+
+
+LENDER_SCHEMAS = (
+    "ConsentRequestCreate",
+    "BorrowerIdentity",
+    "Frequency",
+    "LenderConsentView",
+    "ConsentTerms",
+    "ReleaseRequest",
+    "ReleaseResponse",
+    "AuditReceipt",
+    "DeletionAttestation",
+    "ReleasePayload",
+    "NotificationClaims",
+)
+
+
+async def test_every_field_a_lender_sends_or_reads_is_described(stack: Stack) -> None:
+    schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
+    undescribed = [
+        f"{name}.{field}"
+        for name in LENDER_SCHEMAS
+        for field, member in schemas[name]["properties"].items()
+        if not member.get("description")
+    ]
+    assert undescribed == []
+
+
+async def test_the_answer_examples_have_the_shape_of_real_answers(stack: Stack) -> None:
+    schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
+    async with stack.lender_client(await stack.register()) as lender:
+        consent_id, _, _ = await stack.active_consent(lender)
+        release = await lender.release(consent_id)
+    (token_example,) = schemas["TokenResponse"]["examples"]
+    (release_example,) = schemas["ReleaseResponse"]["examples"]
+    assert set(release_example) == set(release.raw)
+    assert set(release_example["audit"]) == set(release.raw["audit"])
+    assert set(token_example) == set(schemas["TokenResponse"]["properties"])
+    assert token_example["scope"] == "consents:write features:read"
