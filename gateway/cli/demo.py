@@ -220,9 +220,9 @@ async def tell_the_story(settings: Settings, gateway_url: str) -> tuple[str, str
         auth = {"Authorization": f"Bearer {session.json()['access_token']}"}
         view = (await borrower.get(f"/v1/borrower/consents/{consent_id}", headers=auth)).json()
         say("borrower", f"{view['lender']['name']} asks: {view['notice']['title']['zh']}")
-        say("borrower", view["notice"]["text"]["zh"])
+        say("borrower", view["notice"]["summary"]["zh"])
         for feature in view["notice"]["features"]:
-            say("borrower", f"  · {feature['description']['zh']}")
+            say("borrower", f"  · {feature['label']['zh']}：{feature['explanation']['zh']}")
         await borrower.post(
             "/v1/borrower/otp",
             json={"phone": phone, "purpose": "approve", "consent_id": consent_id},

@@ -88,6 +88,9 @@ SUMMARIES: Final = {
     ("POST", "/oauth/token"): "Get an access token (client credentials, private_key_jwt)",
     ("POST", "/v1/consent-requests"): "Ask a borrower for consent",
     ("GET", "/v1/consents/{consent_id}"): "Read one of your consents",
+    ("GET", "/v1/consents/{consent_id}/authorization"): (
+        "The consent's authorization letter (HTML or PDF), bound to its artefact"
+    ),
     ("POST", "/v1/consents/{consent_id}/releases"): "Receive the consented features, encrypted",
     ("POST", "/v1/consents/{consent_id}/revoke"): "End a consent (lender)",
     ("POST", "/v1/releases/{release_id}/deletion-attestation"): "Attest a release's deletion",
@@ -97,6 +100,9 @@ SUMMARIES: Final = {
     ("POST", "/v1/borrower/logout"): "Log out (the session ends server-side)",
     ("GET", "/v1/borrower/consents"): "List my consents",
     ("GET", "/v1/borrower/consents/{consent_id}"): "Read one consent: notice, terms, accesses",
+    ("GET", "/v1/borrower/consents/{consent_id}/authorization"): (
+        "My authorization letter for a consent, before and after I approve"
+    ),
     ("POST", "/v1/borrower/consents/{consent_id}/approve"): "Approve with the step-up code",
     ("POST", "/v1/borrower/consents/{consent_id}/reject"): "Reject a consent request",
     ("POST", "/v1/borrower/consents/{consent_id}/pause"): "Pause a consent",

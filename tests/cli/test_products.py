@@ -54,7 +54,7 @@ def add_client(folder: Path, kind: str, name: str) -> str:
     return result.output.strip()
 
 
-def test_products_set_registers_versions_and_audits_each_change(operator_env: Path) -> None:  # noqa: F811
+def test_products_set_registers_versions_and_audits_each_change(operator_env: Path) -> None:
     lender = add_client(operator_env, "lender", "funder_a")
     first = runner.invoke(app, ["products", "set", lender, str(EXAMPLE)])
     assert first.exit_code == 0, first.output
@@ -87,7 +87,7 @@ def test_products_set_registers_versions_and_audits_each_change(operator_env: Pa
 
 
 def test_products_set_refuses_a_widening_document_naming_file_and_line(
-    operator_env: Path,  # noqa: F811
+    operator_env: Path,
 ) -> None:
     lender = add_client(operator_env, "lender", "funder_b")
     widening = operator_env / "widening.yaml"
@@ -107,7 +107,7 @@ def test_products_set_refuses_a_widening_document_naming_file_and_line(
     assert "admin.product_set" not in [leaf["type"] for leaf in leaves]
 
 
-def test_products_set_refuses_a_client_that_is_not_a_lender(operator_env: Path) -> None:  # noqa: F811
+def test_products_set_refuses_a_client_that_is_not_a_lender(operator_env: Path) -> None:
     regulator = add_client(operator_env, "regulator", "regulator_a")
     result = runner.invoke(app, ["products", "set", regulator, str(EXAMPLE)])
     assert result.exit_code == 1

@@ -107,7 +107,10 @@ async def test_a_request_under_a_product_implies_its_purpose_and_keeps_the_produ
 @pytest.mark.parametrize(
     ("overrides", "detail"),
     [
-        ({"data_life_days": 20}, "`data_life_days` 20 exceeds product 'jinyan_easy_loan'"),
+        (
+            {"data_life_days": 20},
+            "`data_life_days` 20 exceeds the maximum of product 'jinyan_easy_loan'",
+        ),
         ({"features": ["si_active", "hf_status"]}, "does not offer feature 'hf_status'"),
         (
             {"purpose": "housing_fund_loan"},

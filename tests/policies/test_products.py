@@ -110,7 +110,10 @@ def test_terms_within_the_product_pass(catalog: Catalog) -> None:
             {"valid_until": START + timedelta(days=20)},
             "exceeds the maximum of product 'jinyan_easy_loan', 15 days",
         ),
-        ({"data_life_days": 20}, "`data_life_days` 20 exceeds product 'jinyan_easy_loan'"),
+        (
+            {"data_life_days": 20},
+            "`data_life_days` 20 exceeds the maximum of product 'jinyan_easy_loan'",
+        ),
         (
             {"features": ("si_active", "hf_status")},
             "Product 'jinyan_easy_loan' does not offer feature 'hf_status'",

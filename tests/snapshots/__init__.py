@@ -51,6 +51,7 @@ def normalized_demo(output: str) -> str:
     """The demo's output with what differs between runs (ids, times, ports, hashes) named."""
     output = re.sub(r"\b(lnd|reg|cns|rcp|rel)_[0-9a-f]{8,}", r"\1_<id>", output)
     output = re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.]+Z?", "<time>", output)
+    output = re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "<time>", output)  # Beijing time, plain
     output = re.sub(r"\b\d{4}-\d{2}\b", "<month>", output)
     output = re.sub(r"root [0-9a-f]{16}…", "root <hash>…", output)
     output = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", output)
