@@ -248,11 +248,18 @@ def _targets(
             )
         )
     if 512 in full:
-        errors = sum(full[512]["errors"].values()) + sum(one[512]["errors"].values())
+        # Excess load refused with `RateLimited` (429, Retry-After) is what the target allows;
+        # anything else — a timeout, a 5xx, a dropped socket — is an error.
+        errors = sum(
+            count
+            for run in (full[512], one[512])
+            for code, count in run["errors"].items()
+            if code != "RateLimited"
+        )
         answered = full[512]["requests"] > 0
         checks.append(
             (
-                "errors at 512 connections (full + one-feature) = 0, and answers",
+                "errors other than RateLimited at 512 connections (full + one-feature) = 0",
                 float(errors),
                 "",
                 errors == 0 and answered,

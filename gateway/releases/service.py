@@ -76,7 +76,7 @@ async def release_features(
     try:
         # 3.1 the consent: this lender's, active, in its window, within its budget
         consent, key_row = await lookup.get_for_lender_with_key(
-            session, lender.client_id, consent_id, for_update=True
+            session, lender.client_id, consent_id
         )
         status = await expiry.settle(session, context, consent, now)
         check_releasable(status, now, valid_from=consent.valid_from)
@@ -300,12 +300,12 @@ async def spend_budget(
     nothing from the release records.
 
     A compare-and-swap on the release count that also requires the consent to
-    be `ACTIVE` and inside its window. On PostgreSQL the release holds the
-    consent's row from step 3.1, so the swap cannot miss. SQLite has no row
-    locks: a concurrent release, pause or revoke may commit while this one
-    fetches, and then the swap matches nothing; the consent is judged again as
-    it now stands (SQLite's single writer keeps anyone from changing it between
-    that judgement and the next swap, and until this transaction ends).
+    be `ACTIVE` and inside its window. No lock is held while the sources answer:
+    a concurrent release, pause or revoke may commit meanwhile, and then the swap
+    matches nothing; the consent is read again, locked (PostgreSQL; SQLite's single
+    writer has the same effect), judged as it now stands, and swapped again, which
+    then cannot miss. Until this transaction ends the swap's row lock keeps anyone
+    from changing the consent.
     """
     for _ in range(SPEND_ATTEMPTS):
         # The swap matches only the row as read, so its `last_delete_by` is current too.
@@ -327,7 +327,7 @@ async def spend_budget(
             set_committed_value(consent, "last_delete_by", last_delete_by)
             return
         log.info("release.spend_lost", consent_id=consent.id)
-        await session.refresh(consent)
+        await session.refresh(consent, with_for_update=True)
         check_releasable(status_now(consent, now), now, valid_from=consent.valid_from)
         await check_budget(session, consent, now)
     raise FrequencyExceeded()
