@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.processes import child_processes, demo_env, lendgate, stop
+from tests.support.processes import (
+    child_processes,
+    demo_env,
+    lendgate,
+    stop,
+    wait_until_serving,
+)
 
 START_SECONDS = 90.0
 MAX_CONNECTIONS = 200
@@ -79,16 +83,9 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
         lendgate("serve", "--workers", "2"), env=env, cwd=tmp_path, stdout=log, stderr=log
     )
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "lendgate serve did not start"
-            time.sleep(0.2)
+        wait_until_serving(
+            process, f"http://127.0.0.1:{port}", seconds=START_SECONDS, log=tmp_path / "serve.log"
+        )
         yield process, port
     finally:
         stop([process])

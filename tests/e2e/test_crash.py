@@ -37,7 +37,7 @@ from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.crypto.keys import initialise
 from tests.support.databases import migrated_database
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_until_serving
 from tests.support.stack import on_socket, simulator_apps
 
 KILLS = 3
@@ -89,16 +89,7 @@ class Gateway:
             stderr=log,
         )
         log.close()
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert self.process.poll() is None, "the gateway exited at start"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.1)
+        wait_until_serving(self.process, self.url, seconds=START_SECONDS)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -12,11 +12,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from lendgate_sdk import RegulatorClient, jose
 from sqlalchemy import func, select
@@ -28,7 +26,7 @@ from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.crypto.keys import initialise
 from tests.support.databases import migrated_database
-from tests.support.processes import free_port, stop
+from tests.support.processes import free_port, stop, wait_until_serving
 
 START_SECONDS = 60.0
 WORK_SECONDS = 60.0
@@ -75,18 +73,10 @@ def gateways(replica_database: str, tmp_path: Path) -> Iterator[list[str]]:
                 )
             )
         urls = [f"http://127.0.0.1:{port}" for port in ports]
-        deadline = time.monotonic() + START_SECONDS
         for number, (url, process) in enumerate(zip(urls, processes, strict=True)):
-            while True:
-                # The log of the process that exited, not always the first one's.
-                assert process.poll() is None, (tmp_path / f"gateway-{number}.log").read_text()
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"{url} did not start"
-                time.sleep(0.2)
+            wait_until_serving(
+                process, url, seconds=START_SECONDS, log=tmp_path / f"gateway-{number}.log"
+            )
         yield urls
     finally:
         stop(processes)

@@ -7,8 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
+
+import httpx
 
 from connectors.registry import load_sources
 
@@ -71,3 +74,23 @@ def stop(processes: Iterable[subprocess.Popen[bytes]], *, wait_seconds: float = 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], url: str, *, seconds: float, log: Path | None = None
+) -> None:
+    """Wait until `process` answers `url`/healthz with 200; fail, with its log, if it exits
+    first or takes longer than `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            told = log.read_text(errors="replace") if log is not None else ""
+            raise AssertionError(f"{url} exited with {process.returncode} at start\n{told}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{url} did not start within {seconds} s")
+        time.sleep(0.1)
