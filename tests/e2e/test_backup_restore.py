@@ -5,7 +5,6 @@ kept from before the backup, and a gateway refuses to start with keys that did n
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from tests.support.databases import (
     require_postgres,
 )
 from tests.support.postgres_instance import server_bin_dir
-from tests.support.processes import free_port
+from tests.support.processes import free_port, gateway_env
 from tests.support.stack import FEATURES, gateway_settings, gateway_stack
 
 START_SECONDS = 60.0
@@ -90,16 +89,7 @@ class Served:
 
 def serve(database_url: str, workdir: Path, key_dir: Path) -> Served:
     port = free_port()
-    environment = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("LENDGATE_")},
-        "LENDGATE_ENVIRONMENT": "test",
-        "LENDGATE_DATA_DIR": str(workdir),
-        "LENDGATE_KEY_DIR": str(key_dir),
-        "LENDGATE_DATABASE_URL": database_url,
-        "LENDGATE_ISSUER": f"http://127.0.0.1:{port}",
-        "LENDGATE_HOST": "127.0.0.1",
-        "LENDGATE_PORT": str(port),
-    }
+    environment = gateway_env(workdir, database_url, port, key_dir=key_dir)
     log = workdir / f"serve-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -37,7 +37,7 @@ from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.crypto.keys import initialise
 from tests.support.databases import migrated_database
-from tests.support.processes import free_port, wait_until_serving
+from tests.support.processes import free_port, gateway_env, wait_until_serving
 from tests.support.stack import on_socket, simulator_apps
 
 KILLS = 3
@@ -110,20 +110,15 @@ def gateway(crash_database: str, tmp_path: Path) -> Iterator[Gateway]:
     initialise(tmp_path / "keys")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("LENDGATE_")},
-        "LENDGATE_ENVIRONMENT": "test",
-        "LENDGATE_DATA_DIR": str(tmp_path),
-        "LENDGATE_KEY_DIR": str(tmp_path / "keys"),
-        "LENDGATE_DATABASE_URL": crash_database,
-        "LENDGATE_ISSUER": url,
-        "LENDGATE_HOST": "127.0.0.1",
-        "LENDGATE_PORT": str(port),
-        "LENDGATE_SMS_OUTBOX": str(tmp_path / "sms-outbox.jsonl"),
-        "LENDGATE_OTP_SEND_LIMIT_PER_PHONE": "1000",
-        "LENDGATE_OTP_SEND_LIMIT_PER_IP": "100000",
-        "LENDGATE_CLIENT_RATE_LIMIT": "100000",
-    }
+    environment = gateway_env(
+        tmp_path,
+        crash_database,
+        port,
+        sms_outbox=str(tmp_path / "sms-outbox.jsonl"),
+        otp_send_limit_per_phone="1000",
+        otp_send_limit_per_ip="100000",
+        client_rate_limit="100000",
+    )
     running = Gateway(environment, tmp_path, url)
     yield running
     running.stop()

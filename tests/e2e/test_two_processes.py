@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +25,7 @@ from gateway.clients import service as clients_service
 from gateway.core.db import create_engine, create_sessionmaker
 from gateway.crypto.keys import initialise
 from tests.support.databases import migrated_database
-from tests.support.processes import free_port, stop, wait_until_serving
+from tests.support.processes import free_port, gateway_env, stop, wait_until_serving
 
 START_SECONDS = 60.0
 WORK_SECONDS = 60.0
@@ -52,17 +51,13 @@ def gateways(replica_database: str, tmp_path: Path) -> Iterator[list[str]]:
         for number, port in enumerate(ports):
             log = (tmp_path / f"gateway-{number}.log").open("wb")
             logs.append(log)
-            environment = {
-                **os.environ,
-                "LENDGATE_ENVIRONMENT": "test",
-                "LENDGATE_DATA_DIR": str(tmp_path),
-                "LENDGATE_KEY_DIR": str(tmp_path / "keys"),
-                "LENDGATE_DATABASE_URL": replica_database,
-                "LENDGATE_ISSUER": issuer,
-                "LENDGATE_HOST": "127.0.0.1",
-                "LENDGATE_PORT": str(port),
-                "LENDGATE_AUDIT_TREE_HEAD_INTERVAL_SECONDS": "0.2",
-            }
+            environment = gateway_env(
+                tmp_path,
+                replica_database,
+                port,
+                issuer=issuer,
+                audit_tree_head_interval_seconds="0.2",
+            )
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "gateway.cli.main", "serve"],

@@ -94,3 +94,28 @@ def wait_until_serving(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{url} did not start within {seconds} s")
         time.sleep(0.1)
+
+
+def gateway_env(
+    data_dir: Path,
+    database_url: str,
+    port: int,
+    *,
+    key_dir: Path | None = None,
+    issuer: str | None = None,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of a `lendgate serve` on loopback `port`: this environment without any
+    `LENDGATE_` variable of its own, then the test's data directory, keys, database and issuer,
+    and `settings` (`client_rate_limit="100000"` is `LENDGATE_CLIENT_RATE_LIMIT`)."""
+    return {
+        **{key: value for key, value in os.environ.items() if not key.startswith("LENDGATE_")},
+        "LENDGATE_ENVIRONMENT": "test",
+        "LENDGATE_DATA_DIR": str(data_dir),
+        "LENDGATE_KEY_DIR": str(key_dir or data_dir / "keys"),
+        "LENDGATE_DATABASE_URL": database_url,
+        "LENDGATE_ISSUER": issuer or f"http://127.0.0.1:{port}",
+        "LENDGATE_HOST": "127.0.0.1",
+        "LENDGATE_PORT": str(port),
+        **{f"LENDGATE_{name.upper()}": value for name, value in settings.items()},
+    }
