@@ -209,3 +209,25 @@ async def test_registered_products_are_the_lenders_own_and_usable(
         "Unknown product 'funder_easy_loan'.",
     )
     assert await consents_of(stack, banks.qingshan_id) == 0
+
+
+async def test_the_request_on_the_log_names_the_product_it_was_asked_under(
+    stack: Stack, banks: Banks
+) -> None:
+    under = await banks.qingshan.request_consent(product_body(stack, "jinyan_easy_loan"))
+    plain = product_body(stack, "jinyan_easy_loan")
+    del plain["product"]
+    plain["purpose"] = "consumer_installment_underwriting"
+    without = await banks.qingshan.request_consent(plain)
+    requested = {
+        consent_id: [
+            leaf["reason"]
+            for leaf in await stack.audit_leaves(consent_id)
+            if leaf["type"] == "consent.requested"
+        ]
+        for consent_id in (under["consent_id"], without["consent_id"])
+    }
+    assert requested == {
+        under["consent_id"]: ["product=jinyan_easy_loan"],
+        without["consent_id"]: [None],
+    }
