@@ -114,6 +114,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
         "regulator", query={"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-02T00:00:00+08:00"}
     ),
     ("GET", "/v1/audit/deletion-attestations/overdue"): Endpoint("regulator"),
+    ("GET", "/v1/audit/products"): Endpoint("regulator"),
 }
 
 # The documented refusal of each caller, by the kind of party the route belongs to. None:
