@@ -10,10 +10,15 @@ import pytest
 from sqlalchemy import select, update
 
 from consent.models import Consent
-from gateway.clients.products import set_products
 from policies.catalog import document_version
 from policies.loading import load_catalog
-from tests.support.products import EXAMPLE_PRODUCTS, Banks, product_body
+from tests.support.products import (
+    EXAMPLE_PRODUCTS,
+    FUNDER_PRODUCTS,
+    Banks,
+    product_body,
+    register_products,
+)
 from tests.support.stack import Stack
 
 
@@ -158,19 +163,10 @@ async def test_the_regulator_sees_which_products_each_lender_had_when(
 ) -> None:
     funder_client = await stack.register(name="funder_c")
     shipped = (EXAMPLE_PRODUCTS / "qingshan_rcb.yaml").read_bytes()
-    first = shipped.replace(b"jinyan_easy_loan", b"funder_easy_loan")
-    first = first.replace(b"housing_fund_easy_loan", b"funder_housing_loan")
+    first = FUNDER_PRODUCTS
     second = first.split(b"\n  - code: funder_housing_loan")[0] + b"\n"
     for document in (first, second):
-        async with stack.context.sessionmaker() as session, session.begin():
-            await set_products(
-                session,
-                stack.context.catalog,
-                funder_client.client_id,
-                document,
-                Path("funder_c.yaml"),
-                actor="operator:test",
-            )
+        await register_products(stack, funder_client.client_id, document)
     set_leaves = [
         leaf["seq"]
         for leaf in await stack.audit_leaves()
