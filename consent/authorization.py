@@ -2,8 +2,9 @@
 credit report): the consent's own terms in the borrower's words, bound to the digest of the
 signed consent artefact, as a page and as a PDF with its Chinese font embedded.
 
-The letter is drawn from what the consent keeps (its terms, its features and its signed
-artefact), so the same consent always yields the same letter: nothing is stored twice.
+The letter is drawn from what the consent keeps (its terms, the lender's product it was asked
+under, its features and its signed artefact), so the same consent always yields the same
+letter: nothing is stored twice.
 Before approval it is the letter the borrower is asked to sign; after, it carries the
 artefact's digest and the time of approval.
 """
@@ -57,6 +58,8 @@ _WORDS: Final[dict[Language, dict[str, str]]] = {
         "lender": "被授权机构",
         "on_behalf_of": "{lender}（代表资金方{funder}）",
         "purpose": "用途",
+        "product": "产品",
+        "product_value": "{lender}的「{title}」",
         "features": "授权获取的评估结果",
         "sources": "数据来源",
         "validity": "授权期限",
@@ -94,6 +97,8 @@ _WORDS: Final[dict[Language, dict[str, str]]] = {
         "lender": "Authorized institution",
         "on_behalf_of": "{lender} (on behalf of the funding institution {funder})",
         "purpose": "Purpose",
+        "product": "Product",
+        "product_value": "“{title}” of {lender}",
         "features": "Results authorized",
         "sources": "Data sources",
         "validity": "Valid",
@@ -183,6 +188,19 @@ def letter_of(
     purpose_text = ""
     if purpose is not None:
         purpose_text = f"{getattr(purpose.title, language)} — {getattr(purpose.why, language)}"
+    # The lender's own product, named with the lender (a county bank, a funder) it belongs to,
+    # as the consent keeps them from when it was asked.
+    product: tuple[tuple[str, str], ...] = ()
+    if consent.product_terms is not None:
+        terms = consent.product_terms
+        product = (
+            (
+                words["product"],
+                words["product_value"].format(
+                    title=terms["title"][language], lender=terms.get("client_name") or lender_name
+                ),
+            ),
+        )
     approved_at = consent.decided_at if consent.artefact else None
     digest = artefact_digest(consent.artefact) if consent.artefact else None
     status = (
@@ -202,6 +220,7 @@ def letter_of(
                 ),
             ),
             (words["lender"], lender),
+            *product,
             (words["purpose"], purpose_text),
             (words["sources"], titles(source_names)),
             (

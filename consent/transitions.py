@@ -131,7 +131,12 @@ async def request_consent(
     session.add(consent)
     session.add(key)
     await session.flush()
-    await audit_service.append(session, consent_event(consent, "consent.requested", actor))
+    # A product's code (a catalog name) goes in `reason`, so the log itself says which of the
+    # lender's products the consent was asked under; later events reach it through the consent.
+    reason = f"product={consent.product}" if consent.product is not None else None
+    await audit_service.append(
+        session, consent_event(consent, "consent.requested", actor, reason=reason)
+    )
     await notifications_service.enqueue(
         session,
         context,

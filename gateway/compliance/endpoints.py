@@ -1,5 +1,6 @@
 """HTTP: the regulator's oversight: co-signing, export, the compliance report, overdue
-deletion attestations. Every read is itself an audit event."""
+deletion attestations, which products each lender had when. Every read is itself an audit
+event."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from gateway.audit import service as audit_service
 from gateway.audit.schemas import CosignRequest, TreeHeadView
 from gateway.auth.dependencies import RegulatorCosigner, RegulatorDep
 from gateway.compliance import service
-from gateway.compliance.schemas import ComplianceReport, OverdueAttestations
+from gateway.compliance.schemas import ComplianceReport, OverdueAttestations, ProductHistory
 from gateway.core.db import SessionDep
 from gateway.core.inputs import ClientId, Cursor, LeafIndex, ProductCode, Rfc3339
 from gateway.core.openapi import AUTH_ERRORS, error_responses
@@ -127,3 +128,25 @@ async def overdue_deletion_attestations(
     return await service.overdue_attestations(
         session, context, regulator, lender_id=lender_id, cursor=cursor, limit=limit
     )
+
+
+@router.get(
+    "/products",
+    tags=["audit"],
+    response_model=ProductHistory,
+    responses=error_responses(*_READ_ERRORS),
+)
+async def product_history(
+    regulator: RegulatorDep,
+    session: SessionDep,
+    context: ContextDep,
+    lender_id: ClientId | None = None,
+) -> ProductHistory:
+    """Per lender client, its products: those its policy-folder file declares, and every
+    registered version with when it was registered and its `admin.product_set` leaf."""
+    history = await service.product_history(session, context, lender_id)
+    filters = audit_service.describe_filters(lender_id=lender_id)
+    await audit_service.record_read(
+        session, regulator.client_id, f"product history {filters}".rstrip()
+    )
+    return history

@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from consent import repository as consent_repository
 from consent.models import Consent
+from gateway.audit.models import AuditEntry
 from gateway.core.db import scalars_in
 from gateway.core.pagination import Page, keyset_page
 from gateway.releases.models import Release
@@ -80,3 +81,13 @@ async def overdue_attestations(
         query = query.where(Release.lender_id == lender_id)
     order = (Release.delete_by, Release.id)
     return await keyset_page(session, query, order, cursor=cursor, limit=limit)
+
+
+async def product_set_entries(
+    session: AsyncSession, lender_id: str | None = None
+) -> Sequence[AuditEntry]:
+    """The `admin.product_set` entries (of `lender_id`, if given), in log order."""
+    query = select(AuditEntry).where(AuditEntry.type == "admin.product_set")
+    if lender_id is not None:
+        query = query.where(AuditEntry.lender_id == lender_id)
+    return (await session.scalars(query.order_by(AuditEntry.seq))).all()

@@ -57,3 +57,40 @@ class OverdueAttestations(BaseModel):
     generated_at: datetime
     releases: list[OverdueAttestation]
     next_cursor: str | None
+
+
+class ProductVersion(BaseModel):
+    """One version of a lender's registered products (`lendgate products set`)."""
+
+    version: str = Field(description="`sha256:` of the registered document.")
+    registered_at: datetime
+    codes: list[str]
+    in_force: bool = Field(description="Whether this is the version in force now.")
+    leaf_index: int | None = Field(
+        description="Its `admin.product_set` audit leaf (null if the log holds none)."
+    )
+
+
+class FolderProduct(BaseModel):
+    """A product a lender's file in the policy folder declares (part of `policy_version`)."""
+
+    code: str
+    title: dict[str, str]
+    version: str = Field(description="`sha256:` of the product file.")
+
+
+class LenderProducts(BaseModel):
+    """One lender client's products: its policy-folder file's, and every registered version."""
+
+    lender_id: str
+    lender_name: str
+    policy_folder: list[FolderProduct]
+    registrations: list[ProductVersion] = Field(description="Oldest first.")
+
+
+class ProductHistory(BaseModel):
+    """Which products each lender client had when."""
+
+    generated_at: datetime
+    policy_version: str = Field(description="The catalog in force, product files included.")
+    lenders: list[LenderProducts]

@@ -3,6 +3,7 @@ log's co-signing and export, where they need the client registry's witnesses."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,8 +23,12 @@ from gateway.clients import repository as clients_repository
 from gateway.compliance import repository, rules
 from gateway.compliance.schemas import (
     ComplianceReport,
+    FolderProduct,
+    LenderProducts,
     OverdueAttestation,
     OverdueAttestations,
+    ProductHistory,
+    ProductVersion,
     ReleaseCheck,
 )
 from gateway.core.errors import InvalidRequest, InvalidToken
@@ -31,7 +36,7 @@ from gateway.crypto import jose
 from gateway.crypto.keys import KeyStore
 from gateway.releases.models import Release
 from gateway.runtime.context import GatewayContext
-from gateway.security.principals import ClientPrincipal
+from gateway.security.principals import ClientKind, ClientPrincipal
 from policies.catalog import Product
 
 
@@ -240,4 +245,55 @@ async def overdue_attestations(
             for release in page.items
         ],
         next_cursor=page.next_cursor,
+    )
+
+
+async def product_history(
+    session: AsyncSession, context: GatewayContext, lender_id: str | None = None
+) -> ProductHistory:
+    """Per lender client (or only `lender_id`): the products its policy-folder file declares
+    and every version of its registered products, each with its `admin.product_set` leaf."""
+    lenders = [
+        client
+        for client in await clients_repository.list_all(session)
+        if client.kind is ClientKind.LENDER and lender_id in (None, client.id)
+    ]
+    # Each registration and its event are written together, in the same order: the n-th
+    # event of a version is the n-th registration of it.
+    leaves: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for entry in await repository.product_set_entries(session, lender_id):
+        version = json.loads(entry.leaf).get("policy_version")
+        leaves[(entry.lender_id, version)].append(entry.seq)
+    answer = []
+    for client in lenders:
+        registrations = await clients_repository.product_registrations(session, client.id)
+        versions = []
+        for number, row in enumerate(registrations, start=1):
+            found = leaves.get((client.id, row.version))
+            versions.append(
+                ProductVersion(
+                    version=row.version,
+                    registered_at=row.created_at,
+                    codes=list(row.codes),
+                    in_force=number == len(registrations),
+                    leaf_index=found.pop(0) if found else None,
+                )
+            )
+        answer.append(
+            LenderProducts(
+                lender_id=client.id,
+                lender_name=client.name,
+                policy_folder=[
+                    FolderProduct(
+                        code=product.code, title=product.title.as_dict(), version=product.version
+                    )
+                    for product in context.catalog.client_products(client.name).values()
+                ],
+                registrations=versions,
+            )
+        )
+    return ProductHistory(
+        generated_at=context.clock.now(),
+        policy_version=context.catalog.version,
+        lenders=answer,
     )

@@ -120,6 +120,7 @@ SUMMARIES: Final = {
     ("GET", "/v1/audit/export"): "Export a bundle for offline verification",
     ("GET", "/v1/audit/reports/compliance"): "Reconcile releases against consents",
     ("GET", "/v1/audit/deletion-attestations/overdue"): "Releases whose deletion is overdue",
+    ("GET", "/v1/audit/products"): "Which products each lender had when",
 }
 """Each operation's summary as `/docs` lists it, written for the developer reading the list."""
 

@@ -450,6 +450,11 @@ class RegulatorClient(_ClientCredentials):
         params = {name: value for name, value in filters.items() if value is not None}
         return await self._call("GET", "/v1/audit/deletion-attestations/overdue", params=params)
 
+    async def product_history(self, lender_id: str | None = None) -> dict[str, Any]:
+        """Per lender client, its products: the policy folder's and every registered version."""
+        params = {"lender_id": lender_id} if lender_id else {}
+        return await self._call("GET", "/v1/audit/products", params=params)
+
     async def gateway_jwks(self) -> dict[str, Any]:
         """The gateway's public signing keys (better still: a copy obtained out of band)."""
         return await self._call("GET", _JWKS_PATH, authenticated=False)

@@ -10,8 +10,15 @@ import pytest
 from sqlalchemy import select, update
 
 from consent.models import Consent
+from policies.catalog import document_version
 from policies.loading import load_catalog
-from tests.support.products import Banks, product_body
+from tests.support.products import (
+    EXAMPLE_PRODUCTS,
+    FUNDER_PRODUCTS,
+    Banks,
+    product_body,
+    register_products,
+)
 from tests.support.stack import Stack
 
 
@@ -149,3 +156,63 @@ async def test_a_damaged_product_record_is_a_finding_not_a_skipped_check(
     (finding,) = [f for f in body["findings"] if f["kind"] == "product_record_unreadable"]
     assert finding["leaf_indexes"] == [release.audit["leaf_index"]]
     assert body["releases"][0]["checks"]["product"] is False
+
+
+async def test_the_regulator_sees_which_products_each_lender_had_when(
+    stack: Stack, banks: Banks
+) -> None:
+    funder_client = await stack.register(name="funder_c")
+    shipped = (EXAMPLE_PRODUCTS / "qingshan_rcb.yaml").read_bytes()
+    first = FUNDER_PRODUCTS
+    second = first.split(b"\n  - code: funder_housing_loan")[0] + b"\n"
+    for document in (first, second):
+        await register_products(stack, funder_client.client_id, document)
+    set_leaves = [
+        leaf["seq"]
+        for leaf in await stack.audit_leaves()
+        if leaf["type"] == "admin.product_set" and leaf["lender_id"] == funder_client.client_id
+    ]
+    regulator = await stack.register("regulator", name="监管机构")
+    async with stack.regulator_client(regulator) as client:
+        token = {"Authorization": f"Bearer {await client.access_token()}"}
+    answer = await stack.http.get("/v1/audit/products", headers=token)
+    assert answer.status_code == 200, answer.text
+    history = answer.json()
+    assert history["policy_version"] == stack.context.catalog.version
+    lenders = {lender["lender_id"]: lender for lender in history["lenders"]}
+    qingshan = lenders[banks.qingshan_id]
+    assert qingshan["lender_name"] == "qingshan_rcb"
+    assert {p["code"] for p in qingshan["policy_folder"]} == {
+        "jinyan_easy_loan",
+        "housing_fund_easy_loan",
+    }
+    assert {p["version"] for p in qingshan["policy_folder"]} == {document_version(shipped)}
+    assert qingshan["registrations"] == []
+    assert [p["code"] for p in lenders[banks.baishui_id]["policy_folder"]] == [
+        "huinong_credit_line"
+    ]
+    funder = lenders[funder_client.client_id]
+    assert funder["policy_folder"] == []
+    versions = [
+        (v["version"], v["codes"], v["in_force"], v["leaf_index"]) for v in funder["registrations"]
+    ]
+    assert versions == [
+        (
+            document_version(first),
+            ["funder_easy_loan", "funder_housing_loan"],
+            False,
+            set_leaves[0],
+        ),
+        (document_version(second), ["funder_easy_loan"], True, set_leaves[1]),
+    ]
+    registered = [datetime.fromisoformat(v["registered_at"]) for v in funder["registrations"]]
+    assert registered == sorted(registered)
+
+    # One lender only; the read itself is on the log.
+    async with stack.regulator_client(regulator) as client:
+        one = await client.product_history(funder_client.client_id)
+    assert [lender["lender_id"] for lender in one["lenders"]] == [funder_client.client_id]
+    reads = [leaf for leaf in await stack.audit_leaves() if leaf["type"] == "audit.read"]
+    assert reads[-1]["actor"] == f"regulator:{regulator.client_id}"
+    assert reads[-1]["reason"] == f"product history lender_id={funder_client.client_id}"
+    assert reads[-2]["reason"] == "product history"

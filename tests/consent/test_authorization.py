@@ -5,15 +5,17 @@ embedded Chinese font extracts back to the same words."""
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pypdf import PdfReader
 
 from consent.notice import beijing_time
 from policies.loading import load_catalog
+from tests.support.products import Banks
 from tests.support.stack import Stack
 
 FEATURES = ["si_active", "income_proxy_band", "cb_overdue_accounts_24m"]
@@ -130,3 +132,39 @@ async def test_a_letter_is_only_for_the_consents_own_parties(stack: Stack) -> No
         headers=stranger,
     )
     assert (unknown.status_code, unknown.json()["error"]) == (422, "InvalidRequest")
+
+
+async def test_a_letter_under_a_product_names_the_product_and_the_county_bank(
+    stack: Stack, banks: Banks
+) -> None:
+    person = stack.person()
+    body = stack.consent_body(
+        person,
+        product="jinyan_easy_loan",
+        features=FEATURES,
+        valid_until=(datetime.now(UTC) + timedelta(days=10)).isoformat(),
+        data_life_days=10,
+    )
+    del body["purpose"]
+    consent_id = (await banks.qingshan.request_consent(body))["consent_id"]
+    auth = await stack.borrower_login(person.phone)
+    letter_path = f"/v1/borrower/consents/{consent_id}/authorization"
+    named = {
+        "zh": "qingshan_rcb的「金燕e贷·随享贷」",
+        "en": "“Jinyan e-loan (spend-as-you-go)” of qingshan_rcb",
+    }
+    for language, words in named.items():
+        page = await stack.http.get(letter_path, params={"lang": language}, headers=auth)
+        assert page.status_code == 200
+        assert words in html.unescape(re.sub(r"<[^>]+>", "", page.text)), language
+        pdf = await stack.http.get(
+            letter_path, params={"format": "pdf", "lang": language}, headers=auth
+        )
+        assert pdf.status_code == 200
+        assert re.sub(r"\s+", "", words) in pdf_text(pdf.content), language
+    # The other county bank's letters never name it: a consent without a product has no line.
+    consent_id, _, _ = await stack.active_consent(banks.baishui)
+    token = {"Authorization": f"Bearer {await banks.baishui.access_token()}"}
+    plain = await stack.http.get(f"/v1/consents/{consent_id}/authorization", headers=token)
+    assert plain.status_code == 200
+    assert "<dt>产品</dt>" not in plain.text and "qingshan_rcb" not in plain.text

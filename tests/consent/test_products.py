@@ -7,7 +7,6 @@ own products; the other's are as unknown as a product that does not exist.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,7 @@ from lendgate_sdk import LendgateAPIError, LendgateClient
 from sqlalchemy import func, select
 
 from consent.models import Consent
-from gateway.clients.products import set_products
-from tests.support.products import EXAMPLE_PRODUCTS, Banks, product_body
+from tests.support.products import FUNDER_PRODUCTS, Banks, product_body, register_products
 from tests.support.stack import Stack
 
 QINGSHAN = {"jinyan_easy_loan", "housing_fund_easy_loan"}
@@ -178,18 +176,7 @@ async def test_registered_products_are_the_lenders_own_and_usable(
 ) -> None:
     """`lendgate products set` for a funder with no file: it alone sees and uses them."""
     funder_client = await stack.register(name="funder_c")
-    document = (EXAMPLE_PRODUCTS / "qingshan_rcb.yaml").read_bytes()
-    document = document.replace(b"jinyan_easy_loan", b"funder_easy_loan")
-    document = document.replace(b"housing_fund_easy_loan", b"funder_housing_loan")
-    async with stack.context.sessionmaker() as session, session.begin():
-        await set_products(
-            session,
-            stack.context.catalog,
-            funder_client.client_id,
-            document,
-            Path("funder_c.yaml"),
-            actor="operator:test",
-        )
+    await register_products(stack, funder_client.client_id, FUNDER_PRODUCTS)
     async with stack.lender_client(funder_client) as funder:
         seen = await funder.catalog(own_products=True)
         assert {p["code"] for p in seen["products"]} == {
@@ -209,3 +196,25 @@ async def test_registered_products_are_the_lenders_own_and_usable(
         "Unknown product 'funder_easy_loan'.",
     )
     assert await consents_of(stack, banks.qingshan_id) == 0
+
+
+async def test_the_request_on_the_log_names_the_product_it_was_asked_under(
+    stack: Stack, banks: Banks
+) -> None:
+    under = await banks.qingshan.request_consent(product_body(stack, "jinyan_easy_loan"))
+    plain = product_body(stack, "jinyan_easy_loan")
+    del plain["product"]
+    plain["purpose"] = "consumer_installment_underwriting"
+    without = await banks.qingshan.request_consent(plain)
+    requested = {
+        consent_id: [
+            leaf["reason"]
+            for leaf in await stack.audit_leaves(consent_id)
+            if leaf["type"] == "consent.requested"
+        ]
+        for consent_id in (under["consent_id"], without["consent_id"])
+    }
+    assert requested == {
+        under["consent_id"]: ["product=jinyan_easy_loan"],
+        without["consent_id"]: [None],
+    }

@@ -7,6 +7,10 @@ lender, another borrower, the regulator, no token, an expired token, a token for
 another audience} gets the documented refusal, and where the route names an object
 (a consent, a release) the answer is byte for byte the one for an id that does not
 exist: status and body leak nothing about the object.
+
+Products are per lender: two county banks with different products on one gateway each see
+exactly their own in `GET /v1/catalog`, and a request naming the other's product gets the
+answer of a product that does not exist, with nothing written.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any, Literal
 import jwt
 import pytest
 from lendgate_sdk import jose
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from consent.models import Consent
+from tests.support.products import Banks, product_body
 from tests.support.stack import Stack, api_routes
 
 Owner = Literal["lender", "borrower", "regulator"]
@@ -109,6 +114,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
         "regulator", query={"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-02T00:00:00+08:00"}
     ),
     ("GET", "/v1/audit/deletion-attestations/overdue"): Endpoint("regulator"),
+    ("GET", "/v1/audit/products"): Endpoint("regulator"),
 }
 
 # The documented refusal of each caller, by the kind of party the route belongs to. None:
@@ -268,3 +274,46 @@ async def test_isolation(
         status = await session.scalar(select(Consent.status).where(Consent.id == world.consent_id))
     assert status == "ACTIVE"
     assert await stack.release_count(world.consent_id) == 1
+
+
+# The README's two county banks and their products (policies/examples/products).
+PRODUCTS = {
+    "qingshan": {"jinyan_easy_loan", "housing_fund_easy_loan"},
+    "baishui": {"huinong_credit_line"},
+}
+
+
+async def _consents(stack: Stack) -> int:
+    """How many consents the database holds."""
+    async with stack.context.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Consent)) or 0)
+
+
+@pytest.mark.parametrize(("bank", "other"), [("qingshan", "baishui"), ("baishui", "qingshan")])
+async def test_each_lender_reaches_only_its_own_products(
+    stack: Stack, banks: Banks, bank: str, other: str
+) -> None:
+    token = bearer(await getattr(banks, bank).access_token())
+    catalog = await stack.http.get("/v1/catalog", headers=token)
+    assert catalog.status_code == 200
+    assert {product["code"] for product in catalog.json()["products"]} == PRODUCTS[bank]
+    for code in PRODUCTS[other]:
+        assert code not in catalog.text
+
+    consents, leaves = await _consents(stack), len(await stack.audit_leaves())
+    answers = []
+    for code in (*sorted(PRODUCTS[other]), "no_such_product"):
+        body = product_body(stack, code, purpose="consumer_installment_underwriting")
+        answer = await stack.http.post("/v1/consent-requests", json=body, headers=token)
+        assert (answer.status_code, answer.json()["error"]) == (422, "PurposeViolation")
+        answers.append(answer.json()["detail"].replace(code, "CODE"))
+    # The other's product is as unknown as one nobody has, and no consent was written: the
+    # log holds only the denials, which name neither product.
+    assert set(answers) == {"Unknown product 'CODE'."}
+    assert await _consents(stack) == consents
+    denials = (await stack.audit_leaves())[leaves:]
+    assert [(leaf["type"], leaf["reason"]) for leaf in denials] == [
+        ("consent.request_denied", "PurposeViolation")
+    ] * len(answers)
+    for code in PRODUCTS[other]:
+        assert code not in str(denials)

@@ -166,6 +166,7 @@ QUERY_CASES: list[tuple[str, str, dict[str, str]]] = [
     ("/v1/audit/reports/compliance?from=2026-01-01T00:00:00Z", "to", HOSTILE_TIMES),
     ("/v1/audit/deletion-attestations/overdue", "lender_id", HOSTILE_IDS),
     ("/v1/audit/deletion-attestations/overdue", "cursor", HOSTILE_TEXT),
+    ("/v1/audit/products", "lender_id", HOSTILE_IDS),
     ("/v1/notifications", "consent_id", HOSTILE_IDS),
     ("/v1/notifications", "cursor", HOSTILE_TEXT),
     ("/v1/notifications", "status", HOSTILE_TEXT),

@@ -2,7 +2,8 @@
 
 `province_catalog` makes the running gateway's catalog the shipped (province) one with the
 products of `qingshan_rcb` and `baishui_rcu` (policies/examples/products); `banks`
-registers both banks under those names, each with its lender SDK.
+registers both banks under those names, each with its lender SDK; `FUNDER_PRODUCTS` and
+`register_products` give a lender with no file products of its own (`lendgate products set`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from lendgate_sdk import LendgateClient
 
+from gateway.clients.products import set_products
 from policies.loading import DEFAULT_DIRECTORY, load_catalog
 from tests.support.stack import Stack
 
@@ -75,3 +77,25 @@ def product_body(stack: Stack, product: str, **overrides: Any) -> dict[str, Any]
     del body["purpose"]
     body.update(overrides)
     return body
+
+
+# 青山's two products under codes of a funder's own, as a document to register.
+FUNDER_PRODUCTS = (
+    (EXAMPLE_PRODUCTS / "qingshan_rcb.yaml")
+    .read_bytes()
+    .replace(b"jinyan_easy_loan", b"funder_easy_loan")
+    .replace(b"housing_fund_easy_loan", b"funder_housing_loan")
+)
+
+
+async def register_products(stack: Stack, client_id: str, document: bytes) -> None:
+    """Register `document` as the lender's products, as `lendgate products set` does."""
+    async with stack.context.sessionmaker() as session, session.begin():
+        await set_products(
+            session,
+            stack.context.catalog,
+            client_id,
+            document,
+            Path("registered.yaml"),
+            actor="operator:test",
+        )
