@@ -19,7 +19,9 @@ router = APIRouter(prefix="/v1/borrower", tags=["borrower login"])
 @router.post(
     "/otp",
     response_model=CodeSent,
-    responses=error_responses("InvalidRequest", "InvalidToken", "ConsentNotFound", "RateLimited"),
+    responses=error_responses(
+        "InvalidRequest", "InvalidToken", "ConsentNotFound", "RateLimited", "SourceUnavailable"
+    ),
 )
 async def send_code(
     body: CodeRequest, request: Request, session: SessionDep, context: ContextDep

@@ -24,7 +24,13 @@ from gateway.borrowers import repository
 from gateway.borrowers.models import LoginSession, OtpChallenge
 from gateway.borrowers.schemas import CodeRequest, CodeSent, SessionRequest
 from gateway.core.db import on_rollback
-from gateway.core.errors import InvalidRequest, InvalidToken, LendgateError, RateLimited
+from gateway.core.errors import (
+    InvalidRequest,
+    InvalidToken,
+    LendgateError,
+    RateLimited,
+    SourceUnavailable,
+)
 from gateway.core.ids import new_login_id
 from gateway.core.metrics import OTP_LOCKOUTS, OTP_SENT
 from gateway.crypto import jose, pseudonyms
@@ -34,6 +40,7 @@ from gateway.security.principals import BorrowerPrincipal
 from gateway.security.store import SharedStore, StoreUnavailable
 from gateway.security.store import outage_log as store_outage_log
 from gateway.security.tokens import BORROWER_TOKEN_USE
+from gateway.sms.senders import SmsDeliveryFailed
 
 log = structlog.get_logger()
 
@@ -124,7 +131,16 @@ async def send_code(
         )
     )
     await session.flush()
-    await context.sms.send_code(request.phone, code)
+    try:
+        await context.sms.send_code(request.phone, code)
+    except SmsDeliveryFailed as failure:
+        # The text message service is a system the gateway depends on, like a data source:
+        # its outage is a 503 to retry, not a defect. The code is not kept (rolled back).
+        log.warning("borrower.code_not_sent", challenge_id=challenge_id, error=str(failure))
+        raise SourceUnavailable(
+            "The text message service did not take the code; retry shortly.",
+            headers={"Retry-After": "5"},
+        ) from failure
     OTP_SENT.labels(request.purpose).inc()
     log.info("borrower.code_sent", challenge_id=challenge_id, purpose=request.purpose)
     return CodeSent(expires_in=ttl)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from connectors.registry import load_sources
+from gateway.borrowers.models import OtpChallenge
 from gateway.core.settings import Settings
 from gateway.runtime.context import build_context
 from gateway.sms.http import HttpSmsSender
@@ -276,6 +278,30 @@ async def test_a_gateway_texts_login_codes_through_the_http_provider(
     assert session.status_code == 200 and session.json()["access_token"]
     assert ready["sms"] == {"sender": "http", "status": "ok"}
     assert not settings.resolved_sms_outbox.exists()
+
+
+async def test_a_provider_that_refuses_is_a_503_to_retry_and_no_code_is_kept(
+    provider: StubProvider, database_url: str, tmp_path: Path, population: Any
+) -> None:
+    provider.status = 503
+    settings = gateway_settings(
+        database_url,
+        tmp_path,
+        sms_sender="gateway.sms.http:http_sender",
+        sms_http_url=provider.url,
+        sms_http_api_key="stub-provider-key",
+    )
+    count = select(func.count()).select_from(OtpChallenge)
+    async with gateway_stack(settings, population) as stack:
+        async with stack.context.sessionmaker() as session:
+            before = await session.scalar(count)
+        sent = await stack.http.post("/v1/borrower/otp", json={"phone": SANDBOX_PHONE})
+        async with stack.context.sessionmaker() as session:
+            after = await session.scalar(count)
+    assert (sent.status_code, sent.json()["error"]) == (503, "SourceUnavailable")
+    assert int(sent.headers["retry-after"]) > 0
+    assert SANDBOX_PHONE not in sent.text
+    assert after == before
 
 
 # -- readiness ------------------------------------------------------------------------------------
