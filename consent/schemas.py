@@ -265,7 +265,11 @@ class Notice(BaseModel):
 class Approval(Strict):
     """Step-up confirmation: the code texted for this consent."""
 
-    code: str = Field(pattern=r"^\d{6}$")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "615204"}]})
+
+    code: str = Field(
+        pattern=r"^\d{6}$", description="The six-digit `approve` code texted for this consent."
+    )
 
 
 class Decision(BaseModel):
