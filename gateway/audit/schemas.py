@@ -17,7 +17,7 @@ _STH = (
 )
 _DIGEST = "sha256:4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b"
 _POLICY = "sha256:5d41402abc4b2a76b9719d911017c592ae4e1d2f6c3b8a7e9f0d1c2b3a4e5f60"
-TREE_HEAD_EXAMPLE = {
+TREE_HEAD_EXAMPLE: dict[str, Any] = {
     "tree_size": 18,
     "root_hash": _ROOT,
     "timestamp": 1796000100000,
@@ -31,7 +31,7 @@ TREE_HEAD_EXAMPLE = {
         }
     ],
 }
-AUDIT_PAGE_EXAMPLE = {
+AUDIT_PAGE_EXAMPLE: dict[str, Any] = {
     "entries": [
         {
             "index": 17,
@@ -56,7 +56,7 @@ AUDIT_PAGE_EXAMPLE = {
     ],
     "next_cursor": "eyJhZnRlciI6MTd9",
 }
-INCLUSION_PROOF_EXAMPLE = {
+INCLUSION_PROOF_EXAMPLE: dict[str, Any] = {
     "leaf_index": 17,
     "tree_size": 18,
     "leaf_hash": "3c5e7a9b1d3f5e7a9c0b2d4f6e8a1c3e5b7d9f0a2c4e6b8d0f9f2c4e6a8b0d1f",
@@ -64,7 +64,7 @@ INCLUSION_PROOF_EXAMPLE = {
     "root_hash": _ROOT,
     "tree_head": TREE_HEAD_EXAMPLE,
 }
-CONSISTENCY_PROOF_EXAMPLE = {
+CONSISTENCY_PROOF_EXAMPLE: dict[str, Any] = {
     "tree_size_1": 12,
     "tree_size_2": 18,
     "consistency_path": [
