@@ -179,6 +179,22 @@ DESCRIBED_SCHEMAS = (
     "CosignRequest",
     "InclusionProof",
     "ConsistencyProof",
+    # the borrower's consents, access log, receipts and copy of their data
+    "BorrowerConsentList",
+    "BorrowerConsentView",
+    "Notice",
+    "Access",
+    "AccessLog",
+    "AccessLogEntry",
+    "Decision",
+    "ConsentReceipts",
+    "ReceiptView",
+    "BorrowerExport",
+    "ExportedConsent",
+    "IdentityCopy",
+    "ExportedNotification",
+    "ExportedAuditEvent",
+    "ExportedCode",
     # the regulator's reports
     "ComplianceReport",
     "ReleaseCheck",
@@ -186,8 +202,9 @@ DESCRIBED_SCHEMAS = (
     "OverdueAttestations",
     "OverdueAttestation",
 )
-"""The schemas whose every field must carry a description (the lender's, the borrower's login,
-the audit log's and the regulator's reports)."""
+"""The schemas whose every field must carry a description: what lenders, borrowers and
+regulators send and read (the catalog's, the notification list's and the framework's own
+validation schemas are not held to it yet)."""
 
 
 async def test_every_field_of_the_described_schemas_has_a_description(stack: Stack) -> None:
