@@ -82,8 +82,8 @@ class FundingInstitutionView(BaseModel):
     """The funding institution of a consent; `credit_code` is null on consents asked for
     before the code was kept."""
 
-    name: str
-    credit_code: str | None
+    name: str = Field(description="The institution's registered name.")
+    credit_code: str | None = Field(description="Its unified social credit code (18 characters).")
 
 
 class Frequency(Strict):

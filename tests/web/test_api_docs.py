@@ -124,32 +124,6 @@ async def test_every_operation_has_a_written_summary(stack: Stack) -> None:
     assert operations == SUMMARIES
 
 
-LENDER_SCHEMAS = (
-    "ConsentRequestCreate",
-    "BorrowerIdentity",
-    "Frequency",
-    "LenderConsentView",
-    "ConsentTerms",
-    "ReleaseRequest",
-    "ReleaseResponse",
-    "AuditReceipt",
-    "DeletionAttestation",
-    "ReleasePayload",
-    "NotificationClaims",
-)
-
-
-async def test_every_field_a_lender_sends_or_reads_is_described(stack: Stack) -> None:
-    schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
-    undescribed = [
-        f"{name}.{field}"
-        for name in LENDER_SCHEMAS
-        for field, member in schemas[name]["properties"].items()
-        if not member.get("description")
-    ]
-    assert undescribed == []
-
-
 async def test_the_answer_examples_have_the_shape_of_real_answers(stack: Stack) -> None:
     schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
     async with stack.lender_client(await stack.register()) as lender:
@@ -163,59 +137,22 @@ async def test_the_answer_examples_have_the_shape_of_real_answers(stack: Stack) 
     assert token_example["scope"] == "consents:write features:read"
 
 
-DESCRIBED_SCHEMAS = (
-    *LENDER_SCHEMAS,
-    # borrower login and approval
-    "CodeRequest",
-    "CodeSent",
-    "SessionRequest",
-    "BorrowerSession",
-    "Approval",
-    # the audit log
-    "AuditPage",
-    "AuditEntryView",
-    "TreeHeadView",
-    "CosignatureView",
-    "CosignRequest",
-    "InclusionProof",
-    "ConsistencyProof",
-    # the borrower's consents, access log, receipts and copy of their data
-    "BorrowerConsentList",
-    "BorrowerConsentView",
-    "Notice",
-    "Access",
-    "AccessLog",
-    "AccessLogEntry",
-    "Decision",
-    "ConsentReceipts",
-    "ReceiptView",
-    "BorrowerExport",
-    "ExportedConsent",
-    "IdentityCopy",
-    "ExportedNotification",
-    "ExportedAuditEvent",
-    "ExportedCode",
-    # the regulator's reports
-    "ComplianceReport",
-    "ReleaseCheck",
-    "Finding",
-    "OverdueAttestations",
-    "OverdueAttestation",
-)
-"""The schemas whose every field must carry a description: what lenders, borrowers and
-regulators send and read (the catalog's, the notification list's and the framework's own
-validation schemas are not held to it yet)."""
+FRAMEWORK_SCHEMAS = {"HTTPValidationError", "ValidationError"}
+"""FastAPI's own 422 shapes: listed by the document, never answered (the gateway says
+`InvalidRequest` with an `ErrorBody` instead), so not described field by field."""
 
 
-async def test_every_field_of_the_described_schemas_has_a_description(stack: Stack) -> None:
+async def test_every_field_of_every_schema_has_a_description(stack: Stack) -> None:
     schemas = (await stack.http.get("/openapi.json")).json()["components"]["schemas"]
     undescribed = [
         f"{name}.{field}"
-        for name in DESCRIBED_SCHEMAS
-        for field, member in schemas[name]["properties"].items()
+        for name, schema in sorted(schemas.items())
+        if name not in FRAMEWORK_SCHEMAS
+        for field, member in schema.get("properties", {}).items()
         if not member.get("description")
     ]
     assert undescribed == []
+    assert {"AuditPage", "InclusionProof", "BorrowerExport", "ComplianceReport"} <= set(schemas)
 
 
 async def test_the_borrower_login_examples_are_accepted_as_written(stack: Stack) -> None:
