@@ -72,19 +72,9 @@ class FeatureView(BaseModel):
     )
 
 
-class PurposeView(BaseModel):
-    """Why a lender may ask, what it may ask for, and the ceilings on every consent term."""
+class CeilingsView(BaseModel):
+    """The ceilings on every term of a consent for a purpose or product."""
 
-    code: str = Field(description="The purpose's code, as a consent request names it.")
-    title: LocalizedTextView = Field(description="Its name.")
-    notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
-    why: LocalizedTextView = Field(
-        description="Why the lender asks, without numbers or data: the consent page adds the "
-        "consent's own terms and features."
-    )
-    legal_basis: str = Field(description="The legal ground it rests on (PIPL Art. 13).")
-    features: list[str] = Field(description="The features a consent for this purpose may name.")
-    sources: list[str] = Field(description="Every source those features read.")
     fetch_types: list[FetchType] = Field(
         description="How a consent may let the lender fetch: once, or periodically."
     )
@@ -100,6 +90,21 @@ class PurposeView(BaseModel):
     )
 
 
+class PurposeView(CeilingsView):
+    """Why a lender may ask, what it may ask for, and the ceilings on every consent term."""
+
+    code: str = Field(description="The purpose's code, as a consent request names it.")
+    title: LocalizedTextView = Field(description="Its name.")
+    notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
+    why: LocalizedTextView = Field(
+        description="Why the lender asks, without numbers or data: the consent page adds the "
+        "consent's own terms and features."
+    )
+    legal_basis: str = Field(description="The legal ground it rests on (PIPL Art. 13).")
+    features: list[str] = Field(description="The features a consent for this purpose may name.")
+    sources: list[str] = Field(description="Every source those features read.")
+
+
 class SourceView(BaseModel):
     """A source system the catalog reads."""
 
@@ -110,7 +115,7 @@ class SourceView(BaseModel):
     )
 
 
-class ProductView(BaseModel):
+class ProductView(CeilingsView):
     """A lender's own product: a base purpose narrowed, with its own name and notice."""
 
     code: str = Field(description="The product's code, as a consent request names it.")
@@ -119,17 +124,6 @@ class ProductView(BaseModel):
     purpose: str = Field(description="The base purpose it narrows.")
     features: list[str] = Field(description="The features a consent for this product may name.")
     sources: list[str] = Field(description="Every source those features read.")
-    fetch_types: list[FetchType] = Field(description="How a consent may let the lender fetch.")
-    max_validity_days: int = Field(description="The longest a consent may hold, in days.")
-    max_frequency: FrequencyView = Field(
-        description="The most releases a consent may allow per period."
-    )
-    max_data_range_months: int = Field(
-        description="The furthest back a consent may read, in months."
-    )
-    max_data_life_days: int = Field(
-        description="The longest the lender may keep released data, in days."
-    )
     version: str = Field(description="`sha256:` + hex SHA-256 of the document declaring it.")
 
 
