@@ -22,6 +22,10 @@ RUN /opt/lendgate/bin/pip install --no-deps ./sdk . \
 
 # -- runtime: the virtual environment only, run by an unprivileged user
 FROM python:3.11-slim
+# The authorization letters' PDFs embed a font with Chinese glyphs: Debian's WenQuanYi Micro Hei.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 lendgate \
     && useradd --system --uid 10001 --gid lendgate --home-dir /var/lib/lendgate --create-home lendgate
 COPY --from=build /opt/lendgate /opt/lendgate
@@ -30,7 +34,8 @@ ENV PATH=/opt/lendgate/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LENDGATE_HOST=0.0.0.0 \
     LENDGATE_PORT=8000 \
-    LENDGATE_DATA_DIR=/var/lib/lendgate
+    LENDGATE_DATA_DIR=/var/lib/lendgate \
+    LENDGATE_AUTHORIZATION_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 # The key directory is a mount point (a volume, or secrets): a new container reads the keys
 # the old one used, or sealed identities become unreadable.
 RUN install -d -o lendgate -g lendgate -m 0700 /var/lib/lendgate/keys

@@ -82,8 +82,8 @@ class FundingInstitutionView(BaseModel):
     """The funding institution of a consent; `credit_code` is null on consents asked for
     before the code was kept."""
 
-    name: str
-    credit_code: str | None
+    name: str = Field(description="The institution's registered name.")
+    credit_code: str | None = Field(description="Its unified social credit code (18 characters).")
 
 
 class Frequency(Strict):
@@ -241,7 +241,7 @@ class LenderConsentView(BaseModel):
 class Notice(BaseModel):
     """The plain-language notice of a consent, in Chinese and English."""
 
-    title: dict[str, str]
+    title: dict[str, str] = Field(description="The notice's title, zh and en.")
     text: dict[str, str] = Field(description="The purpose's notice, as the catalog writes it.")
     why: dict[str, str] = Field(
         default_factory=dict,
@@ -251,7 +251,7 @@ class Notice(BaseModel):
         description="The consent's features: `label`, `explanation`, `sources`, and the "
         "`output` (`type`, `unit`, `value_labels`) their values are shown with."
     )
-    sources: list[str]
+    sources: list[str] = Field(description="The sources the consent reads, by name.")
     source_titles: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="Each source's title, zh and en."
     )
@@ -265,18 +265,24 @@ class Notice(BaseModel):
 class Approval(Strict):
     """Step-up confirmation: the code texted for this consent."""
 
-    code: str = Field(pattern=r"^\d{6}$")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "615204"}]})
+
+    code: str = Field(
+        pattern=r"^\d{6}$", description="The six-digit `approve` code texted for this consent."
+    )
 
 
 class Decision(BaseModel):
     """The outcome of a borrower's or lender's decision."""
 
-    consent_id: str
-    status: str
+    consent_id: str = Field(description="The consent decided on.")
+    status: str = Field(description="The consent's state after the decision.")
     changed: bool = Field(
         True, description="False when the consent already was in this state (a repeat)."
     )
-    artefact: str | None = None
+    artefact: str | None = Field(
+        None, description="The signed consent artefact (compact JWS), once approved."
+    )
     receipt: dict[str, Any] | None = Field(
         None, description="The consent receipt (approve) or withdrawal receipt (revoke)."
     )
@@ -286,16 +292,20 @@ class Decision(BaseModel):
 class ReceiptView(BaseModel):
     """A receipt as the gateway signed it (JWS, `typ` `consent-receipt+jwt`)."""
 
-    receipt_id: str
+    receipt_id: str = Field(description="The receipt's id.")
     kind: str = Field(description="`consent` or `withdrawal`.")
-    issued_at: datetime
-    claims: dict[str, Any]
-    jws: str
+    issued_at: datetime = Field(description="When the gateway signed it.")
+    claims: dict[str, Any] = Field(description="The receipt's claims, as signed.")
+    jws: str = Field(
+        description="The receipt as a compact JWS; verify it with `/.well-known/jwks.json`."
+    )
 
 
 class ConsentReceipts(BaseModel):
     """The receipts of one consent: given, and (once ended by revocation) withdrawn."""
 
-    consent_id: str
-    consent_receipt: ReceiptView
-    withdrawal_receipt: ReceiptView | None
+    consent_id: str = Field(description="The consent the receipts are for.")
+    consent_receipt: ReceiptView = Field(description="Given when the borrower approved.")
+    withdrawal_receipt: ReceiptView | None = Field(
+        description="Given when the consent was revoked; null otherwise."
+    )

@@ -16,21 +16,21 @@ from policies.outputs import OutputType
 class LocalizedTextView(BaseModel):
     """Text in Chinese and English."""
 
-    zh: str
-    en: str
+    zh: str = Field(description="In Chinese.")
+    en: str = Field(description="In English.")
 
 
 class FrequencyView(BaseModel):
     """At most `value` releases per calendar `unit`."""
 
-    unit: FrequencyUnit
-    value: int
+    unit: FrequencyUnit = Field(description="The calendar period the limit counts in.")
+    value: int = Field(description="Releases allowed per period.")
 
 
 class OutputView(BaseModel):
     """A feature's output type and how its value is generalized before release."""
 
-    type: OutputType
+    type: OutputType = Field(description="The shape of the released value.")
     nullable: bool = Field(description="Whether the value is null when the sources hold nothing.")
     edges: list[int | float] | None = Field(
         None, description="Band edges, lowest first; bands are lower-inclusive, [lo, hi)."
@@ -51,17 +51,19 @@ class OutputView(BaseModel):
 class FeatureView(BaseModel):
     """A value the gateway can release, what it reads and how it is generalized."""
 
-    name: str
-    description: LocalizedTextView
+    name: str = Field(description="The feature's code, as a consent names it.")
+    description: LocalizedTextView = Field(
+        description="What the feature is, for the lender's developers."
+    )
     label: LocalizedTextView = Field(description="A short plain name, for the borrower.")
     explanation: LocalizedTextView = Field(description="What the value says, for the borrower.")
-    sources: list[str]
+    sources: list[str] = Field(description="The sources it reads.")
     source_fields: dict[str, list[str]] = Field(
         description="Per source, exactly the fields fetched for this feature (`a.b`: key b "
         "of the items of list a). An empty list asks only whether the source holds the person."
     )
     params: dict[str, int] = Field(description="Derivation parameters, e.g. `window_months`.")
-    output: OutputView
+    output: OutputView = Field(description="Its output type and how the value is generalized.")
     data_class: DataClass = Field(
         description="JR/T 0171-2020 class of the inputs (C3 most sensitive)."
     )
@@ -70,50 +72,58 @@ class FeatureView(BaseModel):
     )
 
 
-class PurposeView(BaseModel):
+class CeilingsView(BaseModel):
+    """The ceilings on every term of a consent for a purpose or product."""
+
+    fetch_types: list[FetchType] = Field(
+        description="How a consent may let the lender fetch: once, or periodically."
+    )
+    max_validity_days: int = Field(description="The longest a consent may hold, in days.")
+    max_frequency: FrequencyView = Field(
+        description="The most releases a consent may allow per period."
+    )
+    max_data_range_months: int = Field(
+        description="The furthest back a consent may read, in months."
+    )
+    max_data_life_days: int = Field(
+        description="The longest a lender may keep released data, in days."
+    )
+
+
+class PurposeView(CeilingsView):
     """Why a lender may ask, what it may ask for, and the ceilings on every consent term."""
 
-    code: str
-    title: LocalizedTextView
+    code: str = Field(description="The purpose's code, as a consent request names it.")
+    title: LocalizedTextView = Field(description="Its name.")
     notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
     why: LocalizedTextView = Field(
         description="Why the lender asks, without numbers or data: the consent page adds the "
         "consent's own terms and features."
     )
-    legal_basis: str
+    legal_basis: str = Field(description="The legal ground it rests on (PIPL Art. 13).")
     features: list[str] = Field(description="The features a consent for this purpose may name.")
     sources: list[str] = Field(description="Every source those features read.")
-    fetch_types: list[FetchType]
-    max_validity_days: int
-    max_frequency: FrequencyView
-    max_data_range_months: int
-    max_data_life_days: int
 
 
 class SourceView(BaseModel):
     """A source system the catalog reads."""
 
-    name: str
-    title: LocalizedTextView
+    name: str = Field(description="The source's code.")
+    title: LocalizedTextView = Field(description="Its name.")
     retention_months: int = Field(
         description="How far back the source answers; no purpose's data range reaches further."
     )
 
 
-class ProductView(BaseModel):
+class ProductView(CeilingsView):
     """A lender's own product: a base purpose narrowed, with its own name and notice."""
 
-    code: str
-    title: LocalizedTextView
+    code: str = Field(description="The product's code, as a consent request names it.")
+    title: LocalizedTextView = Field(description="Its name.")
     notice: LocalizedTextView = Field(description="What the borrower reads before approving.")
     purpose: str = Field(description="The base purpose it narrows.")
     features: list[str] = Field(description="The features a consent for this product may name.")
     sources: list[str] = Field(description="Every source those features read.")
-    fetch_types: list[FetchType]
-    max_validity_days: int
-    max_frequency: FrequencyView
-    max_data_range_months: int
-    max_data_life_days: int
     version: str = Field(description="`sha256:` + hex SHA-256 of the document declaring it.")
 
 
@@ -125,9 +135,9 @@ class CatalogView(BaseModel):
         "lender's products file; "
         "every release payload and consent audit event carries it."
     )
-    purposes: list[PurposeView]
-    features: list[FeatureView]
-    sources: list[SourceView]
+    purposes: list[PurposeView] = Field(description="Every purpose in force.")
+    features: list[FeatureView] = Field(description="Every feature in force.")
+    sources: list[SourceView] = Field(description="Every source the features read.")
     products: list[ProductView] = Field(
         default_factory=list,
         description="The calling lender's own products (empty without a lender's token).",

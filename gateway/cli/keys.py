@@ -54,6 +54,23 @@ async def _initialise_keys(settings: Settings) -> list[str]:
     return missing
 
 
+@keys_app.command("check")
+def keys_check() -> None:
+    """Check that the gateway's keys are all there and open; never creates any (exit 1 if not)."""
+    from gateway.crypto.keys import KeysMissing, KeyStore
+    from gateway.crypto.kms import configured_kms
+
+    settings = get_settings()
+    try:
+        keys = KeyStore.open(
+            settings.resolved_key_dir, create_missing=False, kms=configured_kms(settings)
+        )
+    except KeysMissing as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"keys present in {settings.resolved_key_dir}: signing key {keys.signing_key.kid}")
+
+
 @keys_app.command("rotate")
 def keys_rotate(
     kek: Annotated[

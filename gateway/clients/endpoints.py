@@ -24,10 +24,31 @@ async def token(
     request: Request,
     session: SessionDep,
     context: ContextDep,
-    grant_type: Annotated[str, Form(max_length=64)],
-    client_assertion_type: Annotated[str | None, Form(max_length=128)] = None,
-    client_assertion: Annotated[str | None, Form(max_length=8192)] = None,
-    scope: Annotated[str | None, Form(max_length=400)] = None,
+    grant_type: Annotated[str, Form(max_length=64, description="Always `client_credentials`.")],
+    client_assertion_type: Annotated[
+        str | None,
+        Form(
+            max_length=128,
+            description="Always `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.",
+        ),
+    ] = None,
+    client_assertion: Annotated[
+        str | None,
+        Form(
+            max_length=8192,
+            description="A JWT signed by one of the client's registered keys (RFC 7523): "
+            "`iss` and `sub` the client id, `aud` the gateway's issuer, a fresh `jti`, short "
+            "`exp`.",
+        ),
+    ] = None,
+    scope: Annotated[
+        str | None,
+        Form(
+            max_length=400,
+            description="Space-separated scopes asked for; left out, every scope the client "
+            "may have.",
+        ),
+    ] = None,
 ) -> TokenResponse:
     """Client credentials with `private_key_jwt`: an access token for a signed assertion.
 

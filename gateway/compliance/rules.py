@@ -15,7 +15,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from consent.budget import interval_start, releases_allowed
 from consent.states import ConsentStatus
@@ -120,12 +122,14 @@ class ReleaseRecord:
 class Finding:
     """Something the compliance report found, pointing at the leaves that show it."""
 
-    kind: str
-    severity: str
-    leaf_indexes: list[int]
-    detail: str
-    consent_id: str | None = None
-    lender_id: str | None = None
+    kind: Annotated[str, Field(description="What was found (a stable code).")]
+    severity: Annotated[str, Field(description="`high`, `medium` or `low`.")]
+    leaf_indexes: Annotated[
+        list[int], Field(description="The audit leaves that show it: check them with proofs.")
+    ]
+    detail: Annotated[str, Field(description="What was found, in words; ids only.")]
+    consent_id: Annotated[str | None, Field(description="The consent concerned, if one.")] = None
+    lender_id: Annotated[str | None, Field(description="The lender concerned, if one.")] = None
 
 
 @dataclass

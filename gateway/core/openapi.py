@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.core.errors import ALL_ERRORS
 
@@ -12,8 +12,8 @@ from gateway.core.errors import ALL_ERRORS
 class ErrorBody(BaseModel):
     """`{"error": CODE, "detail": "..."}` — the body of every refusal."""
 
-    error: str
-    detail: str
+    error: str = Field(description="The error code (DESIGN's list), e.g. `ConsentNotFound`.")
+    detail: str = Field(description="What was wrong, in words; never personal data.")
 
 
 _BY_CODE = {error.code: error for error in ALL_ERRORS}

@@ -70,6 +70,26 @@ def test_keys_rotate_publishes_a_new_kid_and_audits_it(operator_env: Path) -> No
     assert rotated == ["key.rotated", "key.rotated"]
 
 
+def test_keys_check_refuses_missing_keys_without_making_any(operator_env: Path) -> None:
+    key_dir = get_settings().resolved_key_dir
+
+    missing = runner.invoke(app, ["keys", "check"])
+
+    assert missing.exit_code == 1
+    assert "create them with `lendgate keys init`" in missing.output
+    assert not key_dir.exists() or not any(key_dir.rglob("*"))
+    assert runner.invoke(app, ["keys", "init"]).exit_code == 0
+    before = sorted(path.name for path in key_dir.rglob("*"))
+
+    present = runner.invoke(app, ["keys", "check"])
+
+    assert present.exit_code == 0, present.output
+    assert present.output.startswith(f"keys present in {key_dir}: signing key ")
+    assert sorted(path.name for path in key_dir.rglob("*")) == before
+    checked = [entry.type for entry in rows(AuditEntry, get_settings().resolved_database_url)]
+    assert checked == ["admin.keys_initialised"]  # checking is not a key change
+
+
 def test_policy_check_passes_on_the_shipped_catalogs_and_fails_on_a_broken_one(
     operator_env: Path,
 ) -> None:

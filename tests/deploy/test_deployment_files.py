@@ -16,6 +16,7 @@ from tests.deploy.wiring import (
     PRODUCTION,
     ROOT,
     dockerfile_cmd,
+    dockerfile_problems,
     load,
     problems,
     resolve_command,
@@ -98,6 +99,16 @@ def replica_published(compose: dict[str, Any]) -> None:
     gateway(compose)["ports"] = ["8000:8000"]
 
 
+def several_workers(compose: dict[str, Any]) -> None:
+    gateway(compose)["command"] = ["lendgate", "serve", "--workers", "4"]
+
+
+def workers_by_core(compose: dict[str, Any]) -> None:
+    env = dict(gateway(compose)["environment"])
+    del env["LENDGATE_WORKERS"]
+    gateway(compose)["environment"] = env
+
+
 def third_replica(compose: dict[str, Any]) -> None:
     compose["services"]["gateway-3"] = copy.deepcopy(gateway(compose))
 
@@ -119,6 +130,8 @@ def third_replica(compose: dict[str, Any]) -> None:
         (proxy_misses_a_replica, "are not the replicas"),
         (replica_published, "gateway-1 publishes a port"),
         (third_replica, "Prometheus scrapes"),
+        (several_workers, "compose gateway-1: serves with 4 processes; one per container"),
+        (workers_by_core, "gateway-1: serves with one per CPU core processes"),
     ],
 )
 def test_a_planted_mismatch_is_found(plant: Plant, expected: str) -> None:
@@ -188,3 +201,119 @@ def test_the_lock_pins_every_runtime_dependency_within_the_declared_ranges() -> 
         name = canonicalize_name(requirement.name)
         if name != "lendgate-sdk":
             assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]}: {line}"
+
+
+def production_gateway(production: dict[str, Any]) -> dict[str, Any]:
+    service: dict[str, Any] = copy.deepcopy(production["services"]["gateway-1"])
+    production["services"]["gateway-1"] = service
+    return service
+
+
+def outbox_in_production(production: dict[str, Any]) -> None:
+    env = production_gateway(production)["environment"]
+    env["LENDGATE_SMS_SENDER"] = "outbox"
+
+
+def outbox_setting_left_over(production: dict[str, Any]) -> None:
+    env = production_gateway(production)["environment"]
+    env["LENDGATE_SMS_OUTBOX"] = "/var/lib/lendgate/sms/outbox.jsonl"
+
+
+def sms_provider_optional(production: dict[str, Any]) -> None:
+    env = production_gateway(production)["environment"]
+    env["LENDGATE_SMS_HTTP_URL"] = "${LENDGATE_SMS_HTTP_URL:-}"
+
+
+def sms_key_missing(production: dict[str, Any]) -> None:
+    del production_gateway(production)["environment"]["LENDGATE_SMS_HTTP_API_KEY"]
+
+
+def environment_merged_with_development(production: dict[str, Any]) -> None:
+    service = production_gateway(production)
+    service["environment"] = dict(service["environment"])  # no longer `!override`
+
+
+def outbox_volume_kept(production: dict[str, Any]) -> None:
+    service = production_gateway(production)
+    service["volumes"] = [*service["volumes"], "sms:/var/lib/lendgate/sms"]
+
+
+def keys_created_in_production(production: dict[str, Any]) -> None:
+    del production["services"]["keys"]["command"]
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (outbox_in_production, "production gateway-1: the SMS outbox in production"),
+        (outbox_setting_left_over, "production gateway-1: the SMS outbox in production"),
+        (
+            sms_provider_optional,
+            "production gateway-1: LENDGATE_SMS_HTTP_URL is not required",
+        ),
+        (
+            sms_key_missing,
+            "production gateway-1: LENDGATE_SMS_HTTP_API_KEY is not required",
+        ),
+        (environment_merged_with_development, "production gateway-1: the SMS outbox"),
+        (outbox_volume_kept, "production gateway-1: the SMS outbox volume in production"),
+        (keys_created_in_production, "production keys: `lendgate keys init` creates"),
+    ],
+)
+def test_a_planted_production_mismatch_is_found(plant: Plant, expected: str) -> None:
+    production = load(PRODUCTION)
+    plant(production)
+
+    found = problems(load(COMPOSE), production)
+
+    assert any(problem.startswith(expected) for problem in found), found
+
+
+def test_production_replicas_text_through_a_provider_and_keys_are_only_checked() -> None:
+    from tests.deploy.wiring import environment, merged
+
+    whole = merged(load(COMPOSE), load(PRODUCTION))
+    services = whole["services"]
+
+    for name in ("gateway-1", "gateway-2"):
+        env = environment(services[name])
+        assert env["LENDGATE_SMS_SENDER"].startswith("${LENDGATE_SMS_SENDER:?")
+        assert "LENDGATE_SMS_OUTBOX" not in env
+        assert env["LENDGATE_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["volumes"] == ["keys:/var/lib/lendgate/keys"]
+    assert services["keys"]["command"] == ["lendgate", "keys", "check"]
+    development = load(COMPOSE)["services"]["gateway-1"]
+    assert environment(development)["LENDGATE_SMS_SENDER"] == "outbox"
+
+
+def test_the_development_replicas_text_into_the_outbox() -> None:
+    compose = load(COMPOSE)
+    env = dict(gateway(compose)["environment"])
+    env["LENDGATE_SMS_SENDER"] = "gateway.sms.http:http_sender"
+    gateway(compose)["environment"] = env
+
+    found = problems(compose, load(PRODUCTION))
+
+    assert "compose gateway-1: development does not text into the SMS outbox" in found
+
+
+def test_the_image_carries_the_letters_chinese_font() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    without_font = dockerfile.replace(" fonts-wqy-microhei", "")
+    elsewhere = dockerfile.replace("wqy-microhei.ttc", "wqy-zenhei.ttc")
+    only_in_build = dockerfile.replace(
+        "FROM python:3.11-slim AS build\n",
+        "FROM python:3.11-slim AS build\nRUN apt-get install -y fonts-wqy-microhei\n",
+    ).replace(" fonts-wqy-microhei \\", " \\")
+
+    assert dockerfile_problems(dockerfile) == []
+    assert dockerfile_problems(without_font) == [
+        "the runtime stage does not install fonts-wqy-microhei"
+    ]
+    assert dockerfile_problems(elsewhere) == [
+        "LENDGATE_AUTHORIZATION_FONT=/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc, "
+        "not /usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    ]
+    assert dockerfile_problems(only_in_build) == [
+        "the runtime stage does not install fonts-wqy-microhei"
+    ]

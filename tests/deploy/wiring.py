@@ -32,24 +32,63 @@ RUNTIME_VARIABLES = {"FORWARDED_ALLOW_IPS"}
 """Variables read by what the gateway runs on rather than by its settings (uvicorn)."""
 PRODUCTION_REQUIRED = ("LENDGATE_ISSUER", "LENDGATE_SOURCE_URLS", "LENDGATE_SOURCE_CREDENTIALS")
 """Development defaults production must set itself: compose refuses to start without them."""
+PRODUCTION_SMS_REQUIRED = (
+    "LENDGATE_SMS_SENDER",
+    "LENDGATE_SMS_HTTP_URL",
+    "LENDGATE_SMS_HTTP_API_KEY",
+)
+"""What a production replica needs to text one-time codes through a real provider."""
+WQY_MICROHEI = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+"""Where Debian's fonts-wqy-microhei puts the font (as .ci/run installs it)."""
+SMS_VOLUME_TARGET = "/var/lib/lendgate/sms"
 PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(?:(\d+)|%s)(/[A-Za-z0-9_/.-]*)")
 
 
+class Override(dict[str, Any]):
+    """A map tagged `!override`: it replaces the base file's, instead of being merged in."""
+
+
+class OverrideList(list[Any]):
+    """A sequence tagged `!override`: it replaces the base file's, instead of extending it."""
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as compose reads it: anchors, merge keys and compose's `!override` tag."""
+
+
+def _override(loader: yaml.SafeLoader, node: yaml.Node) -> Override | OverrideList:
+    if isinstance(node, yaml.MappingNode):
+        return Override(
+            {str(key): value for key, value in loader.construct_mapping(node, deep=True).items()}
+        )
+    if isinstance(node, yaml.SequenceNode):
+        return OverrideList(loader.construct_sequence(node, deep=True))
+    raise yaml.constructor.ConstructorError(None, None, "!override needs a map or a list")
+
+
+ComposeLoader.add_constructor("!override", _override)
+
+
 def load(path: Path) -> dict[str, Any]:
-    """A compose file as YAML (anchors and merge keys resolved)."""
-    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """A compose file as YAML (anchors, merge keys and `!override` resolved)."""
+    loaded: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=ComposeLoader)
     return loaded
 
 
 def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """`override` laid over `base` as compose merges: maps by key, the rest replaced."""
+    """`override` laid over `base` as compose merges: maps by key, lists appended, `command`
+    and whatever is tagged `!override` replaced."""
     result = copy.deepcopy(base)
     for name, service in override.get("services", {}).items():
         target = result["services"].setdefault(name, {})
         for key, value in service.items():
-            if isinstance(value, dict) and isinstance(target.get(key), dict):
+            if isinstance(value, (Override, OverrideList)):
+                target[key] = copy.deepcopy(value)
+            elif isinstance(value, dict) and isinstance(target.get(key), dict):
                 target[key] = {**target[key], **value}
+            elif isinstance(value, list) and isinstance(target.get(key), list):
+                target[key] = value if key == "command" else [*target[key], *value]
             else:
                 target[key] = value
     return result
@@ -162,6 +201,7 @@ def problems(compose: dict[str, Any], production: dict[str, Any]) -> list[str]:
         for problem in [resolve_command(dockerfile_cmd())]
         if problem is not None
     )
+    found.extend(f"Dockerfile: {p}" for p in dockerfile_problems(DOCKERFILE.read_text()))
     served = gateway_paths()
     found.extend(
         f"Dockerfile HEALTHCHECK asks {path}, which the gateway does not serve"
@@ -201,7 +241,20 @@ def problems(compose: dict[str, Any], production: dict[str, Any]) -> list[str]:
                 for required in PRODUCTION_REQUIRED:
                     if ":?" not in env.get(required, ""):
                         found.append(f"{where}: {required} is not required (${{...:?}})")
+                if words[:3] == ["lendgate", "keys", "init"]:
+                    found.append(f"{where}: `lendgate keys init` creates missing keys")
+                if words[:2] == ["lendgate", "serve"]:
+                    found.extend(_production_sms(where, service, env))
+            serves = words[:2] == ["lendgate", "serve"]
+            if label == "compose" and serves and env.get("LENDGATE_SMS_SENDER") != "outbox":
+                found.append(f"{where}: development does not text into the SMS outbox")
             if words[:2] == ["lendgate", "serve"]:
+                processes = _serve_workers(words, env)
+                if processes != "1":
+                    found.append(
+                        f"{where}: serves with {processes} processes; one per container "
+                        "(metrics are per process, Prometheus scrapes each replica)"
+                    )
                 configured = env.get("LENDGATE_PORT", "8000")
                 port = int(configured) if configured.isdigit() else 8000
                 gateways[name] = port
@@ -221,6 +274,45 @@ def problems(compose: dict[str, Any], production: dict[str, Any]) -> list[str]:
                             found.append(f"{where}: health check asks {path}, not served")
     found.extend(_sources(services, gateways, simulators))
     found.extend(_topology(services, gateways, simulators))
+    return found
+
+
+def _serve_workers(words: list[str], env: dict[str, str]) -> str:
+    """How many processes `lendgate serve` runs, as written (the default is per CPU core)."""
+    for index, word in enumerate(words):
+        if word.startswith("--workers="):
+            return word.split("=", 1)[1]
+        if word == "--workers" and index + 1 < len(words):
+            return words[index + 1]
+    return env.get("LENDGATE_WORKERS", "one per CPU core")
+
+
+def _production_sms(where: str, service: dict[str, Any], env: dict[str, str]) -> list[str]:
+    found = [
+        f"{where}: {required} is not required (${{...:?}})"
+        for required in PRODUCTION_SMS_REQUIRED
+        if ":?" not in env.get(required, "")
+    ]
+    if "outbox" in env.get("LENDGATE_SMS_SENDER", "") or "LENDGATE_SMS_OUTBOX" in env:
+        found.append(f"{where}: the SMS outbox in production")
+    mounts = [str(volume).split(":")[1] for volume in service.get("volumes", [])]
+    if SMS_VOLUME_TARGET in mounts:
+        found.append(f"{where}: the SMS outbox volume in production")
+    return found
+
+
+def dockerfile_problems(text: str) -> list[str]:
+    """What the image's runtime stage lacks for the authorization letters' Chinese font."""
+    final_stage = text.rsplit("\nFROM ", 1)[-1]
+    found = []
+    installs = re.findall(r"apt-get install[^\n]*(?:\\\n[^\n]*)*", final_stage)
+    if not any("fonts-wqy-microhei" in line.split() for line in installs):
+        found.append("the runtime stage does not install fonts-wqy-microhei")
+    font = re.search(r"LENDGATE_AUTHORIZATION_FONT=(\S+)", final_stage)
+    if font is None:
+        found.append("the image does not set LENDGATE_AUTHORIZATION_FONT")
+    elif font.group(1) != WQY_MICROHEI:
+        found.append(f"LENDGATE_AUTHORIZATION_FONT={font.group(1)}, not {WQY_MICROHEI}")
     return found
 
 
