@@ -42,6 +42,7 @@ def serve(
     from gateway.cli.listening import PortUnavailable, database_shown, listening_socket, url_of
     from gateway.core.migrate import upgrade
     from gateway.crypto.keys import KeysMissing, KeyStore
+    from gateway.crypto.kms import configured_kms
     from gateway.sms.senders import SmsNotConfigured, configured_sms_sender
     from policies.loading import CatalogError, load_catalog
 
@@ -52,7 +53,11 @@ def serve(
     try:
         load_catalog(settings.policy_dir)
         sms = configured_sms_sender(settings)
-        KeyStore.open(settings.resolved_key_dir, create_missing=settings.is_development)
+        KeyStore.open(
+            settings.resolved_key_dir,
+            create_missing=settings.is_development,
+            kms=configured_kms(settings),
+        )
         sock = listening_socket(settings.host, settings.port, "LENDGATE_PORT")
     except CatalogError as error:
         for problem in error.problems:

@@ -211,4 +211,24 @@ def document_payloads(document: dict[str, Any]) -> dict[str, Any]:
             summary = SUMMARIES.get((method.upper(), path))
             if summary is not None:
                 operation["summary"] = summary
+            _invalid_request_as_answered(operation)
+    # The gateway answers every validation failure with its own error body (`InvalidRequest`),
+    # never with FastAPI's default shape: that shape is not part of the document.
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
     return document
+
+
+_FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+
+
+def _invalid_request_as_answered(operation: dict[str, Any]) -> None:
+    """A 422 FastAPI documented with its own shape becomes the gateway's `InvalidRequest`."""
+    answer = operation.get("responses", {}).get("422")
+    if answer is None:
+        return
+    content = answer.get("content", {}).get("application/json", {})
+    if content.get("schema", {}).get("$ref") != _FASTAPI_VALIDATION:
+        return
+    content["schema"] = {"$ref": "#/components/schemas/ErrorBody"}
+    answer["description"] = "`InvalidRequest`"

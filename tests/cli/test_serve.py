@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from connectors.registry import load_sources
 from gateway.cli.main import app
+from gateway.crypto.keys import KEK_DIR, initialise
 
 runner = CliRunner()
 SANDBOX_PHONE = "13800138000"
@@ -90,3 +91,19 @@ def test_serve_says_where_it_listens_and_a_first_login_texts_a_code(tmp_path: Pa
         SANDBOX_PHONE
     ]
     assert ready["sms"] == {"sender": "outbox", "status": "ok"}
+
+
+def test_serve_opens_the_keys_with_the_configured_kms(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `LENDGATE_KMS` naming an external KMS, no key-encryption key is made on disk."""
+    initialise(operator_env / "keys", with_kek=False)
+    monkeypatch.setenv("LENDGATE_KMS", "tests.crypto.test_envelope:memory_kms_factory")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("LENDGATE_PORT", str(taken.getsockname()[1]))
+        # The busy port stops it right after the keys were opened.
+        result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1 and "already in use" in result.output
+    assert not (operator_env / "keys" / KEK_DIR).exists()
