@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 import httpx
@@ -133,8 +133,17 @@ def cpu_seconds(pids: Sequence[int]) -> float:
 
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident memory (VmHWM), in MB."""
+    return _memory_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident memory now (VmRSS), in MB."""
+    return _memory_mb(pid, "VmRSS")
+
+
+def _memory_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -194,6 +203,13 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: floa
 
 
 # --- the deployment ---------------------------------------------------------------------------
+
+
+class RegisteredKeys(NamedTuple):
+    """A client the operator registered, and its private keys."""
+
+    client_id: str
+    private_jwks: dict[str, Any]
 
 
 @dataclass
@@ -295,24 +311,79 @@ def _start_services(
     return gateway
 
 
-def register_lender(deployment: Deployment) -> LendgateClient:
-    """Register a lender with the operator's CLI; its SDK client."""
-    private_jwks, public_jwks = generate_client_jwks("lender")
-    jwks_file = deployment.directory / "lender-jwks.json"
+def register_client(deployment: Deployment, kind: Literal["lender", "regulator"]) -> RegisteredKeys:
+    """Register a client with the operator's CLI; its id and private JWKS."""
+    private_jwks, public_jwks = generate_client_jwks(kind)
+    jwks_file = deployment.directory / f"{kind}-jwks.json"
     jwks_file.write_text(json.dumps(public_jwks))
+    name = "基准银行" if kind == "lender" else "基准监管"
     done = subprocess.run(
-        lendgate(
-            "clients", "add", "--name", "基准银行", "--kind", "lender", "--jwks", str(jwks_file)
-        ),
+        lendgate("clients", "add", "--name", name, "--kind", kind, "--jwks", str(jwks_file)),
         env=deployment.env,
         capture_output=True,
         text=True,
         check=True,
     )
-    client_id = done.stdout.split()[-1]
+    return RegisteredKeys(done.stdout.split()[-1], private_jwks)
+
+
+def register_lender(
+    deployment: Deployment, transport: httpx.AsyncBaseTransport | None = None
+) -> LendgateClient:
+    """Register a lender with the operator's CLI; its SDK client."""
+    client_id, private_jwks = register_client(deployment, "lender")
     # A generous timeout: after a heavy run the gateway may still be draining its queue.
-    deployment.lender = LendgateClient(deployment.gateway.url, client_id, private_jwks, timeout=120)
+    deployment.lender = LendgateClient(
+        deployment.gateway.url, client_id, private_jwks, timeout=120, transport=transport
+    )
     return deployment.lender
+
+
+def consent_request(id_number: str, population: Population) -> dict[str, Any]:
+    """The body of a full-release consent request for one of the simulators' people."""
+    person = population.get(id_number)
+    if person is None:
+        raise RuntimeError(f"the simulators hold no person {id_number[:4]}…")
+    now = datetime.now(UTC)
+    return {
+        "borrower": {"id_number": person.id_number, "phone": person.phone, "name": person.name},
+        "purpose": PURPOSE,
+        "features": list(FULL_FEATURES),
+        "fetch_type": "PERIODIC",
+        "frequency": {"unit": "DAY", "value": DAILY_CEILING},
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(days=30)).isoformat(),
+        "data_range_months": DATA_RANGE_MONTHS,
+        "data_life_days": 90,
+    }
+
+
+def sms_code(deployment: Deployment, phone: str) -> str:
+    """The last one-time code the development SMS outbox holds for `phone`."""
+    outbox = Path(deployment.env["LENDGATE_SMS_OUTBOX"])
+    lines = [json.loads(line) for line in outbox.read_text("utf-8").splitlines()]
+    return str([line for line in lines if line["phone"] == phone][-1]["code"])
+
+
+async def approve_as_borrower(
+    deployment: Deployment, borrower: httpx.AsyncClient, consent_id: str, phone: str
+) -> None:
+    """The borrower signs in with a one-time code and approves the consent with another."""
+    sent = await borrower.post("/v1/borrower/otp", json={"phone": phone})
+    sent.raise_for_status()
+    session = await borrower.post(
+        "/v1/borrower/session", json={"phone": phone, "code": sms_code(deployment, phone)}
+    )
+    session.raise_for_status()
+    auth = {"Authorization": f"Bearer {session.json()['access_token']}"}
+    step_up = {"phone": phone, "purpose": "approve", "consent_id": consent_id}
+    (await borrower.post("/v1/borrower/otp", json=step_up, headers=auth)).raise_for_status()
+    approved = await borrower.post(
+        f"/v1/borrower/consents/{consent_id}/approve",
+        json={"code": sms_code(deployment, phone)},
+        headers=auth,
+    )
+    approved.raise_for_status()
 
 
 async def approve_consents(deployment: Deployment, count: int, concurrency: int = 8) -> None:
@@ -321,53 +392,14 @@ async def approve_consents(deployment: Deployment, count: int, concurrency: int 
     ids = deployment.population.id_numbers()[:count]
     if len(ids) < count:
         raise RuntimeError(f"the simulators' population holds only {len(ids)} people")
-    outbox = Path(deployment.env["LENDGATE_SMS_OUTBOX"])
     semaphore = asyncio.Semaphore(concurrency)
     results: dict[str, str] = {}
 
-    def last_code(phone: str) -> str:
-        lines = [json.loads(line) for line in outbox.read_text("utf-8").splitlines()]
-        return [line for line in lines if line["phone"] == phone][-1]["code"]
-
     async def one(borrower: httpx.AsyncClient, id_number: str) -> None:
-        person = deployment.population.get(id_number)
-        assert person is not None
         async with semaphore:
-            now = datetime.now(UTC)
-            consent = await lender.request_consent(
-                {
-                    "borrower": {
-                        "id_number": person.id_number,
-                        "phone": person.phone,
-                        "name": person.name,
-                    },
-                    "purpose": PURPOSE,
-                    "features": list(FULL_FEATURES),
-                    "fetch_type": "PERIODIC",
-                    "frequency": {"unit": "DAY", "value": DAILY_CEILING},
-                    "valid_from": (now - timedelta(minutes=1)).isoformat(),
-                    "valid_until": (now + timedelta(days=30)).isoformat(),
-                    "data_range_months": DATA_RANGE_MONTHS,
-                    "data_life_days": 90,
-                }
-            )
-            consent_id = consent["consent_id"]
-            phone = person.phone
-            sent = await borrower.post("/v1/borrower/otp", json={"phone": phone})
-            sent.raise_for_status()
-            session = await borrower.post(
-                "/v1/borrower/session", json={"phone": phone, "code": last_code(phone)}
-            )
-            session.raise_for_status()
-            auth = {"Authorization": f"Bearer {session.json()['access_token']}"}
-            step_up = {"phone": phone, "purpose": "approve", "consent_id": consent_id}
-            (await borrower.post("/v1/borrower/otp", json=step_up, headers=auth)).raise_for_status()
-            approved = await borrower.post(
-                f"/v1/borrower/consents/{consent_id}/approve",
-                json={"code": last_code(phone)},
-                headers=auth,
-            )
-            approved.raise_for_status()
+            body = consent_request(id_number, deployment.population)
+            consent_id = (await lender.request_consent(body))["consent_id"]
+            await approve_as_borrower(deployment, borrower, consent_id, body["borrower"]["phone"])
             results[id_number] = consent_id
 
     async with httpx.AsyncClient(base_url=deployment.gateway.url, timeout=60) as borrower:

@@ -25,7 +25,7 @@ from gateway.clients.schemas import TokenResponse
 from gateway.core.clock import utcnow
 from gateway.core.errors import InsufficientScope, InvalidRequest, InvalidToken
 from gateway.core.ids import new_id
-from gateway.core.inputs import is_client_id, is_safe_text
+from gateway.core.inputs import has_control_characters, is_client_id, is_safe_text
 from gateway.crypto import jose
 from gateway.runtime.context import GatewayContext
 from gateway.security import dpop
@@ -263,6 +263,12 @@ async def issue_token(
     With a DPoP proof the token is bound to the proof's key (`cnf.jkt`, `token_type`
     DPoP); a client registered with DPoP gets no token without one.
     """
+    fields = (grant_type, assertion_type, assertion, scope)
+    if any(has_control_characters(field) for field in fields if field is not None):
+        # Hostile bytes in a credential request are a refused credential, on record.
+        refusal = InvalidToken("The token request's fields may not carry control characters.")
+        _record_refusal(session, None, refusal)
+        raise refusal
     if grant_type != "client_credentials":
         raise InvalidRequest("grant_type must be client_credentials.")
     if assertion_type != ASSERTION_TYPE or not assertion:
@@ -275,17 +281,7 @@ async def issue_token(
         jkt = await _confirmation_key(context, client, dpop_proofs or [])
         claims = await _verify_assertion(session, context, client, assertion)
     except InvalidToken as refusal:
-        # Only a registered client's id goes on record: an unverified `iss` is anyone's text.
-        audit_service.append_if_refused(
-            session,
-            AuditEvent(
-                type="token.refused",
-                actor=f"client:{client.id}" if client else "client:unknown",
-                lender_id=client.id if client and client.kind == ClientKind.LENDER else None,
-                outcome="denied",
-                reason=refusal.detail,
-            ),
-        )
+        _record_refusal(session, client, refusal)
         raise
 
     registered = client.scopes.split()
@@ -326,6 +322,21 @@ async def issue_token(
         token_type="DPoP" if jkt is not None else "Bearer",
         expires_in=ttl,
         scope=" ".join(granted),
+    )
+
+
+def _record_refusal(session: AsyncSession, client: Client | None, refusal: InvalidToken) -> None:
+    """Put a refused token request on record (written even though the request rolls back)."""
+    # Only a registered client's id goes on record: an unverified `iss` is anyone's text.
+    audit_service.append_if_refused(
+        session,
+        AuditEvent(
+            type="token.refused",
+            actor=f"client:{client.id}" if client else "client:unknown",
+            lender_id=client.id if client and client.kind == ClientKind.LENDER else None,
+            outcome="denied",
+            reason=refusal.detail,
+        ),
     )
 
 

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     idempotency_keep_hours: float = Field(
         24.0, ge=24, description="How long an `Idempotency-Key` and its first answer are kept."
     )
+    idempotency_purge_interval_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How often each running gateway deletes the `Idempotency-Key`s kept "
+        "longer than `idempotency_keep_hours`; 0 turns the purge off.",
+    )
     database_connect_timeout_seconds: float = Field(
         10.0,
         gt=0,

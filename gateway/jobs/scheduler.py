@@ -21,6 +21,7 @@ from consent import scheduled as consent_scheduled
 from gateway.audit import scheduled as audit_scheduled
 from gateway.core.settings import Settings
 from gateway.runtime.context import GatewayContext
+from gateway.security import scheduled as security_scheduled
 
 log = structlog.get_logger()
 
@@ -34,7 +35,8 @@ class Job(NamedTuple):
 
 
 JOBS: tuple[Job, ...] = tuple(
-    Job(*entry) for entry in (*audit_scheduled.JOBS, *consent_scheduled.JOBS)
+    Job(*entry)
+    for entry in (*audit_scheduled.JOBS, *consent_scheduled.JOBS, *security_scheduled.JOBS)
 )
 
 

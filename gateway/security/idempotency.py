@@ -89,6 +89,14 @@ async def answer(
     )
 
 
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete the keys whose time is up (their answers are never replayed again); how many."""
+    purged: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
+    )
+    return int(purged.rowcount or 0)
+
+
 async def run_once(
     session: AsyncSession,
     *,

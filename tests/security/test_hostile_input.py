@@ -17,6 +17,7 @@ from gateway.audit.models import AuditEntry
 from gateway.core.db import Base
 from gateway.core.ids import new_id
 from tests.support.stack import (
+    ASSERTION_TYPE,
     Parties,
     Stack,
     api_routes,
@@ -237,18 +238,58 @@ async def test_token_endpoint_refuses_hostile_assertions_on_record(stack: Stack)
         "huge-expiry": {"exp": 2**70},
     }
 
-    async def refusals() -> int:
-        async with stack.context.sessionmaker() as session:
-            query = select(func.count()).select_from(AuditEntry)
-            return int(await session.scalar(query.where(AuditEntry.type == "token.refused")) or 0)
-
     for name, overrides in key_claims.items():
-        before, assertions_before = await refusals(), await _spent_assertions(stack)
+        before, assertions_before = await _token_refusals(stack), await _spent_assertions(stack)
         answer = await request_token(stack.http, client_assertion(registered, **overrides))
         assert _refused(answer, 401, "InvalidToken"), (name, answer.status_code, answer.text)
-        assert await refusals() == before + 1, name
+        assert await _token_refusals(stack) == before + 1, name
         assert await _spent_assertions(stack) == assertions_before, name
     assert assertion_claims(registered.client_id)["iss"] == registered.client_id
+
+
+# Decoded, as a form field carries them (the client percent-encodes them on the way).
+HOSTILE_FORM_TEXT = {
+    "nul": "\u0000",
+    "control": "\u001f",
+    "newline": "\n",
+    "delete": "\u007f",
+    "c1-control": "\u0085",
+}
+
+
+async def test_control_characters_in_token_form_fields_are_refused_on_record(
+    stack: Stack,
+) -> None:
+    registered = await stack.register()
+    for field in ("grant_type", "client_assertion_type", "client_assertion", "scope"):
+        for name, hostile in HOSTILE_FORM_TEXT.items():
+            form = {
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": client_assertion(registered),
+                "scope": "consents:write features:read",
+            }
+            value = form[field]
+            form[field] = value[: len(value) // 2] + hostile + value[len(value) // 2 :]
+            before, refusals = await row_counts(stack), await _token_refusals(stack)
+            answer = await stack.http.post("/oauth/token", data=form)
+            assert _refused(answer, 401, "InvalidToken"), (field, name, answer.text)
+            assert await _token_refusals(stack) == refusals + 1, (field, name)
+            # The refusal's own leaf (and its tree's nodes) is all that is written.
+            after = await row_counts(stack)
+            assert after["audit_entries"] == before["audit_entries"] + 1, (field, name)
+            assert _outside_log(after) == _outside_log(before), (field, name)
+
+
+def _outside_log(counts: dict[str, int]) -> dict[str, int]:
+    """Row counts but the log's leaves and its Merkle tree's nodes."""
+    return {t: n for t, n in counts.items() if t not in ("audit_entries", "audit_nodes")}
+
+
+async def _token_refusals(stack: Stack) -> int:
+    async with stack.context.sessionmaker() as session:
+        query = select(func.count()).select_from(AuditEntry)
+        return int(await session.scalar(query.where(AuditEntry.type == "token.refused")) or 0)
 
 
 async def _spent_assertions(stack: Stack) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from consent.models import Consent
+from gateway.core.clock import ManualClock
+from gateway.jobs.scheduler import JOBS
 from gateway.security.models import IdempotencyRecord
 from tests.support.stack import RegisteredClient, Stack
 
@@ -191,3 +194,39 @@ async def test_the_sdk_sends_a_key_and_retries_with_it(stack: Stack) -> None:
             )
         ).all()
     assert len(keys) == 2 and "order-42" in keys
+
+
+async def test_the_scheduled_purge_deletes_expired_keys_and_keeps_fresh_ones(
+    stack: Stack, clock: ManualClock
+) -> None:
+    registered = await stack.register()
+    auth = await bearer(stack, registered)
+    keep = timedelta(hours=stack.context.settings.idempotency_keep_hours)
+    (purge,) = [job for job in JOBS if job.name == "security.purge_idempotency_keys"]
+    assert purge.interval(stack.context.settings) > 0
+
+    started = clock.at
+    expired, fresh = uuid.uuid4().hex, uuid.uuid4().hex
+    answers = {}
+    for key, at in ((expired, started), (fresh, started + keep - timedelta(hours=1))):
+        clock.at = at
+        body = stack.consent_body(stack.person())
+        answer = await stack.http.post("/v1/consent-requests", json=body, headers=keyed(auth, key))
+        assert answer.status_code == 201, answer.text
+        answers[key] = (body, answer.json())
+
+    clock.at = started + keep + timedelta(seconds=1)
+    purged = await purge.run(stack.context)
+    assert isinstance(purged, int) and purged >= 1
+    async with stack.context.sessionmaker() as session:
+        kept = await session.scalars(
+            select(IdempotencyRecord.key).where(IdempotencyRecord.client_id == registered.client_id)
+        )
+        assert set(kept) == {fresh}
+    # The fresh key still answers its first consent; the purged one is free for new work.
+    body, first = answers[fresh]
+    again = await stack.http.post("/v1/consent-requests", json=body, headers=keyed(auth, fresh))
+    assert again.status_code == 201 and again.json() == first
+    body, first = answers[expired]
+    new = await stack.http.post("/v1/consent-requests", json=body, headers=keyed(auth, expired))
+    assert new.status_code == 201 and new.json()["consent_id"] != first["consent_id"]
