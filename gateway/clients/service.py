@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 import structlog
+from lendgate_sdk.client import ASSERTION_TYPE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import service as audit_service
@@ -39,7 +40,6 @@ DEFAULT_SCOPES = {
     ClientKind.LENDER: ("consents:write", "features:read"),
     ClientKind.REGULATOR: ("audit:read", "audit:cosign"),
 }
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SIGNING_KEYS = {("OKP", "Ed25519"), ("EC", "P-256")}
 ENCRYPTION_KEYS = {("OKP", "X25519")}
 

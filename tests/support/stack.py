@@ -30,6 +30,7 @@ from connectors.simulators.population import Population
 from gateway.app import create_app
 from gateway.audit.models import AuditEntry
 from gateway.clients import service as clients_service
+from gateway.clients.service import ASSERTION_TYPE
 from gateway.core.clock import ManualClock
 from gateway.core.logging import configure_logging
 from gateway.core.settings import Settings
@@ -386,7 +387,6 @@ async def parties_of(stack: Stack) -> Parties:
 
 
 TOKEN_URL = "http://testserver/oauth/token"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def assertion_claims(client_id: str, **overrides: Any) -> dict[str, Any]:
